@@ -1,0 +1,47 @@
+# sgr-jupyter — the two commands a newcomer needs are `make demo` and `make test`.
+# Everything bootstraps itself: the virtual environment in .venv, the Docker engine, the
+# sandbox image, Chromium for browser tests.
+
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EXTRAS := dev,docker,openai,jupyter
+
+export SGR_REPO := $(CURDIR)
+
+.PHONY: venv demo test check lint typecheck imports bench system clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/bootstrap-venv.sh
+	bash scripts/bootstrap-venv.sh "$(PY)" "$(VENV)" "$(EXTRAS)"
+	touch $@
+
+system:
+	bash scripts/prepare-system.sh
+
+demo: venv system
+	$(BIN)/python -m sgr_kernel.demo
+
+test: venv system
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+imports: venv
+	$(BIN)/lint-imports
+
+check: lint typecheck imports test
+
+bench: venv system
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache

@@ -1,0 +1,89 @@
+"""The LLM contract: one structured call in, text and usage out (DESIGN §3.9).
+
+Providers implement :class:`LLMClient`. They never validate against pydantic models
+themselves: ``schema_guided.py`` owns schemas, validation and the repair loop, and the
+``RunContext`` records every request and response in the trace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["LLMClient", "LLMRequest", "LLMResponse", "Message", "TokenCallback", "Usage"]
+
+TokenCallback = Callable[[str], None]
+"""Receives streamed text fragments as they arrive (for live display only)."""
+
+
+class Message(BaseModel):
+    """One chat message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Usage(BaseModel):
+    """What a call consumed, for budgets."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int = Field(0, ge=0)
+    completion_tokens: int = Field(0, ge=0)
+    cost_usd: float = Field(0.0, ge=0)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class LLMRequest(BaseModel):
+    """A provider-neutral request. ``json_schema`` asks for structured output."""
+
+    model_config = ConfigDict(frozen=True)
+
+    messages: tuple[Message, ...]
+    json_schema: dict[str, Any] | None = Field(None, description="JSON schema of the answer.")
+    schema_name: str | None = Field(None, description="Name of the answer's model.")
+    model: str | None = Field(None, description="None: the provider's configured model.")
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_tokens: int | None = Field(None, gt=0)
+    seed: int | None = None
+
+    def fingerprint(self) -> str:
+        """A stable hash of the request (canonical JSON), for replay matching."""
+        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()
+
+
+class LLMResponse(BaseModel):
+    """A provider's answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    usage: Usage = Field(default_factory=Usage)
+    model: str = ""
+    finish_reason: str | None = None
+    latency_s: float = 0.0
+
+
+@runtime_checkable
+class LLMClient(Protocol):
+    """A model endpoint. ``name`` identifies the provider (and its circuit breaker).
+
+    Errors are raised as ``sgr_kernel.errors.LLMError`` subclasses so that retryability
+    follows the error type.
+    """
+
+    name: str
+
+    async def complete(
+        self, request: LLMRequest, *, on_token: TokenCallback | None = None
+    ) -> LLMResponse: ...

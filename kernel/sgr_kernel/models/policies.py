@@ -1,0 +1,45 @@
+"""Reliability policies as frozen values (DESIGN §3.5). The ReliabilityEngine applies them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["BudgetPolicy", "RetryPolicy"]
+
+
+class RetryPolicy(BaseModel):
+    """How often and how patiently a step is retried after a retryable failure."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_attempts: int = Field(1, ge=1, le=100, description="Attempts in all, the first included.")
+    backoff_s: float = Field(0.5, ge=0, description="Delay before the second attempt.")
+    max_backoff_s: float = Field(30.0, ge=0, description="Cap on any one delay.")
+    multiplier: float = Field(2.0, ge=1, description="Growth of the delay per attempt.")
+    jitter: float = Field(0.2, ge=0, le=1, description="Fraction of the delay drawn at random.")
+
+    def delay(self, attempt: int, unit_random: float) -> float:
+        """Delay after failed ``attempt`` (1-based); ``unit_random`` in [0, 1) from the context."""
+        base = min(self.max_backoff_s, self.backoff_s * self.multiplier ** (attempt - 1))
+        return base * (1 - self.jitter + 2 * self.jitter * unit_random) if base else 0.0
+
+
+class BudgetPolicy(BaseModel):
+    """Limits for one run (``None``: unlimited), checked before every LLM call and step launch."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_steps: int | None = Field(None, ge=0, description="Step launches, retries included.")
+    max_tokens: int | None = Field(None, ge=0, description="Prompt plus completion tokens.")
+    max_cost_usd: float | None = Field(None, ge=0, description="Model spend in US dollars.")
+    max_wall_s: float | None = Field(None, gt=0, description="Wall time since the run started.")
+    max_llm_calls: int | None = Field(None, ge=0, description="Model calls, repairs included.")
+
+    def merged(self, other: BudgetPolicy) -> BudgetPolicy:
+        """The stricter of two budgets, field by field."""
+
+        def pick(a: float | None, b: float | None) -> float | None:
+            return b if a is None else a if b is None else min(a, b)
+
+        fields = type(self).model_fields
+        return BudgetPolicy(**{k: pick(getattr(self, k), getattr(other, k)) for k in fields})

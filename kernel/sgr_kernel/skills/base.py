@@ -1,0 +1,170 @@
+"""The skills contract: what a skill declares, and the context it runs with (DESIGN §3.10).
+
+A skill is a class with a name, a description (shown to the planner), pydantic input and
+output models, declared capabilities, placement and an idempotency flag. ``run(ctx, inputs)``
+returns the output model. Skills reach the outside world only through ``ctx``: time,
+randomness, ids, model calls, sandbox runs, HTTP and remote jobs are recorded there so the
+run can be resumed and replayed.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sgr_kernel.llm.base import LLMRequest, LLMResponse, Message
+from sgr_kernel.models.plan import Placement
+from sgr_kernel.sandbox.base import ExecResult
+from sgr_kernel.trace.base import ArtifactRef
+
+__all__ = [
+    "CAP_LLM",
+    "CAP_NETWORK",
+    "CAP_REMOTE",
+    "CAP_SANDBOX",
+    "DEFAULT_GRANTS",
+    "Estimate",
+    "HttpResponse",
+    "Skill",
+    "SkillContext",
+]
+
+M = TypeVar("M", bound=BaseModel)
+
+CAP_LLM = "llm"
+CAP_SANDBOX = "sandbox"
+CAP_NETWORK = "network"
+CAP_REMOTE = "remote"
+DEFAULT_GRANTS = frozenset({CAP_LLM, CAP_SANDBOX})
+"""Capabilities every step has unless the run narrows them; others must be granted."""
+
+
+class Estimate(BaseModel):
+    """A skill's up-front guess of what one attempt costs, for budget checks before a run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tokens: int = Field(0, ge=0)
+    cost_usd: float = Field(0.0, ge=0)
+    llm_calls: int = Field(0, ge=0)
+
+
+class HttpResponse(BaseModel):
+    """A recorded HTTP answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: int
+    headers: dict[str, str]
+    body: str
+
+
+class SkillContext(Protocol):
+    """The only door from a skill to the outside. Everything it answers is recorded."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def step_id(self) -> str: ...
+
+    @property
+    def attempt(self) -> int: ...
+
+    def now(self) -> float:
+        """Wall time in seconds since the epoch (recorded; replayed)."""
+        ...
+
+    def random(self) -> float:
+        """A float in [0, 1) (recorded; replayed)."""
+        ...
+
+    def new_id(self) -> str:
+        """A fresh unique id (recorded; replayed)."""
+        ...
+
+    async def llm(self, request: LLMRequest) -> LLMResponse:
+        """One raw model call: budget-checked, breaker-guarded, recorded."""
+        ...
+
+    async def generate(
+        self, output: type[M], messages: Sequence[Message], *, max_repairs: int = 2
+    ) -> M:
+        """Schema-guided generation of ``output`` with a bounded repair loop."""
+        ...
+
+    async def sandbox(self, code: str, *, timeout_s: float | None = None) -> ExecResult:
+        """Run code in the run's sandbox session (state persists across calls)."""
+        ...
+
+    async def http(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: str | None = None,
+        timeout_s: float = 30.0,
+    ) -> HttpResponse:
+        """An HTTP request (needs the ``network`` capability)."""
+        ...
+
+    async def remote(
+        self,
+        job_type: str,
+        params: dict[str, Any],
+        *,
+        resources: dict[str, float | int | str] | None = None,
+        timeout_s: float | None = None,
+    ) -> dict[str, Any]:
+        """A remote job through the dispatcher (needs the ``remote`` capability)."""
+        ...
+
+    def put_artifact(
+        self, data: bytes, *, name: str, media_type: str = "application/octet-stream"
+    ) -> ArtifactRef:
+        """Store bytes in the run's content-addressed artifact store."""
+        ...
+
+    def emit(self, kind: str, data: dict[str, Any]) -> None:
+        """A live progress event for the UI (streamed tokens, output). Not replayed."""
+        ...
+
+
+class Skill(ABC):
+    """Base class of every skill. Subclasses set the class attributes and ``run``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Input: ClassVar[type[BaseModel]]
+    Output: ClassVar[type[BaseModel]]
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    placement: ClassVar[Placement] = Placement.LOCAL
+    idempotent: ClassVar[bool] = True
+    isolation: ClassVar[Literal["async", "process"]] = "async"
+    """``process``: the engine runs :meth:`run_blocking` in a child process it can kill."""
+
+    def estimate(self, inputs: dict[str, Any]) -> Estimate:
+        """Expected cost of one attempt; the default is free."""
+        return Estimate()
+
+    @abstractmethod
+    async def run(self, ctx: SkillContext, inputs: Any) -> BaseModel:
+        """Do the work. ``inputs`` is an instance of ``Input``; return an ``Output``."""
+
+    def run_blocking(self, inputs: Any) -> BaseModel:
+        """For ``isolation = "process"``: pure blocking work, no context, in a child process."""
+        raise NotImplementedError(f"skill {self.name!r} does not run blocking work")
+
+    @classmethod
+    def catalogue_entry(cls) -> dict[str, Any]:
+        """What the planner is shown about this skill."""
+        return {
+            "name": cls.name,
+            "description": cls.description,
+            "inputs": cls.Input.model_json_schema(),
+            "outputs": sorted(cls.Output.model_fields),
+        }

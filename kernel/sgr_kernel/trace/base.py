@@ -1,0 +1,191 @@
+"""The trace-store contract: records, durability, and the writer/store interfaces (DESIGN §3.4).
+
+A run's trace is an append-only log of :class:`Record` values. The store decides how they are
+laid out (``wal.py``: one JSONL file per run with chained CRCs); everything above it sees only
+this contract, and every backend passes ``sgr_kernel.testing.trace_conformance``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "TRACE_VERSION",
+    "ArtifactRef",
+    "Durability",
+    "Record",
+    "RecordType",
+    "RecoveryReport",
+    "TraceLog",
+    "TraceStore",
+    "TraceWriter",
+]
+
+TRACE_VERSION = 1
+"""Schema version written into every record as ``v``."""
+
+
+class RecordType(StrEnum):
+    """What a record says. The fold in ``trace/state.py`` gives each its meaning."""
+
+    RUN_CREATED = "run_created"  # data: run_id, salt, task, plan, config, parent
+    RUN_STATUS = "run_status"  # data: status, reason
+    PLAN = "plan"  # data: plan (the validated plan, as JSON)
+    STEP = "step"  # step; data: status, attempt, and output | failure | reason
+    INTENT = "intent"  # step; data: attempt, n, kind, key, request (before a side effect)
+    RESULT = "result"  # step; data: attempt, n, kind, key, ok, response | failure
+    VALUE = "value"  # step; data: attempt, n, kind (now|random|id), value
+    APPROVAL = "approval"  # step; data: approved, by, reason (a human decision)
+    USAGE = "usage"  # step; data: tokens, cost_usd, llm_calls (deltas)
+    EVENT = "event"  # step; data: free-form progress (not replayed, never fsynced)
+
+
+class Durability(StrEnum):
+    """How hard the writer works before a durable record is acknowledged.
+
+    - ``sync``: fsync before acknowledging; survives power loss where storage honours fsync.
+    - ``batch``: written before acknowledging (survives a process crash); fsync every batch
+      (group commit), so power loss may lose the last unsynced batch.
+    - ``none``: written, never fsynced (tests, benchmarks, strict replay scratch runs).
+    """
+
+    SYNC = "sync"
+    BATCH = "batch"
+    NONE = "none"
+
+
+class Record(BaseModel):
+    """One line of the log. ``seq`` starts at 0 and has no gaps."""
+
+    model_config = ConfigDict(frozen=True)
+
+    v: int = Field(TRACE_VERSION, description="Schema version of the record.")
+    seq: int = Field(ge=0, description="Position in the log, 0-based, gap-free.")
+    ts: float = Field(description="Wall time (seconds since the epoch) from the run's clock.")
+    type: RecordType = Field(description="What the record says.")
+    step: str | None = Field(None, description="The step it concerns, if any.")
+    data: dict[str, Any] = Field(default_factory=dict, description="Type-specific payload.")
+
+
+class RecoveryReport(BaseModel):
+    """What opening a log found and did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    records: int = Field(0, description="Valid records kept.")
+    torn_tail: bool = Field(False, description="A partial or damaged tail was found.")
+    truncated_bytes: int = Field(0, description="Bytes cut from the tail (moved aside first).")
+    tail_reason: str | None = Field(None, description="Why the tail was judged damaged.")
+    snapshot_seq: int | None = Field(None, description="Seq of the snapshot used, if any.")
+
+
+class TraceLog(BaseModel):
+    """A run's records as read, with the recovery report."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    records: tuple[Record, ...]
+    report: RecoveryReport
+
+
+class ArtifactRef(BaseModel):
+    """A file stored by content in the run's artifact store."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sha256: str
+    size: int
+    name: str = Field(description="The name the producer gave it (display only).")
+    media_type: str = "application/octet-stream"
+
+
+class TraceWriter(ABC):
+    """Appends records to one run. Holds the run's lock until closed. Not thread-safe."""
+
+    run_id: str
+    durability: Durability
+
+    @property
+    @abstractmethod
+    def next_seq(self) -> int:
+        """The seq the next appended record will get."""
+
+    @abstractmethod
+    def append(
+        self,
+        type: RecordType,
+        data: Mapping[str, Any],
+        *,
+        step: str | None = None,
+        ts: float,
+        durable: bool = False,
+    ) -> Record:
+        """Append one record. With ``durable=True`` it is on stable storage (per the
+        durability mode) when this returns. Raises ``TraceWriteError`` on I/O failure, after
+        which the writer refuses further appends."""
+
+    @abstractmethod
+    def sync(self) -> None:
+        """Make everything appended so far durable (per the durability mode)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Sync and release the lock. Idempotent."""
+
+    def __enter__(self) -> TraceWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class TraceStore(ABC):
+    """Where runs live. One directory per run under ``root`` (see DESIGN §3.4)."""
+
+    root: Path
+
+    @abstractmethod
+    def create(self, run_id: str, *, durability: Durability = Durability.SYNC) -> TraceWriter:
+        """Start a new, empty run and return its writer (holding the lock)."""
+
+    @abstractmethod
+    def open_append(
+        self, run_id: str, *, durability: Durability = Durability.SYNC
+    ) -> tuple[TraceLog, TraceWriter]:
+        """Recover an existing run for writing: take the lock, truncate a torn tail (moving
+        it aside), refuse mid-log damage with ``TraceCorruptError``, and return what was
+        read plus a writer positioned after it."""
+
+    @abstractmethod
+    def read(self, run_id: str) -> TraceLog:
+        """Read a run without taking the lock or changing anything. A torn tail is reported
+        and ignored; mid-log damage raises ``TraceCorruptError``."""
+
+    @abstractmethod
+    def list_runs(self) -> list[str]:
+        """Run ids in the store, oldest first."""
+
+    @abstractmethod
+    def exists(self, run_id: str) -> bool:
+        """Whether a run with this id exists."""
+
+    @abstractmethod
+    def put_artifact(
+        self, run_id: str, data: bytes, *, name: str, media_type: str = "application/octet-stream"
+    ) -> ArtifactRef:
+        """Store bytes by content (sha256) under the run; idempotent."""
+
+    @abstractmethod
+    def get_artifact(self, run_id: str, sha256: str) -> bytes:
+        """Bytes of a stored artifact; ``KeyError`` when absent."""
+
+    @abstractmethod
+    def run_dir(self, run_id: str) -> Path:
+        """The run's directory (for snapshots and sandbox workspaces)."""
