@@ -11,6 +11,7 @@ failed while running). Each misuse error carries a ``code`` that names its secti
     │   ├── PlanParseError            a plan file is not valid YAML/JSON or not a plan
     │   ├── PlanValidationError       a plan fails validation (every problem listed)
     │   ├── RunNotFoundError          no run with that id in the store
+    │   ├── InvalidRunIdError         a run id that cannot name a directory safely
     │   ├── ApprovalError             approve/deny of a step that is not waiting
     │   └── ConfigError               a setting is missing or malformed
     ├── TraceError                    the trace store cannot do what was asked
@@ -21,6 +22,7 @@ failed while running). Each misuse error carries a ``code`` that names its secti
     ├── IllegalTransitionError        a state-machine bug: never caught, always a defect
     └── StepError                     a step failed at run time (run, step, attempt)
         ├── SkillFailed               the skill raised (retryable unless it says otherwise)
+        ├── StepContractError         inputs/outputs do not fit the skill's models (never retried)
         ├── StepTimeout               a step ran past its deadline (retryable)
         ├── BudgetExceeded            a budget would be overrun (the run is ABORTED)
         ├── ApprovalDenied            a human said no (never retried)
@@ -44,6 +46,7 @@ __all__ = [
     "CircuitOpen",
     "ConfigError",
     "IllegalTransitionError",
+    "InvalidRunIdError",
     "LLMAuthError",
     "LLMConnectionError",
     "LLMError",
@@ -64,6 +67,7 @@ __all__ = [
     "SgrUsageError",
     "SideEffectInDoubt",
     "SkillFailed",
+    "StepContractError",
     "StepError",
     "StepTimeout",
     "TraceCorruptError",
@@ -116,6 +120,19 @@ class RunNotFoundError(SgrUsageError):
     def __init__(self, run_id: str, root: str) -> None:
         self.run_id = run_id
         super().__init__(f"no run {run_id!r} under {root}; `sgr runs` lists the runs there")
+
+
+class InvalidRunIdError(SgrUsageError):
+    """A run id that cannot safely name a directory (empty, ``/``, ``..``, NUL, too long)."""
+
+    code = "run-id"
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"invalid run id {run_id!r}: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
 
 
 class ApprovalError(SgrUsageError):
@@ -210,6 +227,10 @@ class SkillFailed(StepError):
     """The skill raised an exception of its own."""
 
     retryable = True
+
+
+class StepContractError(StepError):
+    """A step's resolved inputs or its output do not fit the skill's models."""
 
 
 class StepTimeout(StepError):

@@ -1,0 +1,44 @@
+"""The trace: an append-only, CRC-chained write-ahead log per run (DESIGN §3.4).
+
+``FileTraceStore`` is the store; ``CheckpointManager`` adds snapshots for O(tail) resume.
+The on-disk format, durability modes, recovery rules and crash points are in
+``docs/trace.md``.
+"""
+
+from sgr_kernel.trace._crash import TRACE_CRASH_POINTS, crashpoint
+from sgr_kernel.trace._fileio import FileIO, OsFileIO
+from sgr_kernel.trace.base import (
+    TRACE_VERSION,
+    ArtifactRef,
+    Durability,
+    Record,
+    RecordType,
+    RecoveryReport,
+    TraceLog,
+    TraceStore,
+    TraceWriter,
+)
+from sgr_kernel.trace.checkpoint import CheckpointManager, Resumed, StateCodec
+from sgr_kernel.trace.wal import FileTraceStore, FileTraceWriter, validate_run_id
+
+__all__ = [
+    "TRACE_CRASH_POINTS",
+    "TRACE_VERSION",
+    "ArtifactRef",
+    "CheckpointManager",
+    "Durability",
+    "FileIO",
+    "FileTraceStore",
+    "FileTraceWriter",
+    "OsFileIO",
+    "Record",
+    "RecordType",
+    "RecoveryReport",
+    "Resumed",
+    "StateCodec",
+    "TraceLog",
+    "TraceStore",
+    "TraceWriter",
+    "crashpoint",
+    "validate_run_id",
+]

@@ -71,6 +71,11 @@ class Record(BaseModel):
     type: RecordType = Field(description="What the record says.")
     step: str | None = Field(None, description="The step it concerns, if any.")
     data: dict[str, Any] = Field(default_factory=dict, description="Type-specific payload.")
+    crc: int | None = Field(
+        None,
+        description="Chained checksum as stored by the backend (None before it is written);"
+        " snapshots use it to check they still agree with the log.",
+    )
 
 
 class RecoveryReport(BaseModel):
@@ -162,6 +167,30 @@ class TraceStore(ABC):
         """Recover an existing run for writing: take the lock, truncate a torn tail (moving
         it aside), refuse mid-log damage with ``TraceCorruptError``, and return what was
         read plus a writer positioned after it."""
+
+    def open_append_after(
+        self,
+        run_id: str,
+        *,
+        seq: int,
+        crc: int,
+        offset: int | None = None,
+        durability: Durability = Durability.SYNC,
+    ) -> tuple[TraceLog, TraceWriter]:
+        """Like :meth:`open_append`, resuming after a snapshot taken at record ``seq``.
+
+        When record ``seq`` still has checksum ``crc``, only the records after it are
+        returned and ``report.snapshot_seq == seq``; otherwise the whole log is returned and
+        ``report.snapshot_seq`` is None. ``offset`` (the byte offset just past record
+        ``seq``) is a hint a backend may use to avoid reading the prefix. This default
+        reads everything; backends override it to make resume O(tail).
+        """
+        log, writer = self.open_append(run_id, durability=durability)
+        if seq < len(log.records) and log.records[seq].crc == crc:
+            report = log.report.model_copy(update={"snapshot_seq": seq})
+            tail = log.model_copy(update={"records": log.records[seq + 1 :], "report": report})
+            return tail, writer
+        return log, writer
 
     @abstractmethod
     def read(self, run_id: str) -> TraceLog:

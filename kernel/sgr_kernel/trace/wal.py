@@ -1,0 +1,440 @@
+"""The file-backed trace store: one append-only JSONL WAL per run (DESIGN §3.4).
+
+Layout under ``root``::
+
+    runs/<run_id>/wal.jsonl          header line + one record per line, CRC-chained
+    runs/<run_id>/wal.jsonl.torn-N   a torn tail cut at byte N by recovery (forensics)
+    runs/<run_id>/snapshot.json      newest snapshot (CheckpointManager), + snapshot.prev.json
+    runs/<run_id>/artifacts/<sha256> content-addressed files
+    runs/<run_id>/lock               flock'd by the one writer; holds "pid=… host=…"
+
+The format is in ``_format.py``; ``docs/trace.md`` describes it for humans.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import socket
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sgr_kernel.errors import (
+    InvalidRunIdError,
+    RunNotFoundError,
+    TraceCorruptError,
+    TraceError,
+    TraceLockedError,
+    TraceWriteError,
+)
+from sgr_kernel.trace import _format
+from sgr_kernel.trace._crash import crashpoint
+from sgr_kernel.trace._fileio import FileIO, LockBusy, OsFileIO
+from sgr_kernel.trace.base import (
+    ArtifactRef,
+    Durability,
+    Record,
+    RecordType,
+    RecoveryReport,
+    TraceLog,
+    TraceStore,
+    TraceWriter,
+)
+
+__all__ = ["FileTraceStore", "FileTraceWriter", "validate_run_id"]
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+WAL_NAME = "wal.jsonl"
+
+
+def validate_run_id(run_id: str) -> str:
+    """Return ``run_id`` if it can safely name a directory, else raise InvalidRunIdError."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or ".." in run_id:
+        raise InvalidRunIdError(str(run_id))
+    return run_id
+
+
+class FileTraceWriter(TraceWriter):
+    """Appends to one run's WAL; holds the run's lock until :meth:`close`.
+
+    Durability per :class:`Durability`: ``sync`` fsyncs before a durable append returns;
+    ``batch`` writes at once (survives kill -9) and fsyncs every ``batch_records`` records
+    or ``batch_ms`` milliseconds (checked on append), on :meth:`sync` and :meth:`close`, so
+    power loss may lose the last unsynced batch; ``none`` never fsyncs.
+    """
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        path: Path,
+        fileio: FileIO,
+        fd: int,
+        lock: int,
+        next_seq: int,
+        prev: int,
+        offset: int,
+        durability: Durability,
+        batch_records: int,
+        batch_ms: float,
+    ) -> None:
+        self.run_id, self.durability = run_id, Durability(durability)
+        self._path, self._io, self._fd, self._lock = path, fileio, fd, lock
+        self._seq, self._prev, self._offset = next_seq, prev, offset
+        self._batch_records, self._batch_s = batch_records, batch_ms / 1000.0
+        self._unsynced = 0  # records written since the last fsync
+        self._first_unsynced = 0.0
+        self._failed: TraceWriteError | None = None
+        self._closed = False
+
+    @property
+    def next_seq(self) -> int:
+        return self._seq
+
+    @property
+    def offset(self) -> int:
+        """Byte offset just past the last appended record (a snapshot's anchor)."""
+        return self._offset
+
+    @property
+    def last_crc(self) -> int:
+        """CRC of the last record (the chain seed when the log is empty)."""
+        return self._prev
+
+    def append(
+        self,
+        type: RecordType,
+        data: Mapping[str, Any],
+        *,
+        step: str | None = None,
+        ts: float,
+        durable: bool = False,
+    ) -> Record:
+        self._check_usable()
+        # Encoding errors (non-JSON data) raise here, before any byte is written.
+        rec, line = _format.encode_record(
+            seq=self._seq, ts=ts, type=RecordType(type), step=step, data=data, prev=self._prev
+        )
+        crashpoint("before_write")
+        try:
+            self._io.write(self._fd, line)
+        except OSError as e:
+            # A short write may have left part of the line: recovery cuts it as a torn tail.
+            raise self._fail("write", e) from e
+        crashpoint("after_write")
+        self._seq, self._prev, self._offset = self._seq + 1, rec.crc or 0, self._offset + len(line)
+        if self._unsynced == 0:
+            self._first_unsynced = time.monotonic()
+        self._unsynced += 1
+        if self._needs_fsync(durable):
+            self._fsync()
+            crashpoint("after_fsync")
+        return rec
+
+    def _needs_fsync(self, durable: bool) -> bool:
+        if self.durability is Durability.SYNC:
+            return durable
+        if self.durability is Durability.BATCH:
+            return (
+                self._unsynced >= self._batch_records
+                or time.monotonic() - self._first_unsynced >= self._batch_s
+            )
+        return False
+
+    def _fsync(self) -> None:
+        try:
+            self._io.fsync(self._fd)
+        except OSError as e:
+            # Never retried: after a failed fsync Linux may drop the dirty pages and a
+            # second fsync would "succeed" without the data (PostgreSQL's fsyncgate).
+            raise self._fail("fsync", e) from e
+        self._unsynced = 0
+
+    def _fail(self, what: str, e: OSError) -> TraceWriteError:
+        self._failed = TraceWriteError(
+            f"run {self.run_id!r}: {what} of {self._path} failed ({e}); nothing after seq "
+            f"{self._seq - 1} is acknowledged and this writer refuses further appends. "
+            "Fix the storage, then reopen the run (recovery cuts any partial record)."
+        )
+        return self._failed
+
+    def _check_usable(self) -> None:
+        if self._failed is not None:
+            raise TraceWriteError(f"writer failed earlier: {self._failed}")
+        if self._closed:
+            raise TraceError(f"run {self.run_id!r}: the writer is closed")
+
+    def sync(self) -> None:
+        self._check_usable()
+        if self._unsynced and self.durability is not Durability.NONE:
+            self._fsync()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            if self._failed is None and self._unsynced and self.durability is not Durability.NONE:
+                self._fsync()
+        finally:
+            self._closed = True
+            # The fd is gone either way; a failed close must not keep the lock held.
+            with contextlib.suppress(OSError):
+                self._io.close(self._fd)
+            with contextlib.suppress(OSError):
+                self._io.unlock(self._lock)
+
+
+class FileTraceStore(TraceStore):
+    """Runs as directories of files under ``root`` (DESIGN §3.4)."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        fileio: FileIO | None = None,
+        batch_records: int = 64,
+        batch_ms: float = 20.0,
+    ) -> None:
+        self.root = Path(root)
+        self.fileio: FileIO = fileio if fileio is not None else OsFileIO()
+        self.batch_records, self.batch_ms = batch_records, batch_ms
+
+    # ------------------------------------------------------------ paths
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / "runs" / validate_run_id(run_id)
+
+    def _wal(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / WAL_NAME
+
+    def exists(self, run_id: str) -> bool:
+        return self.fileio.exists(self._wal(run_id))
+
+    def _require(self, run_id: str) -> Path:
+        if not self.exists(run_id):
+            raise RunNotFoundError(run_id, str(self.root))
+        return self._wal(run_id)
+
+    def list_runs(self) -> list[str]:
+        found: list[tuple[int, str]] = []
+        for name in self.fileio.listdir(self.root / "runs"):
+            if not _RUN_ID.fullmatch(name) or ".." in name or not self.exists(name):
+                continue
+            head = self.fileio.read(self._wal(name))[:4096]
+            created = _format.scan(head.split(b"\n", 1)[0] + b"\n", name).created_ns
+            found.append((created, name))
+        return [name for _, name in sorted(found)]
+
+    # ------------------------------------------------------------ writing
+
+    def _lock(self, run_id: str) -> int:
+        holder = f"pid={os.getpid()} host={socket.gethostname()}"
+        try:
+            return self.fileio.lock(self.run_dir(run_id) / "lock", holder)
+        except LockBusy as e:
+            raise TraceLockedError(run_id, e.holder) from None
+
+    def _writer(
+        self, run_id: str, lock: int, fd: int, durability: Durability, scan: _format.Scan
+    ) -> FileTraceWriter:
+        assert scan.last_crc is not None
+        return FileTraceWriter(
+            run_id=run_id,
+            path=self._wal(run_id),
+            fileio=self.fileio,
+            fd=fd,
+            lock=lock,
+            next_seq=scan.next_seq,
+            prev=scan.last_crc,
+            offset=scan.good_end,
+            durability=durability,
+            batch_records=self.batch_records,
+            batch_ms=self.batch_ms,
+        )
+
+    def create(self, run_id: str, *, durability: Durability = Durability.SYNC) -> TraceWriter:
+        run_dir = self.run_dir(run_id)
+        self.fileio.makedirs(run_dir)
+        lock = self._lock(run_id)
+        try:
+            wal = self._wal(run_id)
+            if self.fileio.exists(wal) and self.fileio.read(wal)[:1]:
+                raise TraceError(f"run {run_id!r} already exists under {self.root}")
+            scan = self._write_header(run_id)
+            fd = self.fileio.open_append(wal)
+        except BaseException:
+            self.fileio.unlock(lock)
+            raise
+        return self._writer(run_id, lock, fd, durability, scan)
+
+    def _write_header(self, run_id: str) -> _format.Scan:
+        """Write a fresh WAL holding only a header; durable (file and directories) on return."""
+        wal, salt = self._wal(run_id), secrets.token_hex(16)
+        header = _format.encode_header(run_id, salt, time.time_ns())
+        try:
+            fd = self.fileio.open_trunc(wal)
+            try:
+                self.fileio.write(fd, header)
+                crashpoint("create_header")
+                self.fileio.fsync(fd)
+            finally:
+                self.fileio.close(fd)
+            self.fileio.fsync_dir(wal.parent)
+            self.fileio.fsync_dir(wal.parent.parent)
+        except OSError as e:
+            raise TraceWriteError(f"run {run_id!r}: creating {wal} failed ({e})") from e
+        crashpoint("create_dir_fsync")
+        return _format.scan(header, run_id)
+
+    def open_append(
+        self, run_id: str, *, durability: Durability = Durability.SYNC
+    ) -> tuple[TraceLog, TraceWriter]:
+        return self._open(run_id, durability, None)
+
+    def open_append_after(
+        self,
+        run_id: str,
+        *,
+        seq: int,
+        crc: int,
+        offset: int | None = None,
+        durability: Durability = Durability.SYNC,
+    ) -> tuple[TraceLog, TraceWriter]:
+        return self._open(run_id, durability, (seq, crc, offset))
+
+    def _open(
+        self, run_id: str, durability: Durability, anchor: tuple[int, int, int | None] | None
+    ) -> tuple[TraceLog, TraceWriter]:
+        wal = self._require(run_id)
+        lock = self._lock(run_id)
+        try:
+            buf = self.fileio.read(wal)
+            scan, snap_seq = self._scan_from(buf, run_id, anchor)
+            if scan.damage_line is not None and scan.mid_log:
+                raise _corrupt(wal, scan)
+            report = self._recover(run_id, buf, scan)
+            if scan.salt is None and scan.records == [] and snap_seq is None:
+                scan = self._write_header(run_id)  # a create that died before its header
+            fd = self.fileio.open_append(wal)
+        except BaseException:
+            self.fileio.unlock(lock)
+            raise
+        report = report.model_copy(update={"snapshot_seq": snap_seq})
+        log = TraceLog(run_id=run_id, records=tuple(scan.records), report=report)
+        return log, self._writer(run_id, lock, fd, durability, scan)
+
+    def _scan_from(
+        self, buf: bytes, run_id: str, anchor: tuple[int, int, int | None] | None
+    ) -> tuple[_format.Scan, int | None]:
+        if anchor is not None:
+            seq, crc, offset = anchor
+            # The anchor line ends just before ``offset``; it must be record ``seq`` with
+            # checksum ``crc`` or the snapshot no longer describes this log.
+            if offset is not None and 0 < offset <= len(buf) and buf[offset - 1 : offset] == b"\n":
+                start = buf.rfind(b"\n", 0, offset - 1) + 1
+                line = buf[start : offset - 1]
+                if _format.self_valid(line) == crc and f'"seq":{seq},'.encode() in line:
+                    return _format.scan(buf, run_id, start=offset, start_seq=seq + 1, prev=crc), seq
+        return _format.scan(buf, run_id), None
+
+    def _recover(self, run_id: str, buf: bytes, scan: _format.Scan) -> RecoveryReport:
+        """Cut a torn tail: copy it aside, truncate, fsync. Returns the report."""
+        cut = len(buf) - scan.good_end
+        if scan.damage_line is None and cut == 0:
+            return RecoveryReport(records=len(scan.records))
+        wal = self._wal(run_id)
+        aside = wal.with_name(f"{WAL_NAME}.torn-{scan.good_end}")
+        try:
+            fd = self.fileio.open_trunc(aside)
+            try:
+                self.fileio.write(fd, buf[scan.good_end :])
+                self.fileio.fsync(fd)
+            finally:
+                self.fileio.close(fd)
+            crashpoint("recover_moved_aside")
+            self.fileio.truncate(wal, scan.good_end)
+            crashpoint("recover_truncated")
+            fd = self.fileio.open_append(wal)
+            try:
+                self.fileio.fsync(fd)
+            finally:
+                self.fileio.close(fd)
+            self.fileio.fsync_dir(wal.parent)
+        except OSError as e:
+            raise TraceWriteError(f"run {run_id!r}: recovering {wal} failed ({e})") from e
+        return RecoveryReport(
+            records=len(scan.records),
+            torn_tail=True,
+            truncated_bytes=cut,
+            tail_reason=_tail_reason(scan, cut),
+        )
+
+    # ------------------------------------------------------------ reading
+
+    def read(self, run_id: str) -> TraceLog:
+        wal = self._require(run_id)
+        scan = _format.scan(self.fileio.read(wal), run_id)
+        if scan.damage_line is not None and scan.mid_log:
+            raise _corrupt(wal, scan)
+        torn = scan.damage_line is not None
+        report = RecoveryReport(
+            records=len(scan.records),
+            torn_tail=torn,
+            tail_reason=_tail_reason(scan, None) + " (ignored; not cut by a read)"
+            if torn
+            else None,
+        )
+        return TraceLog(run_id=run_id, records=tuple(scan.records), report=report)
+
+    # ------------------------------------------------------------ artifacts
+
+    def put_artifact(
+        self, run_id: str, data: bytes, *, name: str, media_type: str = "application/octet-stream"
+    ) -> ArtifactRef:
+        self._require(run_id)
+        sha = hashlib.sha256(data).hexdigest()
+        ref = ArtifactRef(sha256=sha, size=len(data), name=name, media_type=media_type)
+        folder = self.run_dir(run_id) / "artifacts"
+        path = folder / sha
+        if self.fileio.exists(path):
+            return ref  # same bytes by construction: content-addressed
+        self.fileio.makedirs(folder)
+        tmp = folder / f".tmp-{sha}-{os.getpid()}"
+        try:
+            fd = self.fileio.open_trunc(tmp)
+            try:
+                self.fileio.write(fd, data)
+                self.fileio.fsync(fd)
+            finally:
+                self.fileio.close(fd)
+            self.fileio.rename(tmp, path)
+            self.fileio.fsync_dir(folder)
+        except OSError as e:
+            raise TraceWriteError(f"run {run_id!r}: storing artifact {sha} failed ({e})") from e
+        return ref
+
+    def get_artifact(self, run_id: str, sha256: str) -> bytes:
+        if not _SHA256.fullmatch(sha256):
+            raise KeyError(sha256)
+        try:
+            return self.fileio.read(self.run_dir(run_id) / "artifacts" / sha256)
+        except FileNotFoundError:
+            raise KeyError(sha256) from None
+
+
+def _tail_reason(scan: _format.Scan, cut: int | None) -> str:
+    where = f"line {scan.damage_line}" if scan.damage_line is not None else "end of file"
+    bytes_ = f"{cut} byte(s) " if cut is not None else ""
+    return f"{bytes_}torn at {where}: {scan.reason or 'trailing bytes'}"
+
+
+def _corrupt(wal: Path, scan: _format.Scan) -> TraceCorruptError:
+    return TraceCorruptError(
+        str(wal), scan.damage_seq, scan.damage_line or 0, scan.reason or "damaged"
+    )
