@@ -1,0 +1,316 @@
+"""Any OpenAI-compatible endpoint (OpenAI, Ollama, vLLM, llama.cpp server) via the ``openai`` SDK.
+
+The SDK's own retries are off: retry, backoff and the circuit breaker belong to the
+ReliabilityEngine, which decides by the type of the error raised here (``errors.py``).
+Structured output uses ``response_format`` of type ``json_schema`` (strict); a server that
+refuses it is remembered and asked for JSON mode with the schema in the prompt instead, and
+``schema_guided`` validates either way.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import openai
+
+from sgr_kernel.errors import (
+    ConfigError,
+    LLMAuthError,
+    LLMConnectionError,
+    LLMError,
+    LLMRateLimited,
+    LLMServerError,
+    LLMTimeout,
+)
+from sgr_kernel.llm.base import LLMRequest, LLMResponse, TokenCallback, Usage
+from sgr_kernel.llm.config import LLMSettings
+
+__all__ = ["OpenAICompatLLM", "map_error", "parse_retry_after"]
+
+_PLACEHOLDER_KEY = "sk-no-key"  # local servers want some bearer token; a real one comes from config
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` / ``Retry-After`` (seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def map_error(e: Exception, base_url: str) -> LLMError:
+    """Translate an ``openai`` SDK exception into the kernel's failure taxonomy."""
+    if isinstance(e, openai.APITimeoutError):
+        return LLMTimeout(f"{base_url}: no answer in time ({e})")
+    if isinstance(e, openai.APIConnectionError):
+        return LLMConnectionError(f"{base_url}: cannot connect ({e.__cause__ or e})")
+    if isinstance(e, openai.RateLimitError):
+        wait = parse_retry_after(e.response.headers)
+        hint = f"; retry after {wait:g}s" if wait is not None else ""
+        return LLMRateLimited(f"{base_url}: rate limited: {e.message}{hint}", retry_after_s=wait)
+    if isinstance(e, openai.AuthenticationError | openai.PermissionDeniedError):
+        return LLMAuthError(
+            f"{base_url}: the key was refused ({e.status_code}); check SGR_API_KEY "
+            "or api_key in the config file"
+        )
+    if isinstance(e, openai.APIStatusError):
+        if e.status_code >= 500:
+            return LLMServerError(f"{base_url}: server error {e.status_code}: {e.message}")
+        if e.status_code == 404:
+            return LLMError(f"{base_url}: not found (404): {e.message}; check SGR_MODEL")
+        return LLMError(f"{base_url}: request refused ({e.status_code}): {e.message}")
+    if isinstance(e, openai.APIResponseValidationError | json.JSONDecodeError):
+        return LLMServerError(f"{base_url}: the answer is not a valid completion: {e}")
+    return LLMError(f"{base_url}: {type(e).__name__}: {e}")
+
+
+def _wants_json_mode(e: openai.APIStatusError) -> bool:
+    text = f"{e.param} {e.message}".lower()
+    return e.status_code in (400, 422) and ("response_format" in text or "json_schema" in text)
+
+
+class OpenAICompatLLM:
+    """An :class:`~sgr_kernel.llm.base.LLMClient` for an OpenAI-compatible base URL."""
+
+    name = "openai_compat"
+
+    def __init__(self, settings: LLMSettings) -> None:
+        if settings.base_url is not None and not settings.base_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigError(
+                f"base URL {settings.base_url!r} must start with http:// or https:// "
+                "(e.g. http://localhost:11434/v1)"
+            )
+        self.settings = settings
+        self.base_url = settings.base_url or "https://api.openai.com/v1"
+        self.model: str | None = settings.model
+        self.json_schema_supported = True
+        key = settings.api_key.get_secret_value() if settings.api_key else _PLACEHOLDER_KEY
+        timeout = openai.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
+        self._client = openai.AsyncOpenAI(
+            api_key=key, base_url=self.base_url, timeout=timeout, max_retries=0
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatLLM(base_url={self.base_url!r}, model={self.model!r})"
+
+    # ------------------------------------------------------------ configure-time check
+
+    def _check_models(self, ids: list[str]) -> list[str]:
+        if self.model is None:
+            if len(ids) != 1:
+                raise ConfigError(
+                    f"{self.base_url}: no model configured and the server offers "
+                    f"{len(ids)}: {', '.join(ids[:20]) or 'none'}; set SGR_MODEL"
+                )
+            self.model = ids[0]
+        elif self.model not in ids:
+            raise ConfigError(
+                f"{self.base_url}: unknown model {self.model!r}; the server offers: "
+                f"{', '.join(ids[:20]) or 'none'}"
+            )
+        return ids
+
+    def _check_error(self, e: Exception) -> ConfigError:
+        if isinstance(e, openai.NotFoundError):
+            hint = (
+                ""
+                if self.base_url.rstrip("/").endswith("/v1")
+                else (f"; did you mean {self.base_url.rstrip('/')}/v1 ?")
+            )
+            return ConfigError(f"{self.base_url}: /models not found (404){hint}")
+        return ConfigError(f"cannot use the configured endpoint: {map_error(e, self.base_url)}")
+
+    async def acheck(self) -> list[str]:
+        """List the server's models, checking the URL, the key and the model.
+
+        Returns:
+            The model ids the server offers. With no model configured and exactly one
+            offered, that one is adopted.
+
+        Raises:
+            ConfigError: Unreachable, not OpenAI-compatible (with a hint when ``/v1`` is
+                missing), key refused, or the model is not offered.
+        """
+        try:
+            page = await self._client.models.list()
+            ids = [m.id async for m in page]
+        except openai.OpenAIError as e:
+            raise self._check_error(e) from None
+        return self._check_models(ids)
+
+    def check(self) -> list[str]:
+        """Synchronous twin of :meth:`acheck` (its own short-lived HTTP client)."""
+        key = self._client.api_key
+        with openai.OpenAI(
+            api_key=key, base_url=self.base_url, timeout=self._client.timeout, max_retries=0
+        ) as client:
+            try:
+                ids = [m.id for m in client.models.list()]
+            except openai.OpenAIError as e:
+                raise self._check_error(e) from None
+        return self._check_models(ids)
+
+    # ------------------------------------------------------------ calls
+
+    def _params(self, request: LLMRequest, model: str) -> dict[str, Any]:
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        params: dict[str, Any] = {"model": model, "temperature": request.temperature}
+        if request.max_tokens is not None:
+            params["max_tokens"] = request.max_tokens
+        if request.seed is not None:
+            params["seed"] = request.seed
+        if request.json_schema is not None:
+            if self.json_schema_supported:
+                params["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": (request.schema_name or "answer")[:64],
+                        "schema": request.json_schema,
+                        "strict": True,
+                    },
+                }
+            else:
+                # JSON mode knows no schema: say it in the prompt; validation catches the rest.
+                schema = json.dumps(request.json_schema, separators=(",", ":"))
+                messages = [
+                    {
+                        "role": "system",
+                        "content": f"Answer with one JSON object matching this schema: {schema}",
+                    },
+                    *messages,
+                ]
+                params["response_format"] = {"type": "json_object"}
+        params["messages"] = messages
+        return params
+
+    async def complete(
+        self, request: LLMRequest, *, on_token: TokenCallback | None = None
+    ) -> LLMResponse:
+        """One chat completion; streamed to ``on_token`` when given.
+
+        Raises:
+            LLMRateLimited: HTTP 429 (``retry_after_s`` from ``Retry-After``).
+            LLMAuthError: HTTP 401/403.
+            LLMTimeout: No answer within ``timeout_s``.
+            LLMServerError: HTTP 5xx, a malformed body, or a stream cut short.
+            LLMConnectionError: The server cannot be reached.
+            LLMError: Any other refusal (not retryable).
+        """
+        if self.model is None and request.model is None:
+            await self.acheck()
+        model = request.model or self.model
+        assert model is not None
+        started = time.perf_counter()
+        try:
+            try:
+                text, usage, finish, served = await self._call(request, model, on_token)
+            except openai.APIStatusError as e:
+                if request.json_schema is None or not self.json_schema_supported:
+                    raise
+                if not _wants_json_mode(e):
+                    raise
+                self.json_schema_supported = False
+                text, usage, finish, served = await self._call(request, model, on_token)
+        except (openai.OpenAIError, json.JSONDecodeError) as e:
+            # The SDK lets a 200 with a non-JSON body through as a raw JSONDecodeError.
+            raise map_error(e, self.base_url) from None
+        return LLMResponse(
+            text=text,
+            usage=usage,
+            model=served,
+            finish_reason=finish,
+            latency_s=time.perf_counter() - started,
+        )
+
+    def _usage(self, model: str, usage: Any) -> Usage:
+        if usage is None:
+            return Usage()
+        p, c = int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0)
+        return Usage(
+            prompt_tokens=p, completion_tokens=c, cost_usd=self.settings.cost_usd(model, p, c)
+        )
+
+    async def _call(
+        self, request: LLMRequest, model: str, on_token: TokenCallback | None
+    ) -> tuple[str, Usage, str | None, str]:
+        params = self._params(request, model)
+        if on_token is None:
+            resp = await self._client.chat.completions.create(**params)
+            if not getattr(resp, "choices", None):
+                raise LLMServerError(f"{self.base_url}: a completion without choices")
+            choice = resp.choices[0]
+            served = resp.model or model
+            return (
+                choice.message.content or "",
+                self._usage(served, resp.usage),
+                choice.finish_reason,
+                served,
+            )
+        stream = await self._client.chat.completions.create(
+            **params, stream=True, stream_options={"include_usage": True}
+        )
+        parts: list[str] = []
+        finish: str | None = None
+        usage: Any = None
+        served = model
+        async for chunk in _guarded(stream, self.base_url):
+            served = chunk.model or served
+            if chunk.usage is not None:
+                usage = chunk.usage
+            for choice in chunk.choices:
+                piece = choice.delta.content if choice.delta else None
+                if piece:
+                    parts.append(piece)
+                    on_token(piece)
+                finish = choice.finish_reason or finish
+        if finish is None:
+            raise LLMServerError(
+                f"{self.base_url}: the stream ended before the model finished "
+                f"({len(''.join(parts))} characters received)"
+            )
+        return "".join(parts), self._usage(served, usage), finish, served
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        await self._client.close()
+
+
+async def _guarded(stream: Any, base_url: str) -> AsyncIterator[Any]:
+    # A connection dropped mid-stream surfaces from the HTTP layer, not as an SDK error.
+    iterator = stream.__aiter__()
+    try:
+        while True:
+            try:
+                chunk = await iterator.__anext__()
+            except StopAsyncIteration:
+                return
+            except openai.OpenAIError:
+                raise
+            except Exception as e:
+                raise LLMConnectionError(f"{base_url}: the stream broke: {e}") from None
+            yield chunk
+    finally:
+        await stream.close()

@@ -1,0 +1,310 @@
+"""The planner: a task plus the skill catalogue in, a validated :class:`Plan` out.
+
+The model fills a schema built from the catalogue, shaped so that even a 135M-parameter
+local model under a grammar can fill it: a list of steps, each a discriminated union on
+the skill name (an enum), whose ``inputs`` object has exactly that skill's input names, every
+value a bounded string. Step ids are not the model's to invent: step *k* is ``sk``, and an
+input may use ``${sk.output.FIELD}`` to take an earlier step's output. The planner then
+checks references against the catalogue, asks the caller's ``validate`` (the engine's graph
+validation) and replans with the problems at most ``max_replans`` times.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from sgr_kernel.errors import PlanValidationError
+from sgr_kernel.llm.base import Message
+from sgr_kernel.llm.schema_guided import LLMCall, generate
+from sgr_kernel.models.plan import Plan
+from sgr_kernel.models.policies import BudgetPolicy
+from sgr_kernel.models.refs import Ref, RefError, find_refs
+
+__all__ = [
+    "MAX_INPUT_CHARS",
+    "MAX_PLAN_STEPS",
+    "check_against_catalogue",
+    "plan_task",
+    "planner_messages",
+    "planner_output_model",
+    "to_plan",
+]
+
+MAX_PLAN_STEPS = 6
+MAX_INPUT_CHARS = 200
+"""Bound of each input string: a tiny model that loops inside a string must stop."""
+
+Validate = Callable[[Plan], list[str]]
+
+_SYSTEM = (
+    "You are a planner. Split the task into as few steps as possible; each step calls one "
+    "skill.\nSkills:\n{skills}\nStep 1 is called s1, step 2 is s2, and so on. To pass the "
+    "output of an earlier step into an input, write ${{sN.output.FIELD}}, for example "
+    "${{s1.output.text}}.\nPut the user's own words into the inputs. Reply with JSON only."
+)
+
+# (task, steps) pairs; one is shown only when the catalogue has every skill it uses.
+_EXAMPLES: tuple[tuple[str, tuple[tuple[str, dict[str, str]], ...]], ...] = (
+    (
+        "What is the capital of France?",
+        (("answer", {"question": "What is the capital of France?"}),),
+    ),
+    (
+        "Write a haiku about autumn and put it under the title 'Autumn'.",
+        (
+            ("answer", {"question": "Write a haiku about autumn."}),
+            ("format", {"template": "Autumn\n\n${s1.output.text}"}),
+        ),
+    ),
+    (
+        "Compute the sum of the squares of 1 to 10 in Python and explain the result.",
+        (
+            ("python", {"code": "print(sum(i * i for i in range(1, 11)))"}),
+            ("answer", {"question": "Explain this result: ${s1.output.stdout}"}),
+        ),
+    ),
+)
+
+
+def _by_name(catalogue: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    return {str(e["name"]): e for e in catalogue}
+
+
+def _props(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return dict((entry.get("inputs") or {}).get("properties") or {})
+
+
+def _required(entry: Mapping[str, Any]) -> set[str]:
+    return set((entry.get("inputs") or {}).get("required") or ())
+
+
+def _is_string(schema: Mapping[str, Any]) -> bool:
+    if schema.get("type") == "string":
+        return True
+    return any(_is_string(s) for s in schema.get("anyOf", ()) if s.get("type") != "null")
+
+
+def _model_name(skill: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in skill.title())
+
+
+def planner_output_model(
+    catalogue: Sequence[Mapping[str, Any]], *, max_steps: int = MAX_PLAN_STEPS
+) -> type[BaseModel]:
+    """The pydantic model the planner asks the LLM to fill, built from the catalogue."""
+    if not catalogue:
+        raise PlanValidationError(["the skill catalogue is empty: no skill to plan with"])
+    step_models: list[type[BaseModel]] = []
+    for name, entry in _by_name(catalogue).items():
+        required = _required(entry)
+        fields: dict[str, Any] = {}
+        for i, (prop, schema) in enumerate(_props(entry).items()):
+            hint = str(schema.get("description") or schema.get("title") or prop)
+            if not _is_string(schema):
+                hint += " (a JSON value)"
+            # Aliases keep input names such as "json" or "copy" from shadowing BaseModel.
+            kw: dict[str, Any] = {
+                "alias": prop,
+                "max_length": MAX_INPUT_CHARS,
+                "description": hint[:200],
+            }
+            if prop in required:
+                fields[f"f{i}"] = (str, Field(**kw))
+            else:
+                fields[f"f{i}"] = (str | None, Field(None, **kw))
+        base = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+        inputs = create_model(f"{_model_name(name)}Inputs", __config__=base, **fields)
+        skill_type: Any = Literal[name]  # a one-value enum: the union's discriminator
+        step = create_model(
+            f"{_model_name(name)}Step",
+            __config__=ConfigDict(frozen=True, extra="forbid"),
+            skill=(skill_type, Field(description=str(entry.get("description", ""))[:200])),
+            inputs=(inputs, ...),
+        )
+        step_models.append(step)
+    step_type: Any = step_models[0]
+    if len(step_models) > 1:
+        step_type = Annotated[Union[tuple(step_models)], Field(discriminator="skill")]  # noqa: UP007
+    return create_model(
+        "PlannerOutput",
+        __config__=ConfigDict(frozen=True, extra="forbid"),
+        steps=(list[step_type], Field(min_length=1, max_length=max_steps)),
+    )
+
+
+def _skill_line(entry: Mapping[str, Any]) -> str:
+    req = _required(entry)
+    args = ", ".join(p if p in req else f"{p}?" for p in _props(entry))
+    outs = ", ".join(entry.get("outputs") or ())
+    return f"- {entry['name']}({args}) -> {outs}: {entry.get('description', '')}"
+
+
+def _example_json(steps: Sequence[tuple[str, Mapping[str, str]]], by: Mapping[str, Any]) -> str:
+    out = []
+    for skill, inputs in steps:
+        full = {p: inputs.get(p) for p in _props(by[skill])}  # strict: every input present
+        out.append({"skill": skill, "inputs": full})
+    return json.dumps({"steps": out}, ensure_ascii=False)
+
+
+def planner_messages(task: str, catalogue: Sequence[Mapping[str, Any]]) -> list[Message]:
+    """The system prompt, the few-shot examples that fit the catalogue, and the task."""
+    by = _by_name(catalogue)
+    skills = "\n".join(_skill_line(e) for e in by.values())
+    msgs = [Message(role="system", content=_SYSTEM.format(skills=skills))]
+    for ex_task, steps in _EXAMPLES:
+        uses = {s for s, _ in steps}
+        fits = uses <= set(by) and all(
+            set(i) <= set(_props(by[s])) and _required(by[s]) <= set(i) for s, i in steps
+        )
+        if fits:
+            msgs.append(Message(role="user", content=f"Task: {ex_task}"))
+            msgs.append(Message(role="assistant", content=_example_json(steps, by)))
+    msgs.append(Message(role="user", content=f"Task: {task}"))
+    return msgs
+
+
+def _convert(value: str, schema: Mapping[str, Any]) -> Any:
+    # Non-string inputs arrive as JSON text; a lone ${...} stays a string (typed at run time).
+    if _is_string(schema) or value.strip().startswith("${"):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def to_plan(
+    output: BaseModel,
+    catalogue: Sequence[Mapping[str, Any]],
+    *,
+    name: str = "plan",
+    budget: BudgetPolicy | None = None,
+) -> tuple[Plan | None, list[str]]:
+    """Turn the planner's output into a :class:`Plan`: the plan (or None) and its problems."""
+    by = _by_name(catalogue)
+    raw = output.model_dump(by_alias=True)["steps"]
+    steps: list[dict[str, Any]] = []
+    for k, step in enumerate(raw, 1):
+        props = _props(by[step["skill"]])
+        inputs = {
+            key: _convert(val, props.get(key, {}))
+            for key, val in step["inputs"].items()
+            if val is not None
+        }
+        steps.append({"id": f"s{k}", "skill": step["skill"], "inputs": inputs})
+    problems: list[str] = []
+    for k, step in enumerate(steps, 1):
+        deps: list[str] = []
+        for ref in find_refs(step["inputs"]):
+            if isinstance(ref, RefError):
+                problems.append(f"step s{k}: {ref}")
+            else:
+                problems += _ref_problems(ref, k, steps, by)
+                if ref.step not in deps:
+                    deps.append(ref.step)
+        step["depends_on"] = [d for d in deps if d in {f"s{j}" for j in range(1, k)}]
+    data: dict[str, Any] = {"name": name[:200] or "plan", "steps": steps}
+    if budget is not None:
+        data["budget"] = budget.model_dump()
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as e:
+        return None, problems + [f"{err['loc']}: {err['msg']}" for err in e.errors()]
+    return plan, problems + check_against_catalogue(plan, catalogue)
+
+
+def _ref_problems(
+    ref: Ref, k: int, steps: Sequence[Mapping[str, Any]], by: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    earlier = {f"s{j}": steps[j - 1] for j in range(1, k)}
+    if ref.step not in earlier:
+        return [f"step s{k}: ${{{ref}}} must name an earlier step (s1 … s{k - 1})"[:300]]
+    outputs = list(by[earlier[ref.step]["skill"]].get("outputs") or ())
+    if ref.path and outputs and ref.path[0] not in outputs:
+        return [
+            f"step s{k}: ${{{ref}}}: {ref.step} has no output {ref.path[0]!r}; it has {outputs}"
+        ]
+    return []
+
+
+def check_against_catalogue(plan: Plan, catalogue: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Catalogue-level checks: known skills, known input names, required inputs present."""
+    by = _by_name(catalogue)
+    problems: list[str] = []
+    for step in plan.steps:
+        entry = by.get(step.skill)
+        if entry is None:
+            problems.append(
+                f"step {step.id}: unknown skill {step.skill!r}; use one of {sorted(by)}"
+            )
+            continue
+        props = _props(entry)
+        problems += [
+            f"step {step.id}: {step.skill} has no input {key!r}"
+            for key in step.inputs
+            if key not in props
+        ]
+        problems += [
+            f"step {step.id}: {step.skill} needs input {key!r}"
+            for key in sorted(_required(entry))
+            if step.inputs.get(key) in (None, "")
+        ]
+    return problems
+
+
+async def plan_task(
+    call: LLMCall,
+    task: str,
+    catalogue: Sequence[Mapping[str, Any]],
+    *,
+    validate: Validate,
+    max_replans: int = 2,
+    budget: BudgetPolicy | None = None,
+    max_repairs: int = 2,
+    request_defaults: Mapping[str, Any] | None = None,
+) -> Plan:
+    """Plan ``task`` with the skills in ``catalogue``.
+
+    Args:
+        call: The model call (the engine's recorded, budget-checked one).
+        task: What the user asked for.
+        catalogue: ``Skill.catalogue_entry()`` of every skill the plan may use.
+        validate: The caller's plan validation; its problems are fed back for replanning.
+        max_replans: Extra planning rounds after the first when the plan has problems.
+        budget: Put on the plan as its budget.
+        max_repairs: Schema repairs per round (see :func:`generate`).
+        request_defaults: Other request fields (``model``, ``temperature``, ``seed`` …).
+
+    Raises:
+        PlanValidationError: Still invalid after the last replan; lists every problem.
+        LLMInvalidOutput: The model's JSON stayed schema-invalid after the repairs.
+    """
+    output_cls = planner_output_model(catalogue)
+    messages = planner_messages(task, catalogue)
+    problems: list[str] = []
+    for _ in range(max_replans + 1):
+        result = await generate(
+            call, output_cls, messages, max_repairs=max_repairs, request_defaults=request_defaults
+        )
+        plan, problems = to_plan(result.value, catalogue, name=task, budget=budget)
+        if plan is not None and not problems:
+            try:
+                problems = list(validate(plan))
+            except PlanValidationError as e:
+                problems = list(e.problems)
+            if not problems:
+                return plan
+        listed = "\n".join(f"- {p}" for p in problems)
+        messages = [
+            *messages,
+            Message(role="assistant", content=result.responses[-1].text),
+            Message(
+                role="user", content=f"That plan has problems:\n{listed}\nWrite a corrected plan."
+            ),
+        ]
+    raise PlanValidationError(problems)
