@@ -1,0 +1,340 @@
+"""RunContext: the only door from a step to time, randomness, ids, models, sandbox, HTTP and
+remote jobs (DESIGN §3.3).
+
+Live, every answer is recorded: a ``value`` record for time/random/ids; an ``intent`` before
+and a ``result`` after every call (the intent fsynced first when the call has side effects).
+Replaying, answers come from the recording and each request is checked against it; the first
+mismatch raises :class:`ReplayDivergenceError`. Calls are numbered per attempt, so concurrent
+steps replay independently of scheduling order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from functools import cache
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from sgr_kernel import errors
+from sgr_kernel.engine.runtime import RunRuntime, fingerprint
+from sgr_kernel.errors import (
+    CapabilityDenied,
+    LLMConnectionError,
+    LLMError,
+    LLMTimeout,
+    ReplayDivergenceError,
+    SkillFailed,
+    StepError,
+    StepTimeout,
+)
+from sgr_kernel.llm.base import LLMRequest, LLMResponse, Message
+from sgr_kernel.models.failure import FailureRecord
+from sgr_kernel.models.remote import RemoteJobSpec
+from sgr_kernel.sandbox.base import ExecResult
+from sgr_kernel.skills.base import CAP_LLM, CAP_NETWORK, CAP_REMOTE, CAP_SANDBOX, HttpResponse
+from sgr_kernel.trace.base import ArtifactRef, RecordType
+from sgr_kernel.trace.recorded import RecordedAttempt, RecordedCall
+
+__all__ = ["RunContext", "rebuild_error"]
+
+M = TypeVar("M", bound=BaseModel)
+
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key"})
+_UNKNOWN_OUTCOME = (StepTimeout, LLMTimeout, LLMConnectionError, TimeoutError, ConnectionError)
+
+
+@cache
+def _replayed_type(name: str, retryable: bool) -> type[StepError]:
+    return type(name, (SkillFailed,), {"retryable": retryable, "__module__": __name__})
+
+
+def rebuild_error(failure: FailureRecord) -> StepError:
+    """An exception equivalent to a recorded failure: same type name, retryability, message."""
+    cls = getattr(errors, failure.type, None)
+    if not (isinstance(cls, type) and issubclass(cls, StepError)):
+        cls = _replayed_type(failure.type, failure.retryable)
+    err = cls.__new__(cls)
+    StepError.__init__(err, failure.message)
+    return err
+
+
+class RunContext:
+    """The context one attempt of one step runs with. Implements ``SkillContext``."""
+
+    def __init__(
+        self,
+        rt: RunRuntime,
+        step_id: str,
+        attempt: int,
+        *,
+        capabilities: frozenset[str],
+        recorded: RecordedAttempt | None = None,
+    ) -> None:
+        self._rt = rt
+        self._step = step_id
+        self._attempt = attempt
+        self._caps = capabilities
+        self._recorded = recorded
+        self._n = 0
+        self.in_doubt = False
+        """A side effect started and its outcome is unknown (set by timeouts, cancellation)."""
+
+    # ------------------------------------------------------------ identity
+
+    @property
+    def run_id(self) -> str:
+        return self._rt.run_id
+
+    @property
+    def step_id(self) -> str:
+        return self._step
+
+    @property
+    def attempt(self) -> int:
+        return self._attempt
+
+    # ------------------------------------------------------------ values
+
+    def now(self) -> float:
+        return float(self._value("now", self._rt.services.clock.now))
+
+    def random(self) -> float:
+        return float(self._value("random", self._rt.services.entropy.random))
+
+    def new_id(self) -> str:
+        return str(self._value("id", self._rt.services.entropy.new_id))
+
+    def _value(self, kind: str, live: Callable[[], Any]) -> Any:
+        self._n += 1
+        if self._rt.replaying:
+            call = self._recorded_call(self._n, kind, None)
+            if not call.is_value:
+                raise ReplayDivergenceError(self._step, f"call {call.kind}", f"value {kind}")
+            return call.value
+        value = live()
+        data = {"attempt": self._attempt, "n": self._n, "kind": kind, "value": value}
+        self._rt.journal.append(RecordType.VALUE, data, step=self._step)
+        return value
+
+    # ------------------------------------------------------------ effects
+
+    def _recorded_call(self, n: int, kind: str, request: dict[str, Any] | None) -> RecordedCall:
+        calls = self._recorded.calls if self._recorded else {}
+        call = calls.get(n)
+        if call is None:
+            raise ReplayDivergenceError(
+                self._step,
+                f"no call #{n} (the recording made {len(calls)} in attempt {self._attempt})",
+                {"kind": kind, "request": request},
+                "the code makes a call the recorded run did not",
+            )
+        if call.kind != kind:
+            raise ReplayDivergenceError(self._step, {"kind": call.kind}, {"kind": kind})
+        if request is not None and fingerprint(call.request) != fingerprint(request):
+            raise ReplayDivergenceError(
+                self._step, call.request, request, f"call #{n} ({kind}) has a different request"
+            )
+        return call
+
+    async def _effect(
+        self,
+        kind: str,
+        request: dict[str, Any],
+        live: Callable[[], Awaitable[dict[str, Any]]],
+        *,
+        side_effect: bool,
+        key: str | None = None,
+    ) -> dict[str, Any]:
+        self._n += 1
+        n = self._n
+        key = key or f"{self.run_id}:{self._step}:{self._attempt}:{n}"
+        if self._rt.replaying:
+            call = self._recorded_call(n, kind, request)
+            if call.result is None:
+                raise ReplayDivergenceError(
+                    self._step,
+                    "a recorded result",
+                    "none",
+                    f"call #{n} never finished when recorded",
+                )
+            if not call.result.get("ok"):
+                raise rebuild_error(FailureRecord.model_validate(call.result["failure"]))
+            return dict(call.result["response"])
+        base = {"attempt": self._attempt, "n": n, "kind": kind, "key": key}
+        journal = self._rt.journal
+        journal.append(
+            RecordType.INTENT,
+            {**base, "request": request, "fingerprint": fingerprint(request)},
+            step=self._step,
+            durable=side_effect,
+        )
+        try:
+            response = await live()
+        except asyncio.CancelledError:
+            self.in_doubt = self.in_doubt or side_effect
+            raise
+        except Exception as e:
+            unknown = side_effect and isinstance(e, _UNKNOWN_OUTCOME)
+            self.in_doubt = self.in_doubt or unknown
+            failure = FailureRecord.from_exception(e, self._attempt).model_dump()
+            journal.append(
+                RecordType.RESULT,
+                {**base, "ok": False, "failure": failure, "unknown": unknown},
+                step=self._step,
+            )
+            raise
+        journal.append(
+            RecordType.RESULT, {**base, "ok": True, "response": response}, step=self._step
+        )
+        return response
+
+    def _require(self, capability: str) -> None:
+        if capability not in self._caps:
+            raise CapabilityDenied(
+                f"step {self._step!r} has no {capability!r} capability; grant it in the plan "
+                f"(`capabilities: [{capability}]` on the step)"
+            )
+
+    async def llm(self, request: LLMRequest) -> LLMResponse:
+        self._require(CAP_LLM)
+        rt = self._rt
+        rt.budget.check_llm_call()
+
+        async def live() -> dict[str, Any]:
+            client = rt.services.llm
+            if client is None:
+                raise LLMError("no LLM provider is configured (set SGR_PROVIDER)")
+            breaker = rt.reliability.breaker(f"llm:{client.name}")
+            breaker.before_call()
+            rt.live_calls += 1
+            t0 = rt.services.clock.monotonic()
+            try:
+                resp = await client.complete(
+                    request, on_token=lambda t: rt.emit(self._step, "token", {"text": t})
+                )
+            except LLMError as e:
+                if e.retryable:
+                    breaker.record_failure()
+                raise
+            breaker.record_success()
+            latency = rt.services.clock.monotonic() - t0
+            return resp.model_copy(update={"latency_s": latency}).model_dump(mode="json")
+
+        data = await self._effect("llm", request.model_dump(mode="json"), live, side_effect=False)
+        resp = LLMResponse.model_validate(data)
+        usage = {
+            "tokens": resp.usage.total_tokens,
+            "cost_usd": resp.usage.cost_usd,
+            "llm_calls": 1,
+        }
+        rt.journal.append(RecordType.USAGE, usage, step=self._step)
+        return resp
+
+    async def generate(
+        self, output: type[M], messages: Sequence[Message], *, max_repairs: int = 2
+    ) -> M:
+        from sgr_kernel.llm.schema_guided import generate
+
+        result = await generate(self.llm, output, list(messages), max_repairs=max_repairs)
+        return result.value
+
+    async def sandbox(self, code: str, *, timeout_s: float | None = None) -> ExecResult:
+        self._require(CAP_SANDBOX)
+        rt = self._rt
+
+        async def live() -> dict[str, Any]:
+            rt.live_calls += 1
+            session = await rt.sandbox_session()
+            result = await session.execute(code, timeout_s=timeout_s)
+            if result.stdout:
+                rt.emit(self._step, "stdout", {"text": result.stdout[-4000:]})
+            return result.model_dump(mode="json")
+
+        request = {"code": code, "timeout_s": timeout_s}
+        data = await self._effect("sandbox", request, live, side_effect=True)
+        return ExecResult.model_validate(data)
+
+    async def http(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: str | None = None,
+        timeout_s: float = 30.0,
+    ) -> HttpResponse:
+        self._require(CAP_NETWORK)
+        rt = self._rt
+        headers = dict(headers or {})
+        shown = {k: ("***" if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
+        request = {"method": method.upper(), "url": url, "headers": shown, "body": body}
+
+        async def live() -> dict[str, Any]:
+            transport = rt.services.http
+            if transport is None:
+                raise CapabilityDenied("no HTTP transport is configured for this kernel")
+            rt.live_calls += 1
+            resp = await transport(method.upper(), url, headers, body, timeout_s)
+            return resp.model_dump(mode="json")
+
+        safe = method.upper() in ("GET", "HEAD", "OPTIONS")
+        data = await self._effect("http", request, live, side_effect=not safe)
+        return HttpResponse.model_validate(data)
+
+    async def remote(
+        self,
+        job_type: str,
+        params: dict[str, Any],
+        *,
+        resources: dict[str, float | int | str] | None = None,
+        timeout_s: float | None = None,
+    ) -> dict[str, Any]:
+        self._require(CAP_REMOTE)
+        rt = self._rt
+        # The key leaves out the attempt, so a re-run after a crash re-attaches to the same job.
+        key = f"{self.run_id}:{self._step}:{self._n + 1}"
+        spec = RemoteJobSpec(
+            job_type=job_type,
+            params=params,
+            resources=resources or {},
+            timeout_s=timeout_s,
+            idempotency_key=key,
+        )
+
+        async def live() -> dict[str, Any]:
+            dispatcher = rt.services.dispatcher
+            if dispatcher is None:
+                raise CapabilityDenied("no dispatcher is configured for remote jobs")
+            breaker = rt.reliability.breaker(f"dispatch:{dispatcher.name}")
+            breaker.before_call()
+            rt.live_calls += 1
+            handle = await dispatcher.submit(spec)
+            try:
+                result = await dispatcher.result(handle, timeout_s=timeout_s)
+            except StepError as e:
+                if e.retryable:
+                    breaker.record_failure()
+                raise
+            breaker.record_success()
+            return result
+
+        return await self._effect(
+            "remote", spec.model_dump(mode="json"), live, side_effect=True, key=key
+        )
+
+    # ------------------------------------------------------------ artifacts and events
+
+    def put_artifact(
+        self, data: bytes, *, name: str, media_type: str = "application/octet-stream"
+    ) -> ArtifactRef:
+        store = self._rt.services.store
+        if self._rt.replaying or store is None:
+            sha = hashlib.sha256(data).hexdigest()
+            return ArtifactRef(sha256=sha, size=len(data), name=name, media_type=media_type)
+        return store.put_artifact(self.run_id, data, name=name, media_type=media_type)
+
+    def emit(self, kind: str, data: dict[str, Any]) -> None:
+        self._rt.emit(self._step, kind, data)

@@ -1,0 +1,156 @@
+"""The run journal: every engine write goes through here, in one order, to the trace.
+
+It appends to the trace writer, folds the record into the run state, lets the checkpoint
+manager snapshot, and tells listeners (widgets, the CLI) — in that order, so nothing is shown
+that is not in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sgr_kernel.engine.base import Clock, RecordListener
+from sgr_kernel.models.status import (
+    RunStatus,
+    StepStatus,
+    check_run_transition,
+    check_step_transition,
+)
+from sgr_kernel.trace.base import Durability, Record, RecordType, TraceWriter
+from sgr_kernel.trace.state import RunState
+
+__all__ = ["CheckpointHook", "MemoryWriter", "RunJournal"]
+
+log = logging.getLogger(__name__)
+
+CheckpointHook = Callable[[RunState, Record], None]
+
+
+class MemoryWriter(TraceWriter):
+    """A writer that keeps records in memory (strict-replay scratch runs, tests)."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.durability = Durability.NONE
+        self.records: list[Record] = []
+
+    @property
+    def next_seq(self) -> int:
+        return len(self.records)
+
+    def append(
+        self,
+        type: RecordType,
+        data: Mapping[str, Any],
+        *,
+        step: str | None = None,
+        ts: float,
+        durable: bool = False,
+    ) -> Record:
+        rec = Record(seq=len(self.records), ts=ts, type=type, step=step, data=dict(data))
+        self.records.append(rec)
+        return rec
+
+    def sync(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class RunJournal:
+    """Appends records for one run and keeps its :class:`RunState` in step with the log."""
+
+    def __init__(
+        self,
+        writer: TraceWriter,
+        state: RunState,
+        clock: Clock,
+        *,
+        checkpoint: CheckpointHook | None = None,
+    ) -> None:
+        self.writer = writer
+        self.state = state
+        self.clock = clock
+        self._checkpoint = checkpoint
+        self._listeners: list[RecordListener] = []
+        self._deferred: list[Record] = []
+
+    @property
+    def run_id(self) -> str:
+        return self.writer.run_id
+
+    def subscribe(self, listener: RecordListener) -> Callable[[], None]:
+        """Call ``listener`` with every record appended from now on; returns an unsubscribe."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def append(
+        self,
+        type: RecordType,
+        data: Mapping[str, Any],
+        *,
+        step: str | None = None,
+        durable: bool = False,
+        deferred: bool = False,
+    ) -> Record:
+        """Append a record. ``deferred``: listeners hear of it only after the next :meth:`sync`
+        (a commit is shown only once it is durable)."""
+        rec = self.writer.append(type, data, step=step, ts=self.clock.now(), durable=durable)
+        self.state.apply(rec)
+        if self._checkpoint is not None:
+            self._checkpoint(self.state, rec)
+        if deferred:
+            self._deferred.append(rec)
+        else:
+            self.publish(rec)
+        return rec
+
+    def publish(self, rec: Record) -> None:
+        """Hand a record to the listeners (also used for live events that are not logged)."""
+        for listener in tuple(self._listeners):
+            try:
+                listener(rec)
+            except Exception:  # a broken display must never break the run
+                log.exception("record listener failed")
+
+    def sync(self) -> None:
+        """Make every appended record durable, then publish the deferred ones."""
+        self.writer.sync()
+        deferred, self._deferred = self._deferred, []
+        for rec in deferred:
+            self.publish(rec)
+
+    def run_status(self, target: RunStatus, reason: str | None = None) -> Record:
+        """Move the run to ``target`` (checked against the table), durably."""
+        check_run_transition(self.state.status, target, f"(run {self.run_id})")
+        return self.append(
+            RecordType.RUN_STATUS, {"status": target.value, "reason": reason}, durable=True
+        )
+
+    def step_status(
+        self,
+        step_id: str,
+        target: StepStatus,
+        *,
+        via: tuple[StepStatus, ...] = (),
+        durable: bool = False,
+        deferred: bool = False,
+        **data: Any,
+    ) -> Record:
+        """Move a step to ``target``, through the states in ``via`` (each hop checked)."""
+        current = self.state.step(step_id).status
+        for hop in (*via, target):
+            check_step_transition(current, hop, f"(step {step_id!r})")
+            current = hop
+        payload = {"status": target.value, **data}
+        return self.append(
+            RecordType.STEP, payload, step=step_id, durable=durable, deferred=deferred
+        )

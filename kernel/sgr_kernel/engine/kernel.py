@@ -1,0 +1,388 @@
+"""The Kernel: the one object callers hold — start, steer, resume, fork and inspect runs.
+
+All coroutine methods run on the caller's event loop; the Jupyter session owns a loop thread
+and calls in through it. Sync methods (``approve``, ``deny``, ``show``, ``runs``) must be
+called on that same thread while a run is live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from sgr_kernel.engine.base import Clock, Entropy, RecordListener, RunConfig
+from sgr_kernel.engine.journal import RunJournal
+from sgr_kernel.engine.lifecycle import LifecycleEngine
+from sgr_kernel.engine.planning import plan_run
+from sgr_kernel.engine.runtime import HttpTransport, RunRuntime, Services
+from sgr_kernel.errors import ApprovalError, RunNotFoundError, SgrError, SgrUsageError
+from sgr_kernel.graph.dag import build_dag, check_plan
+from sgr_kernel.models.plan import Plan
+from sgr_kernel.models.policies import BudgetPolicy
+from sgr_kernel.models.status import RunStatus, StepStatus
+from sgr_kernel.skills.base import Skill
+from sgr_kernel.trace.base import RecordType, RecoveryReport, TraceStore
+from sgr_kernel.trace.checkpoint import CheckpointManager
+from sgr_kernel.trace.state import RunState, RunStateCodec
+
+__all__ = ["Kernel", "KernelConfig", "RunHandle", "RunResult"]
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("SGR_HOME") or Path.home() / ".sgr")
+
+
+@dataclass(frozen=True)
+class KernelConfig:
+    """Kernel-wide settings; ``run`` is the default for each new run."""
+
+    home: Path = field(default_factory=default_home)
+    run: RunConfig = field(default_factory=RunConfig)
+    pause_when_waiting: bool = False
+    """Pause a run (and return) when only approvals are left, instead of waiting for them."""
+
+
+class RunResult(BaseModel):
+    """How a run ended (or stopped: PAUSED runs can be resumed)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    status: RunStatus
+    reason: str | None = None
+    outputs: dict[str, Any] = {}
+
+    @property
+    def ok(self) -> bool:
+        return self.status is RunStatus.COMPLETED
+
+
+class RunHandle:
+    """A run being driven by this kernel."""
+
+    def __init__(self, run_id: str, journal: RunJournal, recovery: RecoveryReport | None) -> None:
+        self.run_id = run_id
+        self.journal = journal
+        self.recovery = recovery
+        self.engine: LifecycleEngine | None = None
+        self.task: asyncio.Task[RunResult] | None = None
+
+    @property
+    def state(self) -> RunState:
+        return self.journal.state
+
+    def subscribe(self, listener: RecordListener) -> Callable[[], None]:
+        return self.journal.subscribe(listener)
+
+    async def wait(self) -> RunResult:
+        assert self.task is not None
+        return await asyncio.shield(self.task)
+
+    def done(self) -> bool:
+        return self.task is not None and self.task.done()
+
+
+def _result(state: RunState) -> RunResult:
+    outputs = {k: v.output for k, v in state.steps.items() if v.status is StepStatus.COMMITTED}
+    return RunResult(run_id=state.run_id, status=state.status, reason=state.reason, outputs=outputs)
+
+
+class Kernel:
+    """Runs plans and tasks against a trace store, with the given services."""
+
+    def __init__(
+        self,
+        config: KernelConfig | None = None,
+        *,
+        skills: Mapping[str, type[Skill]] | None = None,
+        store: TraceStore | None = None,
+        llm: Any = None,
+        sandbox: Any = None,
+        dispatcher: Any = None,
+        http: HttpTransport | None = None,
+        clock: Clock | None = None,
+        entropy: Entropy | None = None,
+    ) -> None:
+        from sgr_kernel import _defaults
+
+        self.config = config or KernelConfig()
+        self.skills: Mapping[str, type[Skill]] = skills or _defaults.default_skills()
+        self.store: TraceStore = store or _defaults.file_store(self.config.home)
+        self.checkpoints: CheckpointManager[RunState] = CheckpointManager(
+            self.store, RunStateCodec(), every=self.config.run.snapshot_every
+        )
+        self._clock = clock or _defaults.system_clock()
+        self._entropy = entropy or _defaults.system_entropy()
+        self._llm, self._sandbox, self._dispatcher = llm, sandbox, dispatcher
+        self._http = http
+        self._live: dict[str, RunHandle] = {}
+
+    # ------------------------------------------------------------ services
+
+    def services(self) -> Services:
+        """The live services; providers and backends are built on first use."""
+        from sgr_kernel import _defaults
+
+        if self._llm is None:
+            self._llm = _defaults.LazyLLM()
+        if self._sandbox is None:
+            self._sandbox = _defaults.default_sandbox(self.store)
+        if self._dispatcher is None:
+            self._dispatcher = _defaults.default_dispatcher()
+        return Services(
+            clock=self._clock,
+            entropy=self._entropy,
+            store=self.store,
+            llm=self._llm,
+            sandbox=self._sandbox,
+            dispatcher=self._dispatcher,
+            http=self._http or _defaults.http_transport(),
+        )
+
+    def _new_run_id(self) -> str:
+        return f"r{int(self._clock.now()):x}-{self._entropy.new_id()[:8]}"
+
+    # ------------------------------------------------------------ starting
+
+    async def start(
+        self,
+        *,
+        plan: Plan | None = None,
+        task: str | None = None,
+        name: str | None = None,
+        budget: BudgetPolicy | None = None,
+        run_id: str | None = None,
+        config: RunConfig | None = None,
+        parent: dict[str, Any] | None = None,
+        inherited: Mapping[str, dict[str, Any]] | None = None,
+    ) -> RunHandle:
+        """Validate, create the run, and start driving it. Invalid plans raise before anything
+        is written or run."""
+        if (plan is None) == (task is None):
+            raise SgrUsageError("give either a plan or a task, not both and not neither")
+        cfg = config or self.config.run
+        if budget is not None:
+            cfg = replace(cfg, budget=cfg.budget.merged(budget))
+        if plan is not None:
+            cfg = replace(cfg, budget=cfg.budget.merged(plan.budget))
+            check_plan(plan, self.skills, grants=cfg.grants, budget=cfg.budget)
+        run_id = run_id or self._new_run_id()
+        state, writer = self.checkpoints.create(run_id, durability=cfg.durability)
+        journal = self._journal(run_id, writer, state)
+        created = {
+            "run_id": run_id,
+            "name": name or (plan.name if plan else (task or "")[:60]),
+            "task": task,
+            "plan": plan.model_dump(mode="json") if plan else None,
+            "config": cfg.to_json(),
+            "parent": parent,
+        }
+        journal.append(RecordType.RUN_CREATED, created, durable=True)
+        if plan is not None:
+            journal.run_status(RunStatus.PLANNED)
+        for sid, output in (inherited or {}).items():
+            journal.step_status(
+                sid,
+                StepStatus.COMMITTED,
+                via=(StepStatus.READY, StepStatus.RUNNING),
+                attempt=1,
+                output=output,
+                inherited=True,
+            )
+        return self._launch(RunHandle(run_id, journal, None), cfg, plan)
+
+    def _journal(self, run_id: str, writer: Any, state: RunState) -> RunJournal:
+        ckpt = self.checkpoints
+        return RunJournal(
+            writer,
+            state,
+            self._clock,
+            checkpoint=lambda st, rec: (ckpt.after_append(run_id, st, rec), None)[1],
+        )
+
+    def _launch(self, handle: RunHandle, cfg: RunConfig, plan: Plan | None) -> RunHandle:
+        rt = RunRuntime(handle.journal, cfg, self.services())
+        self._live[handle.run_id] = handle
+        handle.task = asyncio.ensure_future(self._drive(handle, rt, plan))
+        return handle
+
+    async def _drive(self, handle: RunHandle, rt: RunRuntime, plan: Plan | None) -> RunResult:
+        journal = handle.journal
+        try:
+            if plan is None:
+                plan = await plan_run(rt, self.skills)
+            rt.budget.policy = rt.config.budget.merged(plan.budget)
+            engine = LifecycleEngine(
+                rt,
+                plan,
+                build_dag(plan),
+                self.skills,
+                pause_when_waiting=self.config.pause_when_waiting,
+            )
+            handle.engine = engine
+            await engine.run()
+        except (SgrError, Exception) as e:
+            # Whatever went wrong, the log must say so: a run is never left looking alive.
+            if not journal.state.status.terminal:
+                journal.run_status(RunStatus.FAILED, f"{type(e).__name__}: {e}")
+        finally:
+            await rt.close()
+            journal.sync()
+            journal.writer.close()
+            self.checkpoints.forget(handle.run_id)
+            self._live.pop(handle.run_id, None)
+        return _result(journal.state)
+
+    async def run(self, **kwargs: Any) -> RunResult:
+        """Start a run and wait for it."""
+        return await (await self.start(**kwargs)).wait()
+
+    # ------------------------------------------------------------ resume and fork
+
+    async def resume(self, run_id: str) -> RunHandle:
+        """Continue a run that stopped (crash, pause) without redoing committed steps."""
+        self._require(run_id)
+        if run_id in self._live:
+            raise SgrUsageError(f"run {run_id!r} is already running in this kernel")
+        resumed = self.checkpoints.open(run_id, durability=self.config.run.durability)
+        state: RunState = resumed.state
+        if state.status.terminal:
+            resumed.writer.close()
+            self.checkpoints.forget(run_id)
+            raise SgrUsageError(
+                f"run {run_id!r} already ended {state.status.value}; nothing to resume "
+                "(`sgr fork` starts a new run from one of its steps)"
+            )
+        cfg = RunConfig.from_json(state.config)
+        journal = self._journal(run_id, resumed.writer, state)
+        handle = RunHandle(run_id, journal, resumed.log.report)
+        return self._launch(handle, cfg, state.plan)
+
+    async def fork(
+        self,
+        run_id: str,
+        *,
+        from_step: str,
+        inputs: Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ) -> RunHandle:
+        """A new run sharing the old one's committed steps outside ``from_step`` and its
+        descendants; those go live, ``from_step`` with ``inputs`` merged over its own."""
+        old = self.load(run_id)
+        if old.plan is None:
+            raise SgrUsageError(f"run {run_id!r} has no plan to fork from")
+        if from_step not in old.plan.step_ids:
+            raise SgrUsageError(
+                f"run {run_id!r} has no step {from_step!r} (steps: {', '.join(old.plan.step_ids)})"
+            )
+        steps = [
+            s.model_copy(update={"inputs": {**s.inputs, **(inputs or {})}})
+            if s.id == from_step
+            else s
+            for s in old.plan.steps
+        ]
+        plan = old.plan.model_copy(update={"steps": tuple(steps)})
+        redo = {from_step} | build_dag(plan).descendants(from_step)
+        inherited = {
+            sid: st.output or {}
+            for sid, st in old.steps.items()
+            if st.status is StepStatus.COMMITTED and sid not in redo and sid in plan.step_ids
+        }
+        return await self.start(
+            plan=plan,
+            name=name or f"{old.name} (fork of {run_id} at {from_step})",
+            config=RunConfig.from_json(old.config),
+            parent={"run_id": run_id, "from_step": from_step},
+            inherited=inherited,
+        )
+
+    # ------------------------------------------------------------ steering
+
+    def approve(self, run_id: str, step_id: str, *, by: str = "user") -> None:
+        self._decide(run_id, step_id, True, by=by, reason=None)
+
+    def deny(
+        self, run_id: str, step_id: str, *, by: str = "user", reason: str | None = None
+    ) -> None:
+        self._decide(run_id, step_id, False, by=by, reason=reason)
+
+    def _decide(
+        self, run_id: str, step_id: str, approved: bool, *, by: str, reason: str | None
+    ) -> None:
+        live = self._live.get(run_id)
+        if live is not None and live.engine is not None:
+            live.engine.decide(step_id, approved, by=by, reason=reason)
+            return
+        # Not live here: record the decision in the log; `resume` applies it.
+        self._require(run_id)
+        resumed = self.checkpoints.open(run_id, durability=self.config.run.durability)
+        try:
+            st = resumed.state.steps.get(step_id)
+            if st is None:
+                raise ApprovalError(f"run {run_id!r} has no step {step_id!r}")
+            if st.status is not StepStatus.WAITING_APPROVAL or st.approval is not None:
+                decided = ", already decided" if st.approval is not None else ""
+                raise ApprovalError(
+                    f"step {step_id!r} of run {run_id!r} is not waiting for approval "
+                    f"(it is {st.status.value}{decided})"
+                )
+            resumed.writer.append(
+                RecordType.APPROVAL,
+                {"approved": approved, "by": by, "reason": reason},
+                step=step_id,
+                ts=self._clock.now(),
+                durable=True,
+            )
+        finally:
+            resumed.writer.close()
+            self.checkpoints.forget(run_id)
+
+    async def cancel(self, run_id: str, reason: str = "cancelled by the user") -> RunResult:
+        live = self._live.get(run_id)
+        if live is not None:
+            if live.engine is not None:
+                live.engine.cancel(reason)
+            elif live.task is not None:
+                live.task.cancel()
+            return await live.wait()
+        self._require(run_id)
+        resumed = self.checkpoints.open(run_id, durability=self.config.run.durability)
+        journal = self._journal(run_id, resumed.writer, resumed.state)
+        try:
+            state = journal.state
+            if not state.status.terminal:
+                for sid, st in state.steps.items():
+                    if not st.status.terminal:
+                        journal.step_status(sid, StepStatus.CANCELLED, reason=reason)
+                journal.run_status(RunStatus.CANCELLED, reason)
+        finally:
+            journal.sync()
+            resumed.writer.close()
+            self.checkpoints.forget(run_id)
+        return _result(journal.state)
+
+    # ------------------------------------------------------------ inspecting
+
+    def _require(self, run_id: str) -> None:
+        if not self.store.exists(run_id):
+            raise RunNotFoundError(run_id, str(self.store.root))
+
+    def load(self, run_id: str) -> RunState:
+        """The run's state from its snapshot and log (read-only)."""
+        live = self._live.get(run_id)
+        if live is not None:
+            return live.state
+        self._require(run_id)
+        return self.checkpoints.load(run_id)
+
+    def handle(self, run_id: str) -> RunHandle | None:
+        return self._live.get(run_id)
+
+    def runs(self) -> list[RunState]:
+        return [self.load(r) for r in self.store.list_runs()]

@@ -1,0 +1,523 @@
+"""The LifecycleEngine: event-driven DAG scheduling with bounded concurrency (DESIGN §3.1–3.2).
+
+A step starts as soon as every step it depends on has committed. Completions are handled in
+batches: their records are appended, one ``sync`` makes them all durable (group commit), and
+only then are dependents released and listeners told. A failed step's dependents become
+SKIPPED; the run's final status is the truth. Replaying, the recorded launch order is the
+schedule and every outcome is compared with the recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sgr_kernel.engine.context import RunContext, rebuild_error
+from sgr_kernel.engine.reliability import run_in_process
+from sgr_kernel.engine.runtime import RunRuntime
+from sgr_kernel.errors import (
+    ApprovalDenied,
+    ApprovalError,
+    BudgetExceeded,
+    ReplayDivergenceError,
+    StepContractError,
+    StepError,
+)
+from sgr_kernel.graph.dag import Dag
+from sgr_kernel.models.failure import FailureRecord
+from sgr_kernel.models.plan import Plan, StepSpec
+from sgr_kernel.models.refs import RefError, resolve_inputs
+from sgr_kernel.models.status import RunStatus, StepStatus
+from sgr_kernel.skills.base import Skill
+from sgr_kernel.trace.base import RecordType
+
+__all__ = ["MAX_INPUT_BYTES", "LifecycleEngine"]
+
+MAX_INPUT_BYTES = 8 * 1024 * 1024
+"""Resolved inputs larger than this (as JSON) fail the step instead of being handed on."""
+
+S = StepStatus
+
+
+@dataclass
+class _Outcome:
+    step: str
+    attempt: int
+    output: dict[str, Any] | None = None
+    error: BaseException | None = None
+    in_doubt: bool = False
+
+
+class LifecycleEngine:
+    """Runs one plan for one run. Create, then ``await run()``; steer with approve/deny/cancel
+    from the run's event-loop thread."""
+
+    def __init__(
+        self,
+        rt: RunRuntime,
+        plan: Plan,
+        dag: Dag,
+        skills: Mapping[str, type[Skill]],
+        *,
+        pause_when_waiting: bool = False,
+    ) -> None:
+        self.rt = rt
+        self.plan = plan
+        self.dag = dag
+        self.skills = skills
+        self.pause_when_waiting = pause_when_waiting
+        self._specs = {s.id: s for s in plan.steps}
+        self._pos = {sid: i for i, sid in enumerate(dag.order)}
+        self._ready: list[tuple[int, str]] = []
+        self._running: dict[asyncio.Task[_Outcome], str] = {}
+        self._timers: dict[asyncio.Task[str], str] = {}
+        self._waiting: set[str] = set()
+        self._decisions: dict[str, tuple[bool, str, str | None]] = {}
+        self._wakeup = asyncio.Event()
+        self._cancel_reason: str | None = None
+        self._abort: BudgetExceeded | None = None
+        self._divergence: ReplayDivergenceError | None = None
+        self._cursor = 0
+        self.recording_ended = False
+        """Replay only: the recording stopped here (the original crashed, paused or stopped)."""
+
+    # ------------------------------------------------------------ steering
+
+    @property
+    def state(self) -> Any:
+        return self.rt.journal.state
+
+    def waiting(self) -> list[str]:
+        return sorted(self._waiting, key=self._pos.__getitem__)
+
+    def decide(self, step_id: str, approved: bool, *, by: str, reason: str | None = None) -> None:
+        """Approve or deny a waiting step. Raises ApprovalError when it is not waiting."""
+        st = self.state.steps.get(step_id)
+        if st is None:
+            raise ApprovalError(f"run {self.rt.run_id!r} has no step {step_id!r}")
+        if step_id not in self._waiting or step_id in self._decisions:
+            raise ApprovalError(
+                f"step {step_id!r} is not waiting for approval (it is {st.status.value})"
+            )
+        self._decisions[step_id] = (approved, by, reason)
+        self._wakeup.set()
+
+    def cancel(self, reason: str = "cancelled by the user") -> None:
+        self._cancel_reason = reason
+        self._wakeup.set()
+
+    # ------------------------------------------------------------ the loop
+
+    async def run(self) -> RunStatus:
+        journal = self.rt.journal
+        if self.state.status in (RunStatus.PLANNED, RunStatus.PAUSED):
+            journal.run_status(RunStatus.RUNNING)
+        self._init_from_state()
+        try:
+            await self._loop()
+        finally:
+            for task in (*self._running, *self._timers):
+                task.cancel()
+            journal.sync()
+        if self._divergence is not None:
+            raise self._divergence
+        return RunStatus(self.state.status)
+
+    def _push_ready(self, sid: str) -> None:
+        heapq.heappush(self._ready, (self._pos[sid], sid))
+
+    def _parents_committed(self, sid: str) -> bool:
+        steps = self.state.steps
+        return all(steps[p].status is S.COMMITTED for p in self.dag.parents[sid])
+
+    def _idempotent(self, spec: StepSpec) -> bool:
+        if spec.idempotent is not None:
+            return spec.idempotent
+        skill = self.skills.get(spec.skill)
+        return True if skill is None else skill.idempotent
+
+    def _init_from_state(self) -> None:
+        journal = self.rt.journal
+        for sid in self.dag.order:
+            st = self.state.steps[sid]
+            if st.status is S.PENDING:
+                bad = [
+                    p
+                    for p in self.dag.parents[sid]
+                    if self.state.steps[p].status.terminal
+                    and self.state.steps[p].status is not S.COMMITTED
+                ]
+                if bad:
+                    journal.step_status(sid, S.SKIPPED, reason=f"upstream step {bad[0]!r} failed")
+                elif self._parents_committed(sid):
+                    self._push_ready(sid)
+            elif st.status is S.READY:
+                self._push_ready(sid)
+            elif st.status is S.RETRY_WAIT:
+                journal.step_status(sid, S.READY, attempt=st.attempt)
+                self._push_ready(sid)
+            elif st.status is S.RUNNING:
+                self._recover_in_doubt(sid)
+            elif st.status is S.WAITING_APPROVAL:
+                self._waiting.add(sid)
+                if st.approval is not None:  # decided, then crashed before it was applied
+                    self._decisions[sid] = (st.approval, st.approval_by or "recorded", None)
+
+    def _recover_in_doubt(self, sid: str) -> None:
+        """A step that was RUNNING when the process died."""
+        journal = self.rt.journal
+        st = self.state.steps[sid]
+        spec = self._specs[sid]
+        if self._idempotent(spec) or not st.open_intents:
+            journal.step_status(sid, S.RETRY_WAIT, attempt=st.attempt, reason="interrupted; re-run")
+            journal.step_status(sid, S.READY, attempt=st.attempt)
+            self._push_ready(sid)
+        else:
+            journal.step_status(sid, S.RETRY_WAIT, attempt=st.attempt, reason="interrupted")
+            journal.step_status(
+                sid,
+                S.WAITING_APPROVAL,
+                via=(S.READY,),
+                attempt=st.attempt,
+                durable=True,
+                reason="in doubt: a non-idempotent side effect was under way when the run "
+                "stopped; approve to run the step again, deny to fail it",
+            )
+            self._waiting.add(sid)
+
+    async def _loop(self) -> None:
+        while True:
+            if self._divergence is not None:
+                await self._stop(RunStatus.FAILED, f"replay diverged: {self._divergence}")
+                return
+            if self._cancel_reason is not None:
+                await self._stop(RunStatus.CANCELLED, self._cancel_reason)
+                return
+            if self._abort is not None:
+                await self._stop(RunStatus.ABORTED, str(self._abort))
+                return
+            self._apply_decisions()
+            self._launch()
+            if self._abort is not None:
+                continue  # the next turn stops the run
+            if self.recording_ended and not self._running and not self._timers:
+                return
+            if not self._running and not self._timers:
+                if self._waiting and not self._decisions:
+                    if self.pause_when_waiting or self.rt.replaying:
+                        names = ", ".join(self.waiting())
+                        self.rt.journal.run_status(
+                            RunStatus.PAUSED, f"waiting for approval: {names}"
+                        )
+                        return
+                elif not self._ready and not self._decisions:
+                    self._finish()
+                    return
+            await self._wait_and_handle()
+
+    async def _wait_and_handle(self) -> None:
+        self._wakeup.clear()
+        wake = asyncio.ensure_future(self._wakeup.wait())
+        pending: set[asyncio.Future[Any]] = {wake, *self._running, *self._timers}
+        done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        if not wake.done():
+            wake.cancel()
+        committed: list[str] = []
+        finished = [t for t in self._running if t in done]
+        finished.sort(key=lambda t: self._pos[self._running[t]])
+        for task in finished:
+            del self._running[task]
+            self._handle(task.result(), committed)
+        for timer in [t for t in self._timers if t in done]:
+            sid = self._timers.pop(timer)
+            self.rt.journal.step_status(sid, S.READY, attempt=self.state.steps[sid].attempt)
+            self._push_ready(sid)
+        # Group commit: one sync makes every record above durable before anything is released.
+        self.rt.journal.sync()
+        for sid in committed:
+            for child in self.dag.children[sid]:
+                if self.state.steps[child].status is S.PENDING and self._parents_committed(child):
+                    self._push_ready(child)
+
+    # ------------------------------------------------------------ launching
+
+    def _next_ready(self) -> str | None:
+        if not self.rt.replaying:
+            return heapq.heappop(self._ready)[1] if self._ready else None
+        rec = self.rt.recorded
+        assert rec is not None
+        if self._cursor >= len(rec.launches):
+            self.recording_ended = True
+            return None
+        sid, attempt = rec.launches[self._cursor]
+        entry = (self._pos.get(sid, -1), sid)
+        if entry not in self._ready:
+            if not self._running and not self._timers and not self._decisions:
+                have = [s for _, s in sorted(self._ready)]
+                self._divergence = ReplayDivergenceError(
+                    sid,
+                    f"launch of {sid!r} attempt {attempt}",
+                    f"ready steps {have}",
+                    "the engine would not start the step the recording started next",
+                )
+            return None
+        if self.state.steps[sid].attempt + 1 != attempt:
+            self._divergence = ReplayDivergenceError(
+                sid, f"attempt {attempt}", f"attempt {self.state.steps[sid].attempt + 1}"
+            )
+            return None
+        self._ready.remove(entry)
+        heapq.heapify(self._ready)
+        self._cursor += 1
+        return sid
+
+    def _launch(self) -> None:
+        limit = 1 if self.rt.replaying else self.rt.config.max_concurrency
+        journal = self.rt.journal
+        while self._ready and len(self._running) < limit and self._abort is None:
+            if self._divergence is not None:
+                return
+            sid = self._next_ready()
+            if sid is None:
+                return
+            spec = self._specs[sid]
+            st = self.state.steps[sid]
+            if spec.requires_approval and st.approval is not True and not self._gate(sid):
+                continue
+            recorded = self.rt.recorded
+            elapsed = self.rt.elapsed_s()
+            if self.rt.replaying and recorded is not None:
+                got = recorded.attempts.get((sid, st.attempt + 1))
+                elapsed = got.elapsed_s if got and got.elapsed_s is not None else 0.0
+            try:
+                self.rt.budget.check_launch(elapsed)
+            except BudgetExceeded as e:
+                self._abort = e
+                self._push_ready(sid)
+                return
+            attempt = st.attempt + 1
+            via = (S.READY,) if st.status is S.PENDING else ()
+            journal.step_status(
+                sid, S.RUNNING, via=via, attempt=attempt, elapsed_s=round(elapsed, 6)
+            )
+            task = asyncio.ensure_future(self._execute(spec, attempt))
+            self._running[task] = sid
+
+    def _gate(self, sid: str) -> bool:
+        """Approval gate for a ready step; True when it may launch now."""
+        journal = self.rt.journal
+        st = self.state.steps[sid]
+        if self.rt.replaying:
+            assert self.rt.recorded is not None
+            decision = self.rt.recorded.approvals.get(sid)
+            if decision is None:
+                return True  # the launch order says it ran; the divergence check covers it
+            journal.append(
+                RecordType.APPROVAL,
+                {"approved": decision[0], "by": decision[1], "reason": decision[2]},
+                step=sid,
+            )
+            return True
+        if self.rt.config.approval_mode == "auto":
+            journal.append(
+                RecordType.APPROVAL,
+                {"approved": True, "by": "auto", "reason": "approval_mode=auto"},
+                step=sid,
+                durable=True,
+            )
+            return True
+        via = (S.READY,) if st.status is S.PENDING else ()
+        journal.step_status(
+            sid,
+            S.WAITING_APPROVAL,
+            via=via,
+            attempt=st.attempt,
+            durable=True,
+            reason="requires approval",
+        )
+        self._waiting.add(sid)
+        return False
+
+    def _apply_decisions(self) -> None:
+        journal = self.rt.journal
+        for sid, (approved, by, reason) in sorted(self._decisions.items()):
+            st = self.state.steps[sid]
+            if st.approval is None:
+                journal.append(
+                    RecordType.APPROVAL,
+                    {"approved": approved, "by": by, "reason": reason},
+                    step=sid,
+                    durable=True,
+                )
+            self._waiting.discard(sid)
+            if approved:
+                journal.step_status(sid, S.READY, attempt=st.attempt)
+                self._push_ready(sid)
+            else:
+                err = ApprovalDenied(f"denied by {by}" + (f": {reason}" if reason else ""))
+                failure = FailureRecord.from_exception(err, max(st.attempt, 1))
+                journal.step_status(
+                    sid, S.FAILED, attempt=st.attempt, failure=failure.model_dump(), durable=True
+                )
+                self._skip_descendants(sid)
+        self._decisions.clear()
+
+    # ------------------------------------------------------------ executing
+
+    async def _execute(self, spec: StepSpec, attempt: int) -> _Outcome:
+        rt = self.rt
+        recorded = rt.recorded.attempts.get((spec.id, attempt)) if rt.recorded else None
+        if (
+            rt.replaying
+            and recorded
+            and recorded.failure
+            and recorded.failure.type == "StepTimeout"
+        ):
+            # A deadline is wall time: replay takes the recorded verdict instead of re-running.
+            return _Outcome(spec.id, attempt, error=rebuild_error(recorded.failure))
+        caps = frozenset(rt.config.grants | set(spec.capabilities))
+        ctx = RunContext(rt, spec.id, attempt, capabilities=caps, recorded=recorded)
+        try:
+            skill_cls = self.skills[spec.skill]
+            inputs = self._inputs(spec, skill_cls)
+            skill = skill_cls()
+            timeout = spec.timeout_s or rt.config.default_timeout_s
+            if skill_cls.isolation == "process" and not rt.replaying:
+                out: Any = await run_in_process(skill.run_blocking, inputs, timeout)
+            else:
+                out = await rt.reliability.with_timeout(lambda: skill.run(ctx, inputs), timeout)
+            return _Outcome(spec.id, attempt, output=self._output(skill_cls, out))
+        except Exception as e:
+            return _Outcome(spec.id, attempt, error=e, in_doubt=ctx.in_doubt)
+
+    def _inputs(self, spec: StepSpec, skill: type[Skill]) -> BaseModel:
+        outputs = {k: v.output for k, v in self.state.steps.items() if v.status is S.COMMITTED}
+        try:
+            values = resolve_inputs(spec.inputs, outputs)
+        except RefError as e:
+            raise StepContractError(f"cannot resolve inputs: {e}") from None
+        size = len(json.dumps(values, default=str))
+        if size > MAX_INPUT_BYTES:
+            raise StepContractError(
+                f"resolved inputs are {size} bytes, over the {MAX_INPUT_BYTES} byte limit; "
+                "pass large data as an artifact or a file path"
+            )
+        try:
+            return skill.Input.model_validate(values)
+        except ValidationError as e:
+            raise StepContractError(f"inputs do not fit skill {skill.name!r}: {e}") from None
+
+    @staticmethod
+    def _output(skill: type[Skill], out: Any) -> dict[str, Any]:
+        try:
+            model = out if isinstance(out, skill.Output) else skill.Output.model_validate(out)
+        except ValidationError as e:
+            raise StepContractError(f"skill {skill.name!r} returned a bad output: {e}") from None
+        return model.model_dump(mode="json")
+
+    # ------------------------------------------------------------ outcomes
+
+    def _handle(self, oc: _Outcome, committed: list[str]) -> None:
+        journal = self.rt.journal
+        spec = self._specs[oc.step]
+        if self.rt.replaying and self._diverges(oc):
+            return
+        if oc.error is None:
+            journal.step_status(
+                oc.step, S.COMMITTED, attempt=oc.attempt, output=oc.output, deferred=True
+            )
+            committed.append(oc.step)
+            return
+        err = oc.error
+        if isinstance(err, ReplayDivergenceError):
+            self._divergence = err
+            return
+        if isinstance(err, StepError):
+            err.run_id, err.step_id, err.attempt = self.rt.run_id, oc.step, oc.attempt
+        in_doubt = oc.in_doubt and not self._idempotent(spec)
+        if in_doubt:
+            err = self.rt.reliability.in_doubt_error(err)
+        delay = None
+        if not isinstance(err, BudgetExceeded):
+            delay = self.rt.reliability.next_delay(spec.retry, err, oc.attempt, in_doubt=in_doubt)
+        failure = FailureRecord.from_exception(err, oc.attempt).model_dump()
+        if delay is not None:
+            journal.step_status(
+                oc.step, S.RETRY_WAIT, attempt=oc.attempt, failure=failure, delay_s=delay
+            )
+            timer = asyncio.ensure_future(self._sleep(oc.step, delay))
+            self._timers[timer] = oc.step
+            return
+        journal.step_status(oc.step, S.FAILED, attempt=oc.attempt, failure=failure, durable=True)
+        self._skip_descendants(oc.step)
+        if isinstance(err, BudgetExceeded):
+            self._abort = err
+
+    def _diverges(self, oc: _Outcome) -> bool:
+        assert self.rt.recorded is not None
+        rec = self.rt.recorded.attempts.get((oc.step, oc.attempt))
+        if isinstance(oc.error, ReplayDivergenceError):
+            self._divergence = oc.error
+            return True
+        if rec is None or rec.outcome is None:
+            self._divergence = ReplayDivergenceError(
+                oc.step, "no recorded outcome", "an outcome", f"attempt {oc.attempt}"
+            )
+            return True
+        if oc.error is None:
+            if rec.outcome is not S.COMMITTED or rec.output != oc.output:
+                expected = rec.output if rec.outcome is S.COMMITTED else rec.failure
+                self._divergence = ReplayDivergenceError(oc.step, expected, oc.output)
+                return True
+            return False
+        got = type(oc.error).__name__
+        want = rec.failure.type if rec.failure else None
+        if rec.outcome is S.COMMITTED or (
+            want is not None and want not in (got, "SideEffectInDoubt")
+        ):
+            self._divergence = ReplayDivergenceError(oc.step, want or rec.output, got)
+            return True
+        return False
+
+    async def _sleep(self, sid: str, delay: float) -> str:
+        await self.rt.services.clock.sleep(delay)
+        return sid
+
+    def _skip_descendants(self, sid: str) -> None:
+        for d in sorted(self.dag.descendants(sid), key=self._pos.__getitem__):
+            if self.state.steps[d].status is S.PENDING:
+                self.rt.journal.step_status(d, S.SKIPPED, reason=f"upstream step {sid!r} failed")
+
+    async def _stop(self, status: RunStatus, reason: str) -> None:
+        for task in (*self._running, *self._timers):
+            task.cancel()
+        await asyncio.gather(*self._running, *self._timers, return_exceptions=True)
+        self._running.clear()
+        self._timers.clear()
+        journal = self.rt.journal
+        for sid in self.dag.order:
+            st = self.state.steps[sid]
+            if not st.status.terminal:
+                journal.step_status(sid, S.CANCELLED, attempt=st.attempt, reason=reason)
+        journal.run_status(status, reason)
+
+    def _finish(self) -> None:
+        steps = self.state.steps
+        failed = [s for s in self.dag.order if steps[s].status is S.FAILED]
+        open_steps = [s for s in self.dag.order if not steps[s].status.terminal]
+        if open_steps:  # never silently COMPLETED: a stall is a failure with its reason
+            self.rt.journal.run_status(
+                RunStatus.FAILED, f"scheduler stalled with steps {open_steps} not finished"
+            )
+        elif failed:
+            f = steps[failed[0]].failure
+            why = f"{f.type}: {f.message}" if f else "failed"
+            self.rt.journal.run_status(RunStatus.FAILED, f"step {failed[0]!r} failed: {why}")
+        else:
+            self.rt.journal.run_status(RunStatus.COMPLETED)

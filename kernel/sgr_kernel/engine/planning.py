@@ -1,0 +1,56 @@
+"""The PLANNING phase: a task becomes a validated plan through recorded model calls."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sgr_kernel.engine.context import RunContext
+from sgr_kernel.engine.runtime import RunRuntime
+from sgr_kernel.errors import ReplayDivergenceError
+from sgr_kernel.graph.dag import validate_plan
+from sgr_kernel.models.plan import Plan
+from sgr_kernel.models.status import RunStatus
+from sgr_kernel.skills.base import CAP_LLM, Skill
+from sgr_kernel.trace.base import RecordType
+from sgr_kernel.trace.state import PLAN_STEP
+
+__all__ = ["plan_run"]
+
+
+async def plan_run(rt: RunRuntime, skills: Mapping[str, type[Skill]]) -> Plan:
+    """Plan the run's task (recorded under the ``__plan__`` pseudo-step) and log the plan."""
+    from sgr_kernel.llm.planner import plan_task
+
+    journal = rt.journal
+    state = journal.state
+    task = state.task or ""
+    if state.status is not RunStatus.PLANNING:
+        journal.run_status(RunStatus.PLANNING)
+    attempt = 1
+    recorded = None
+    if rt.recorded is not None:
+        recorded = rt.recorded.attempts.get((PLAN_STEP, attempt))
+    ctx = RunContext(rt, PLAN_STEP, attempt, capabilities=frozenset({CAP_LLM}), recorded=recorded)
+    grants = rt.config.grants
+
+    def validate(plan: Plan) -> list[str]:
+        return validate_plan(plan, skills, grants=grants, budget=rt.config.budget)
+
+    plan = await plan_task(
+        ctx.llm,
+        task,
+        [skills[n].catalogue_entry() for n in sorted(skills)],
+        validate=validate,
+        max_replans=rt.config.max_replans,
+    )
+    if rt.replaying and rt.recorded is not None:
+        want = rt.recorded.state.plan
+        if want is None or want != plan:
+            raise ReplayDivergenceError(
+                PLAN_STEP,
+                want.model_dump(mode="json") if want else None,
+                plan.model_dump(mode="json"),
+            )
+    journal.append(RecordType.PLAN, {"plan": plan.model_dump(mode="json")}, durable=True)
+    journal.run_status(RunStatus.PLANNED)
+    return plan

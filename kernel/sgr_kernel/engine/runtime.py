@@ -1,0 +1,119 @@
+"""What one run shares across its steps: journal, services, policies, mode and sandbox session."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sgr_kernel.dispatch.base import Dispatcher
+from sgr_kernel.engine.base import Clock, Entropy, Mode, RunConfig
+from sgr_kernel.engine.journal import RunJournal
+from sgr_kernel.engine.reliability import BudgetGuard, ReliabilityEngine
+from sgr_kernel.errors import SandboxUnavailable
+from sgr_kernel.llm.base import LLMClient
+from sgr_kernel.sandbox.base import Sandbox, SandboxSession
+from sgr_kernel.skills.base import HttpResponse
+from sgr_kernel.trace.base import Record, RecordType, TraceStore
+from sgr_kernel.trace.recorded import RecordedRun
+
+__all__ = ["HttpTransport", "RunRuntime", "Services", "fingerprint"]
+
+HttpTransport = Callable[[str, str, dict[str, str], str | None, float], Awaitable[HttpResponse]]
+"""``(method, url, headers, body, timeout_s) -> HttpResponse``."""
+
+
+def fingerprint(payload: Any) -> str:
+    """A stable hash of a JSON value (sorted keys, compact)."""
+    canon = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canon.encode()).hexdigest()[:32]
+
+
+@dataclass
+class Services:
+    """The outside world a run may reach, all through its RunContext."""
+
+    clock: Clock
+    entropy: Entropy
+    store: TraceStore | None = None
+    llm: LLMClient | None = None
+    sandbox: Sandbox | None = None
+    dispatcher: Dispatcher | None = None
+    http: HttpTransport | None = None
+
+
+class RunRuntime:
+    """Per-run shared state. Lives on the run's event-loop thread."""
+
+    def __init__(
+        self,
+        journal: RunJournal,
+        config: RunConfig,
+        services: Services,
+        *,
+        mode: Mode = Mode.LIVE,
+        recorded: RecordedRun | None = None,
+        prior_elapsed_s: float = 0.0,
+    ) -> None:
+        self.journal = journal
+        self.config = config
+        self.services = services
+        self.mode = mode
+        self.recorded = recorded
+        self.reliability = ReliabilityEngine(services.clock, services.entropy)
+        self.budget = BudgetGuard(config.budget, journal.state.usage)
+        self._started = services.clock.monotonic() - prior_elapsed_s
+        self._session: SandboxSession | None = None
+        self.live_calls = 0
+
+    @property
+    def run_id(self) -> str:
+        return self.journal.run_id
+
+    @property
+    def replaying(self) -> bool:
+        return self.mode is Mode.REPLAY
+
+    def elapsed_s(self) -> float:
+        return self.services.clock.monotonic() - self._started
+
+    def emit(self, step: str | None, kind: str, data: dict[str, Any]) -> None:
+        """A live event for listeners only; it is not written to the log."""
+        if self.replaying:
+            return
+        rec = Record(
+            seq=max(self.journal.state.last_seq, 0),
+            ts=self.services.clock.now(),
+            type=RecordType.EVENT,
+            step=step,
+            data={"kind": kind, **data},
+        )
+        self.journal.publish(rec)
+
+    def workspace(self) -> Path:
+        store = self.services.store
+        if store is None:
+            raise SandboxUnavailable("no trace store: the run has no workspace for the sandbox")
+        path = store.run_dir(self.run_id) / "workspace"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    async def sandbox_session(self) -> SandboxSession:
+        """The run's one sandbox session, started on first use."""
+        if self._session is None:
+            backend = self.services.sandbox
+            if backend is None:
+                raise SandboxUnavailable(
+                    "no sandbox backend is configured, so code is not run anywhere. Start "
+                    "Docker and run `sgr sandbox build`, then retry (see `sgr doctor`)."
+                )
+            self._session = await backend.start(self.run_id, self.workspace())
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()

@@ -1,0 +1,234 @@
+"""Plan validation and DAG structure: every problem found before anything runs (DESIGN §3.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from sgr_kernel.errors import PlanValidationError
+from sgr_kernel.models.plan import Plan, StepSpec
+from sgr_kernel.models.policies import BudgetPolicy
+from sgr_kernel.models.refs import Ref, RefError, find_refs
+from sgr_kernel.skills.base import DEFAULT_GRANTS, Skill
+
+__all__ = ["Dag", "build_dag", "check_plan", "validate_plan"]
+
+
+@dataclass(frozen=True)
+class Dag:
+    """The plan's graph: explicit ``depends_on`` plus the edges its references imply."""
+
+    order: tuple[str, ...]
+    """A topological order (ties broken by plan order)."""
+    parents: Mapping[str, frozenset[str]]
+    children: Mapping[str, tuple[str, ...]]
+
+    def descendants(self, step_id: str) -> set[str]:
+        seen: set[str] = set()
+        stack = [step_id]
+        while stack:
+            for child in self.children[stack.pop()]:
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+        return seen
+
+
+def _step_refs(step: StepSpec) -> tuple[list[Ref], list[str]]:
+    refs: list[Ref] = []
+    errors: list[str] = []
+    for name, value in step.inputs.items():
+        for r in find_refs(value):
+            if isinstance(r, RefError):
+                errors.append(f"step {step.id!r}: input {name!r}: {r}")
+            else:
+                refs.append(r)
+    return refs, errors
+
+
+def _parents(plan: Plan) -> dict[str, set[str]]:
+    ids = set(plan.step_ids)
+    parents: dict[str, set[str]] = {}
+    for s in plan.steps:
+        refs, _ = _step_refs(s)
+        parents[s.id] = ({*s.depends_on} | {r.step for r in refs}) & ids - {s.id}
+    return parents
+
+
+def _find_cycle(parents: Mapping[str, Collection[str]], ids: list[str]) -> list[str] | None:
+    white, grey, black = 0, 1, 2
+    color = dict.fromkeys(ids, white)
+    for root in ids:
+        if color[root] != white:
+            continue
+        stack: list[tuple[str, list[str]]] = [(root, sorted(parents[root]))]
+        path = [root]
+        color[root] = grey
+        while stack:
+            node, todo = stack[-1]
+            if not todo:
+                color[node] = black
+                stack.pop()
+                path.pop()
+                continue
+            nxt = todo.pop()
+            if color[nxt] == grey:
+                return [*path[path.index(nxt) :], nxt]
+            if color[nxt] == white:
+                color[nxt] = grey
+                path.append(nxt)
+                stack.append((nxt, sorted(parents[nxt])))
+    return None
+
+
+def build_dag(plan: Plan) -> Dag:
+    """The DAG of a plan already known to be acyclic (see :func:`validate_plan`)."""
+    parents = _parents(plan)
+    children: dict[str, list[str]] = {s: [] for s in plan.step_ids}
+    for s in plan.step_ids:
+        for p in parents[s]:
+            children[p].append(s)
+    position = {s: i for i, s in enumerate(plan.step_ids)}
+    indeg = {s: len(parents[s]) for s in plan.step_ids}
+    ready = [s for s in plan.step_ids if indeg[s] == 0]
+    order: list[str] = []
+    while ready:
+        ready.sort(key=position.__getitem__, reverse=True)
+        node = ready.pop()
+        order.append(node)
+        for c in children[node]:
+            indeg[c] -= 1
+            if indeg[c] == 0:
+                ready.append(c)
+    if len(order) != len(position):
+        raise PlanValidationError(["the plan has a cycle"])
+    return Dag(
+        order=tuple(order),
+        parents={k: frozenset(v) for k, v in parents.items()},
+        children={k: tuple(sorted(v, key=position.__getitem__)) for k, v in children.items()},
+    )
+
+
+def _check_inputs(step: StepSpec, skill: type[Skill], problems: list[str]) -> None:
+    fields = skill.Input.model_fields
+    extra = skill.Input.model_config.get("extra")
+    for name, value in step.inputs.items():
+        if name not in fields:
+            if extra != "allow":
+                known = ", ".join(sorted(fields)) or "none"
+                problems.append(
+                    f"step {step.id!r}: skill {skill.name!r} has no input {name!r} "
+                    f"(inputs: {known})"
+                )
+            continue
+        if any(True for _ in find_refs(value)):
+            continue  # the type is checked when the reference resolves
+        try:
+            TypeAdapter[Any](fields[name].annotation).validate_python(value)  # type: ignore[arg-type]
+        except ValidationError as e:
+            msg = e.errors()[0]["msg"]
+            problems.append(f"step {step.id!r}: input {name!r} is invalid: {msg}")
+    for name, f in fields.items():
+        if f.is_required() and name not in step.inputs:
+            problems.append(f"step {step.id!r}: skill {skill.name!r} needs input {name!r}")
+
+
+def validate_plan(
+    plan: Plan,
+    skills: Mapping[str, type[Skill]],
+    *,
+    grants: Collection[str] = DEFAULT_GRANTS,
+    budget: BudgetPolicy | None = None,
+) -> list[str]:
+    """Every problem with ``plan`` against the skill catalogue, grants and budget."""
+    problems: list[str] = []
+    ids = list(plan.step_ids)
+    seen: set[str] = set()
+    for sid in ids:
+        if sid in seen:
+            problems.append(f"step id {sid!r} is used more than once")
+        seen.add(sid)
+    known = set(ids)
+    for s in plan.steps:
+        skill = skills.get(s.skill)
+        if skill is None:
+            names = ", ".join(sorted(skills)) or "none registered"
+            problems.append(f"step {s.id!r}: unknown skill {s.skill!r} (known: {names})")
+        for dep in s.depends_on:
+            if dep == s.id:
+                problems.append(f"step {s.id!r} depends on itself")
+            elif dep not in known:
+                problems.append(f"step {s.id!r}: depends_on names unknown step {dep!r}")
+        refs, ref_errors = _step_refs(s)
+        problems.extend(ref_errors)
+        for r in refs:
+            if r.step == s.id:
+                problems.append(f"step {s.id!r}: input refers to its own output ({r})")
+            elif r.step not in known:
+                problems.append(f"step {s.id!r}: reference {r} names unknown step {r.step!r}")
+            elif r.path and (target := skills.get(plan.step(r.step).skill)) is not None:
+                out_fields = target.Output.model_fields
+                if r.path[0] not in out_fields:
+                    problems.append(
+                        f"step {s.id!r}: reference {r}: skill {target.name!r} has no output "
+                        f"{r.path[0]!r} (outputs: {', '.join(sorted(out_fields))})"
+                    )
+        if skill is not None:
+            _check_inputs(s, skill, problems)
+            missing = set(skill.capabilities) - set(grants) - set(s.capabilities)
+            if missing:
+                caps = ", ".join(sorted(missing))
+                problems.append(
+                    f"step {s.id!r}: skill {skill.name!r} needs capability {caps} which is not "
+                    f"granted (add `capabilities: [{caps}]` to the step to grant it)"
+                )
+    if len(seen) == len(ids):
+        cycle = _find_cycle(_parents(plan), ids)
+        if cycle:
+            problems.append("the plan has a cycle: " + " -> ".join(cycle))
+    problems.extend(_check_budget(plan, skills, budget or plan.budget))
+    return problems
+
+
+def _check_budget(plan: Plan, skills: Mapping[str, type[Skill]], budget: BudgetPolicy) -> list[str]:
+    problems: list[str] = []
+    if budget.max_steps is not None and len(plan.steps) > budget.max_steps:
+        problems.append(
+            f"the plan has {len(plan.steps)} steps; the budget allows {budget.max_steps}"
+        )
+    tokens, cost, calls = 0, 0.0, 0
+    for s in plan.steps:
+        skill = skills.get(s.skill)
+        if skill is None:
+            continue
+        est = skill().estimate(dict(s.inputs))
+        tokens, cost, calls = tokens + est.tokens, cost + est.cost_usd, calls + est.llm_calls
+    checks: list[tuple[str, Any, Any]] = [
+        ("tokens", tokens, budget.max_tokens),
+        ("cost_usd", cost, budget.max_cost_usd),
+        ("llm_calls", calls, budget.max_llm_calls),
+    ]
+    for what, est_value, limit in checks:
+        if limit is not None and est_value > limit:
+            problems.append(
+                f"estimated {what} {est_value:g} is over the budget's {limit:g} "
+                "(raise the budget or trim the plan)"
+            )
+    return problems
+
+
+def check_plan(
+    plan: Plan,
+    skills: Mapping[str, type[Skill]],
+    *,
+    grants: Collection[str] = DEFAULT_GRANTS,
+    budget: BudgetPolicy | None = None,
+) -> Dag:
+    """Validate and build the DAG; one :class:`PlanValidationError` lists every problem."""
+    problems = validate_plan(plan, skills, grants=grants, budget=budget)
+    if problems:
+        raise PlanValidationError(problems)
+    return build_dag(plan)

@@ -1,0 +1,236 @@
+"""The fold from records to run state: the one place that gives each record type its meaning.
+
+``RunState`` is what resume, snapshots, the ``RequestTrace`` view and the widgets see. It is a
+plain mutable accumulator owned by one thread; ``dump``/``load`` make it a snapshot payload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from collections.abc import Mapping
+from typing import Any
+
+from sgr_kernel.models.failure import FailureRecord
+from sgr_kernel.models.plan import Plan
+from sgr_kernel.models.status import RunStatus, StepStatus
+from sgr_kernel.trace.base import Record, RecordType
+
+__all__ = ["PLAN_STEP", "RunState", "RunStateCodec", "StepState", "Usage"]
+
+PLAN_STEP = "__plan__"
+"""The pseudo-step under which the planner's model calls are recorded."""
+
+
+@dataclass
+class Usage:
+    """Running totals for budgets."""
+
+    tokens: int = 0
+    cost_usd: float = 0.0
+    llm_calls: int = 0
+    steps_launched: int = 0
+
+
+@dataclass
+class StepState:
+    """What the log says about one step."""
+
+    status: StepStatus = StepStatus.PENDING
+    attempt: int = 0
+    output: dict[str, Any] | None = None
+    failure: FailureRecord | None = None
+    failures: list[FailureRecord] = field(default_factory=list)
+    reason: str | None = None
+    approval: bool | None = None
+    approval_by: str | None = None
+    started_ts: float | None = None
+    ended_ts: float | None = None
+    open_intents: set[str] = field(default_factory=set)
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass
+class RunState:
+    """What the log says about one run."""
+
+    run_id: str = ""
+    name: str = ""
+    task: str | None = None
+    status: RunStatus = RunStatus.CREATED
+    reason: str | None = None
+    plan: Plan | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    parent: dict[str, Any] | None = None
+    created_ts: float | None = None
+    ended_ts: float | None = None
+    steps: dict[str, StepState] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    last_seq: int = -1
+
+    def step(self, step_id: str) -> StepState:
+        st = self.steps.get(step_id)
+        if st is None:
+            st = self.steps[step_id] = StepState()
+        return st
+
+    def apply(self, rec: Record) -> RunState:
+        """Fold one record in. Records are trusted here: the writer enforced the rules."""
+        d = rec.data
+        t = rec.type
+        if t is RecordType.RUN_CREATED:
+            self.run_id = d["run_id"]
+            self.name = d.get("name", "")
+            self.task = d.get("task")
+            self.config = d.get("config", {})
+            self.parent = d.get("parent")
+            self.created_ts = rec.ts
+            if d.get("plan") is not None:
+                self._set_plan(d["plan"])
+        elif t is RecordType.PLAN:
+            self._set_plan(d["plan"])
+        elif t is RecordType.RUN_STATUS:
+            self.status = RunStatus(d["status"])
+            self.reason = d.get("reason")
+            if self.status.terminal:
+                self.ended_ts = rec.ts
+        elif t is RecordType.STEP and rec.step is not None:
+            self._apply_step(rec)
+        elif t is RecordType.INTENT and rec.step is not None:
+            self.step(rec.step).open_intents.add(d["key"])
+        elif t is RecordType.RESULT and rec.step is not None:
+            self.step(rec.step).open_intents.discard(d["key"])
+        elif t is RecordType.APPROVAL and rec.step is not None:
+            st = self.step(rec.step)
+            st.approval = bool(d["approved"])
+            st.approval_by = d.get("by")
+        elif t is RecordType.USAGE:
+            for u in (self.usage, self.step(rec.step).usage if rec.step else None):
+                if u is not None:
+                    u.tokens += int(d.get("tokens", 0))
+                    u.cost_usd += float(d.get("cost_usd", 0.0))
+                    u.llm_calls += int(d.get("llm_calls", 0))
+        self.last_seq = rec.seq
+        return self
+
+    def _set_plan(self, plan_data: dict[str, Any]) -> None:
+        self.plan = Plan.model_validate(plan_data)
+        for s in self.plan.steps:
+            self.step(s.id)
+
+    def _apply_step(self, rec: Record) -> None:
+        assert rec.step is not None
+        d = rec.data
+        st = self.step(rec.step)
+        st.status = StepStatus(d["status"])
+        st.attempt = int(d.get("attempt", st.attempt))
+        st.reason = d.get("reason", st.reason)
+        if st.status is StepStatus.WAITING_APPROVAL:
+            st.approval = None  # a decision is asked for afresh; it is recorded next
+        elif st.status is StepStatus.RUNNING:
+            st.started_ts = rec.ts
+            st.open_intents.clear()
+            self.usage.steps_launched += 1
+            st.usage.steps_launched += 1
+        elif st.status is StepStatus.COMMITTED:
+            st.output = d.get("output")
+            st.ended_ts = rec.ts
+        elif st.status in (StepStatus.FAILED, StepStatus.RETRY_WAIT):
+            if d.get("failure") is not None:
+                st.failure = FailureRecord.model_validate(d["failure"])
+                st.failures.append(st.failure)
+            if st.status is StepStatus.FAILED:
+                st.ended_ts = rec.ts
+        elif st.status in (StepStatus.SKIPPED, StepStatus.CANCELLED):
+            st.ended_ts = rec.ts
+
+    # ------------------------------------------------------------ snapshots
+
+    def dump(self) -> dict[str, Any]:
+        def step(s: StepState) -> dict[str, Any]:
+            return {
+                "status": s.status.value,
+                "attempt": s.attempt,
+                "output": s.output,
+                "failure": s.failure.model_dump() if s.failure else None,
+                "failures": [f.model_dump() for f in s.failures],
+                "reason": s.reason,
+                "approval": s.approval,
+                "approval_by": s.approval_by,
+                "started_ts": s.started_ts,
+                "ended_ts": s.ended_ts,
+                "open_intents": sorted(s.open_intents),
+                "usage": vars(s.usage),
+            }
+
+        return {
+            "run_id": self.run_id,
+            "name": self.name,
+            "task": self.task,
+            "status": self.status.value,
+            "reason": self.reason,
+            "plan": self.plan.model_dump(mode="json") if self.plan else None,
+            "config": self.config,
+            "parent": self.parent,
+            "created_ts": self.created_ts,
+            "ended_ts": self.ended_ts,
+            "steps": {k: step(v) for k, v in self.steps.items()},
+            "usage": vars(self.usage),
+            "last_seq": self.last_seq,
+        }
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> RunState:
+        def step(d: dict[str, Any]) -> StepState:
+            return StepState(
+                status=StepStatus(d["status"]),
+                attempt=d["attempt"],
+                output=d["output"],
+                failure=FailureRecord.model_validate(d["failure"]) if d["failure"] else None,
+                failures=[FailureRecord.model_validate(f) for f in d["failures"]],
+                reason=d["reason"],
+                approval=d["approval"],
+                approval_by=d["approval_by"],
+                started_ts=d["started_ts"],
+                ended_ts=d["ended_ts"],
+                open_intents=set(d["open_intents"]),
+                usage=Usage(**d["usage"]),
+            )
+
+        return cls(
+            run_id=data["run_id"],
+            name=data["name"],
+            task=data["task"],
+            status=RunStatus(data["status"]),
+            reason=data["reason"],
+            plan=Plan.model_validate(data["plan"]) if data["plan"] else None,
+            config=data["config"],
+            parent=data["parent"],
+            created_ts=data["created_ts"],
+            ended_ts=data["ended_ts"],
+            steps={k: step(v) for k, v in data["steps"].items()},
+            usage=Usage(**data["usage"]),
+            last_seq=data["last_seq"],
+        )
+
+    @classmethod
+    def from_records(cls, records: Any) -> RunState:
+        state = cls()
+        for rec in records:
+            state.apply(rec)
+        return state
+
+
+class RunStateCodec:
+    """Adapts :class:`RunState` to the CheckpointManager's codec protocol."""
+
+    def initial(self) -> RunState:
+        return RunState()
+
+    def apply(self, state: RunState, record: Record) -> RunState:
+        return state.apply(record)
+
+    def dump(self, state: RunState) -> dict[str, Any]:
+        return state.dump()
+
+    def load(self, data: Mapping[str, Any]) -> RunState:
+        return RunState.load(dict(data))
