@@ -20,6 +20,7 @@ import re
 import secrets
 import socket
 import time
+from dataclasses import replace
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -341,7 +342,12 @@ class FileTraceStore(TraceStore):
                 line = buf[start : offset - 1]
                 if _format.self_valid(line) == crc and f'"seq":{seq},'.encode() in line:
                     return _format.scan(buf, run_id, start=offset, start_seq=seq + 1, prev=crc), seq
-        return _format.scan(buf, run_id), None
+        full = _format.scan(buf, run_id)
+        if anchor is not None:
+            seq, crc, _ = anchor
+            if seq < len(full.records) and full.records[seq].crc == crc:
+                return replace(full, records=full.records[seq + 1 :]), seq
+        return full, None
 
     def _recover(self, run_id: str, buf: bytes, scan: _format.Scan) -> RecoveryReport:
         """Cut a torn tail: copy it aside, truncate, fsync. Returns the report."""
