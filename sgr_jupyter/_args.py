@@ -1,0 +1,358 @@
+"""Pure parsing of ``%%sgr`` / ``%sgr`` lines into typed commands (STYLE 13).
+
+Nothing here touches the kernel or the shell: a line goes in, a frozen command value comes
+out, or IPython's own :class:`~IPython.core.error.UsageError` is raised (that exact class, so
+IPython prints just the one-line message, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, NoReturn
+
+from IPython.core.error import UsageError
+
+__all__ = [
+    "ApproveCmd",
+    "CancelCmd",
+    "CellCmd",
+    "Command",
+    "ConfigCmd",
+    "DenyCmd",
+    "DoctorCmd",
+    "ForkCmd",
+    "ReplayCmd",
+    "ResumeCmd",
+    "RunOptions",
+    "RunsCmd",
+    "SandboxCmd",
+    "ShowCmd",
+    "interpolate",
+    "parse_cell_line",
+    "parse_line",
+]
+
+ApprovalMode = Literal["ask", "auto"]
+DurabilityName = Literal["sync", "batch", "none"]
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_RUN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Options shared by commands that start or continue a run."""
+
+    wait: bool = False
+    out: str | None = None
+
+
+@dataclass(frozen=True)
+class CellCmd:
+    """``%%sgr``: run the cell as a task (or, with ``plan``, as a YAML/JSON plan)."""
+
+    body: str
+    plan: bool = False
+    name: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    approval: ApprovalMode | None = None
+    durability: DurabilityName | None = None
+    budget: Mapping[str, float | int] = field(default_factory=dict)
+    opts: RunOptions = RunOptions()
+
+
+@dataclass(frozen=True)
+class RunsCmd:
+    limit: int = 20
+
+
+@dataclass(frozen=True)
+class ShowCmd:
+    run_id: str
+
+
+@dataclass(frozen=True)
+class ResumeCmd:
+    run_id: str
+    opts: RunOptions = RunOptions()
+
+
+@dataclass(frozen=True)
+class ReplayCmd:
+    run_id: str
+
+
+@dataclass(frozen=True)
+class ForkCmd:
+    run_id: str
+    from_step: str
+    inputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    opts: RunOptions = RunOptions()
+
+
+@dataclass(frozen=True)
+class ApproveCmd:
+    run_id: str
+    step_id: str
+    by: str = "user"
+
+
+@dataclass(frozen=True)
+class DenyCmd:
+    run_id: str
+    step_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CancelCmd:
+    run_id: str
+
+
+@dataclass(frozen=True)
+class ConfigCmd:
+    pass
+
+
+@dataclass(frozen=True)
+class SandboxCmd:
+    action: Literal["status", "build", "prune"] = "status"
+
+
+@dataclass(frozen=True)
+class DoctorCmd:
+    pass
+
+
+Command = (
+    RunsCmd
+    | ShowCmd
+    | ResumeCmd
+    | ReplayCmd
+    | ForkCmd
+    | ApproveCmd
+    | DenyCmd
+    | CancelCmd
+    | ConfigCmd
+    | SandboxCmd
+    | DoctorCmd
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of printing and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (try `{self.prog} --help`)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        # --help lands here: show the help as the message, without a traceback.
+        raise UsageError((message or "") + self.format_help())
+
+
+def _split(line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError as e:
+        raise UsageError(f"sgr: cannot parse the line ({e}); close the quote") from None
+
+
+def _run_id(value: str) -> str:
+    if not _RUN_ID.match(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a run id (`%sgr runs` lists them)")
+    return value
+
+
+def _ident(value: str) -> str:
+    if not _IDENT.match(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a Python identifier")
+    return value
+
+
+def _nonneg_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be >= 0")
+    return n
+
+
+def _pos_float(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} must be > 0")
+    return x
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wait", action="store_true", help="block until the run ends")
+    p.add_argument("--out", type=_ident, help="bind the run's result to this variable")
+
+
+def _cell_parser() -> _Parser:
+    p = _Parser(prog="%%sgr", add_help=True, allow_abbrev=False)
+    p.add_argument("--plan", action="store_true", help="the cell is a YAML/JSON plan")
+    p.add_argument("--name", help="a name for the run")
+    p.add_argument("--provider", help="LLM provider: local, openai_compat, scripted:PATH")
+    p.add_argument("--model", help="model name for the provider")
+    p.add_argument("--approval", choices=["ask", "auto"], help="approval mode")
+    p.add_argument("--durability", choices=["sync", "batch", "none"], help="trace durability")
+    p.add_argument("--budget-tokens", type=_nonneg_int, dest="max_tokens")
+    p.add_argument("--budget-usd", type=_pos_float, dest="max_cost_usd")
+    p.add_argument("--budget-wall", type=_pos_float, dest="max_wall_s", help="seconds")
+    p.add_argument("--budget-steps", type=_nonneg_int, dest="max_steps")
+    p.add_argument("--budget-llm-calls", type=_nonneg_int, dest="max_llm_calls")
+    _add_run_options(p)
+    return p
+
+
+def parse_cell_line(line: str, body: str) -> CellCmd:
+    """Parse the ``%%sgr`` line; ``body`` is the cell text (a task or a plan)."""
+    ns = _cell_parser().parse_args(_split(line))
+    if not body.strip():
+        raise UsageError(
+            "%%sgr: the cell is empty; write a task below the %%sgr line (or a plan with --plan)"
+        )
+    budget = {
+        k: getattr(ns, k)
+        for k in ("max_tokens", "max_cost_usd", "max_wall_s", "max_steps", "max_llm_calls")
+        if getattr(ns, k) is not None
+    }
+    return CellCmd(
+        body=body,
+        plan=ns.plan,
+        name=ns.name,
+        provider=ns.provider,
+        model=ns.model,
+        approval=ns.approval,
+        durability=ns.durability,
+        budget=budget,
+        opts=RunOptions(wait=ns.wait, out=ns.out),
+    )
+
+
+def _kv_input(value: str) -> tuple[str, str, Any]:
+    key, sep, raw = value.partition("=")
+    step, dot, name = key.partition(".")
+    if not sep or not dot or not step or not name:
+        raise argparse.ArgumentTypeError(f"{value!r}: write STEP.INPUT=VALUE")
+    try:
+        parsed: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        parsed = raw  # a bare word is a string
+    return step, name, parsed
+
+
+def _line_parser() -> _Parser:
+    p = _Parser(prog="%sgr", add_help=True, allow_abbrev=False)
+    sub = p.add_subparsers(dest="cmd", parser_class=_Parser, metavar="SUBCOMMAND")
+    sub.required = True
+    runs = sub.add_parser("runs", help="list runs")
+    runs.add_argument("--limit", type=_nonneg_int, default=20)
+    sub.add_parser("show", help="show a run's trace").add_argument("run_id", type=_run_id)
+    resume = sub.add_parser("resume", help="continue a run after a crash or restart")
+    resume.add_argument("run_id", type=_run_id)
+    _add_run_options(resume)
+    sub.add_parser("replay", help="strict replay, zero LLM calls").add_argument(
+        "run_id", type=_run_id
+    )
+    fork = sub.add_parser("fork", help="a new run sharing a prefix of an old one")
+    fork.add_argument("run_id", type=_run_id)
+    fork.add_argument("--from", dest="from_step", required=True, help="first step to redo")
+    fork.add_argument("--input", action="append", type=_kv_input, default=[], metavar="S.K=V")
+    _add_run_options(fork)
+    approve = sub.add_parser("approve", help="approve a waiting step")
+    approve.add_argument("run_id", type=_run_id)
+    approve.add_argument("step_id")
+    approve.add_argument("--by", default="user")
+    deny = sub.add_parser("deny", help="deny a waiting step")
+    deny.add_argument("run_id", type=_run_id)
+    deny.add_argument("step_id")
+    deny.add_argument("--reason", default="")
+    sub.add_parser("cancel", help="cancel a live run").add_argument("run_id", type=_run_id)
+    sub.add_parser("config", help="show the effective configuration")
+    sandbox = sub.add_parser("sandbox", help="sandbox image status/build/prune")
+    sandbox.add_argument(
+        "action", nargs="?", default="status", choices=["status", "build", "prune"]
+    )
+    sub.add_parser("doctor", help="check the environment")
+    return p
+
+
+def parse_line(line: str) -> Command:
+    """Parse a ``%sgr`` line into one of the :data:`Command` values."""
+    args = _split(line)
+    if not args:
+        raise UsageError(
+            "%sgr: name a subcommand: runs, show, resume, replay, fork, approve, deny, "
+            "cancel, config, sandbox, doctor (or use %%sgr as a cell magic)"
+        )
+    ns = _line_parser().parse_args(args)
+    match ns.cmd:
+        case "runs":
+            return RunsCmd(limit=ns.limit)
+        case "show":
+            return ShowCmd(ns.run_id)
+        case "resume":
+            return ResumeCmd(ns.run_id, RunOptions(wait=ns.wait, out=ns.out))
+        case "replay":
+            return ReplayCmd(ns.run_id)
+        case "fork":
+            inputs: dict[str, dict[str, Any]] = {}
+            for step, key, value in ns.input:
+                inputs.setdefault(step, {})[key] = value
+            opts = RunOptions(wait=ns.wait, out=ns.out)
+            return ForkCmd(ns.run_id, ns.from_step, inputs, opts)
+        case "approve":
+            return ApproveCmd(ns.run_id, ns.step_id, by=ns.by)
+        case "deny":
+            return DenyCmd(ns.run_id, ns.step_id, reason=ns.reason)
+        case "cancel":
+            return CancelCmd(ns.run_id)
+        case "config":
+            return ConfigCmd()
+        case "sandbox":
+            return SandboxCmd(ns.action)
+        case _:
+            return DoctorCmd()
+
+
+_FIELD = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def interpolate(text: str, namespace: Mapping[str, Any], *, as_plan: bool = False) -> str:
+    """Replace ``{name}`` with a kernel variable; ``{{name}}`` writes a literal ``{name}``.
+
+    Only bare identifiers are fields, so plan placeholders (``${a.output.x}``) and YAML flow
+    mappings (``{a: 1}``) pass through untouched. In a plan, non-string values are inserted
+    as JSON (which YAML reads back with their type).
+
+    Raises:
+        UsageError: a field names a variable the kernel does not have.
+    """
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) is not None:
+            return "{" + m.group(1) + "}"
+        name = m.group(2)
+        if name not in namespace:
+            raise UsageError(
+                f"%%sgr: {{{name}}} is not defined in the kernel; define it first, or write "
+                f"{{{{{name}}}}} for a literal {{{name}}}"
+            )
+        value = namespace[name]
+        if as_plan and not isinstance(value, str):
+            return json.dumps(value, default=str)
+        return str(value)
+
+    return _FIELD.sub(sub, text)

@@ -1,0 +1,71 @@
+"""The frozen settings of the Jupyter face (STYLE 14: traitlets at the edge, a value inside).
+
+``SgrMagics`` traits (``%config SgrMagics.provider = "local"``) and per-cell options are
+folded once into a :class:`SgrConfig`; only this value crosses into the session, which turns
+it into the kernel's own config. Nothing below the magics reads traitlets.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["SgrConfig"]
+
+
+@dataclass(frozen=True)
+class SgrConfig:
+    """Everything the session needs to build a kernel and draw its widgets.
+
+    Attributes:
+        home: Trace store root (``SGR_HOME``, default ``~/.sgr``).
+        provider: LLM provider spec (``local``, ``openai_compat``, ``scripted:PATH``); ``None``
+            lets the kernel pick from the environment.
+        model: Model name for the provider, if any.
+        base_url: Base URL of an OpenAI-compatible endpoint, if any.
+        durability: Trace durability (``sync``, ``batch``, ``none``).
+        approval_mode: ``ask`` waits for a human on approval steps; ``auto`` approves them.
+        budget: Default budget limits (``max_tokens``, ``max_cost_usd``, ``max_wall_s``,
+            ``max_steps``, ``max_llm_calls``); a cell's options narrow them.
+        throttle_s: Least interval between two widget updates of one run.
+        timeline_window: How many step events the widget's timeline keeps.
+    """
+
+    home: Path = field(default_factory=lambda: Path(os.environ.get("SGR_HOME", "~/.sgr")))
+    provider: str | None = None
+    model: str | None = None
+    base_url: str | None = None
+    durability: Literal["sync", "batch", "none"] = "sync"
+    approval_mode: Literal["ask", "auto"] = "ask"
+    budget: tuple[tuple[str, float], ...] = ()
+    throttle_s: float = 0.1
+    timeline_window: int = 200
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "home", Path(self.home).expanduser())
+        object.__setattr__(self, "budget", tuple(sorted(self.budget)))
+
+    @property
+    def budget_dict(self) -> dict[str, float]:
+        return dict(self.budget)
+
+    def with_overrides(self, **changes: Any) -> SgrConfig:
+        """A copy with the non-``None`` ``changes`` applied; ``budget`` merges (stricter wins)."""
+        budget = changes.pop("budget", None) or {}
+        merged = self.budget_dict
+        for k, v in budget.items():
+            merged[k] = min(merged[k], v) if k in merged else v
+        kept = {k: v for k, v in changes.items() if v is not None}
+        return replace(self, budget=tuple(merged.items()), **kept)
+
+    def kernel_key(self) -> tuple[Any, ...]:
+        """What decides whether two runs can share one kernel object."""
+        return (self.home, self.provider, self.model, self.base_url, self.durability)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["home"] = str(self.home)
+        data["budget"] = self.budget_dict
+        return data

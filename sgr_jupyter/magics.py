@@ -1,0 +1,258 @@
+"""``%%sgr`` and ``%sgr``: parse, call, display (STYLE 13).
+
+The line is parsed by :mod:`sgr_jupyter._args` into a typed command; this module only
+dispatches it to the session and displays the answer. Every user mistake, including the
+kernel's own misuse errors (a malformed plan, an unknown run, a step that is not waiting),
+surfaces as IPython's ``UsageError``: one line naming the fix, no traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import traitlets as t
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.display import display
+
+from sgr_jupyter import _args as a
+from sgr_jupyter._views import doctor_table, replay_table, result_view, runs_table, trace_views
+from sgr_jupyter.config import SgrConfig
+from sgr_jupyter.session import KernelAPI, RunController, Session, budget_kwargs
+from sgr_jupyter.widgets import RunView
+from sgr_kernel.errors import SgrUsageError
+from sgr_kernel.models.plan import parse_plan
+from sgr_kernel.models.policies import BudgetPolicy
+
+__all__ = ["SgrMagics"]
+
+
+@contextlib.contextmanager
+def _as_usage() -> Iterator[None]:
+    """Turn the kernel's misuse errors into IPython's UsageError (the exact class)."""
+    try:
+        yield
+    except SgrUsageError as e:
+        raise UsageError(str(e)) from None
+
+
+@magics_class
+class SgrMagics(Magics):  # type: ignore[misc]
+    """The sgr magics. Traits are set with ``%config SgrMagics.NAME = VALUE``."""
+
+    home = t.Unicode("", help="Trace store root; empty means $SGR_HOME or ~/.sgr.").tag(config=True)
+    provider = t.Unicode(None, allow_none=True, help="local | openai_compat | scripted:PATH").tag(
+        config=True
+    )
+    model = t.Unicode(None, allow_none=True, help="Model name for the provider.").tag(config=True)
+    base_url = t.Unicode(None, allow_none=True, help="OpenAI-compatible base URL.").tag(config=True)
+    durability = t.Enum(["sync", "batch", "none"], "sync", help="Trace durability.").tag(
+        config=True
+    )
+    approval_mode = t.Enum(["ask", "auto"], "ask", help="ask: wait for a human.").tag(config=True)
+    budget_tokens = t.Int(None, allow_none=True, help="Default token budget.").tag(config=True)
+    budget_usd = t.Float(None, allow_none=True, help="Default USD budget.").tag(config=True)
+    budget_wall_s = t.Float(None, allow_none=True, help="Default wall-time budget.").tag(
+        config=True
+    )
+    budget_steps = t.Int(None, allow_none=True, help="Default step budget.").tag(config=True)
+    throttle_ms = t.Int(100, help="Least interval between widget updates.").tag(config=True)
+    widget = t.Bool(True, help="Show the live RunView widget.").tag(config=True)
+
+    def __init__(self, shell: Any = None, session: Session | None = None, **kw: Any) -> None:
+        if shell is not None:
+            kw.setdefault("parent", shell)  # ipython_config.py values apply
+        super().__init__(shell=shell, **kw)
+        self.session = session or Session()
+        if shell is not None and self not in shell.configurables:
+            shell.configurables.append(self)  # so `%config SgrMagics.x = y` reaches us
+
+    # ------------------------------------------------------------ config
+
+    def frozen_config(self) -> SgrConfig:
+        """The traits, read once, as the frozen value the session works with."""
+        budget = {
+            "max_tokens": self.budget_tokens,
+            "max_cost_usd": self.budget_usd,
+            "max_wall_s": self.budget_wall_s,
+            "max_steps": self.budget_steps,
+        }
+        kwargs: dict[str, Any] = {}
+        if self.home:
+            kwargs["home"] = self.home
+        return SgrConfig(
+            provider=self.provider,
+            model=self.model,
+            base_url=self.base_url,
+            durability=self.durability,
+            approval_mode=self.approval_mode,
+            budget=tuple((k, v) for k, v in budget.items() if v is not None),
+            throttle_s=self.throttle_ms / 1000,
+            **kwargs,
+        )
+
+    # ------------------------------------------------------------ entry point
+
+    @line_cell_magic
+    def sgr(self, line: str, cell: str | None = None) -> Any:
+        """Run an agent task or plan (``%%sgr``), or manage runs (``%sgr SUBCOMMAND``)."""
+        if cell is not None:
+            return self._run_cell(a.parse_cell_line(line, cell))
+        return self._dispatch(a.parse_line(line))
+
+    def _dispatch(self, cmd: a.Command) -> Any:
+        cfg = self.frozen_config()
+        match cmd:
+            case a.RunsCmd(limit=limit):
+                runs = self.session.call_sync(lambda: self.session.kernel(cfg).runs())
+                return runs_table(list(runs)[-limit:] if limit else list(runs))
+            case a.ShowCmd(run_id=run_id):
+                kernel = self.session.kernel_for(run_id, cfg)
+                with _as_usage():
+                    view = self.session.call_sync(lambda: kernel.show(run_id))
+                table, graph = trace_views(view)
+                if graph is not None:
+                    display(graph)
+                return table
+            case a.ResumeCmd(run_id=run_id, opts=opts):
+                kernel = self.session.kernel_for(run_id, cfg)
+                return self._launch(cfg, kernel, lambda k: k.resume(run_id), opts, None, "")
+            case a.ForkCmd(run_id=run_id, from_step=step, inputs=inputs, opts=opts):
+                kernel = self.session.kernel_for(run_id, cfg)
+                fork_inputs = {k: dict(v) for k, v in inputs.items()}
+                return self._launch(
+                    cfg,
+                    kernel,
+                    lambda k: k.fork(run_id, from_step=step, inputs=fork_inputs or None),
+                    opts,
+                    None,
+                    "",
+                )
+            case a.ReplayCmd(run_id=run_id):
+                kernel = self.session.kernel_for(run_id, cfg)
+                with _as_usage():
+                    report = self.session.call(lambda: kernel.replay(run_id))
+                return replay_table(report)
+            case a.ApproveCmd(run_id=run_id, step_id=step, by=by):
+                kernel = self.session.kernel_for(run_id, cfg)
+                with _as_usage():
+                    self.session.call_sync(lambda: kernel.approve(run_id, step, by=by))
+                print(f"approved {step} in {run_id}")
+                return None
+            case a.DenyCmd(run_id=run_id, step_id=step, reason=reason):
+                kernel = self.session.kernel_for(run_id, cfg)
+                with _as_usage():
+                    self.session.call_sync(lambda: kernel.deny(run_id, step, reason=reason))
+                print(f"denied {step} in {run_id}")
+                return None
+            case a.CancelCmd(run_id=run_id):
+                kernel = self.session.kernel_for(run_id, cfg)
+                with _as_usage():
+                    self.session.call(lambda: kernel.cancel(run_id))
+                print(f"cancelled {run_id}")
+                return None
+            case a.ConfigCmd():
+                from sgr_jupyter.display import Table
+
+                rows = sorted(cfg.to_json().items())
+                return Table(
+                    "sgr configuration (%config SgrMagics.NAME = VALUE)", ("key", "value"), rows
+                )
+            case a.SandboxCmd(action=action):
+                return self._cli("sandbox", action)
+            case _:
+                return doctor_table(cfg, self._cli_text("doctor"))
+
+    # ------------------------------------------------------------ runs
+
+    def _run_cell(self, cmd: a.CellCmd) -> Any:
+        cfg = self.frozen_config().with_overrides(
+            provider=cmd.provider,
+            model=cmd.model,
+            durability=cmd.durability,
+            approval_mode=cmd.approval,
+            budget=dict(cmd.budget),
+        )
+        ns = self.shell.user_ns if self.shell is not None else {}
+        body = a.interpolate(cmd.body, ns, as_plan=cmd.plan)
+        plan = None
+        if cmd.plan:
+            with _as_usage():
+                plan = parse_plan(body, source="%%sgr cell")
+        budget = BudgetPolicy(**budget_kwargs(cfg.budget_dict)) if cfg.budget else None
+        task = None if cmd.plan else body.strip()
+        name = cmd.name or (plan.name if plan is not None else None)
+        kernel = self.session.kernel(cfg)
+
+        def starter(k: KernelAPI) -> Any:
+            return k.start(plan=plan, task=task, name=name, budget=budget)
+
+        return self._launch(cfg, kernel, starter, cmd.opts, plan, name or "")
+
+    def _launch(  # noqa: PLR0917 - a private helper with one caller per command
+        self,
+        cfg: SgrConfig,
+        kernel: KernelAPI,
+        starter: Any,
+        opts: a.RunOptions,
+        plan: Any,
+        name: str,
+    ) -> Any:
+        view = RunView(
+            name=name,
+            plan=plan,
+            budget=cfg.budget_dict,
+            throttle_s=cfg.throttle_s,
+            window=cfg.timeline_window,
+        )
+        ns = self.shell.user_ns if self.shell is not None else {}
+
+        def on_done(ctl: RunController) -> None:
+            if opts.out and ctl.error is None:
+                ns[opts.out] = ctl.result
+
+        if self.widget:
+            display(view)
+        with _as_usage():
+            ctl = self.session.launch(kernel, starter, view, on_done)
+        view._on_approve = ctl.approve
+        view._on_deny = lambda step: ctl.deny(step, reason="denied in the widget")
+        view._artifact_reader = _artifact_reader(kernel, ctl.run_id)
+        ns["_sgr"] = ctl
+        if not opts.wait:
+            return None
+        try:
+            ctl.wait()
+        except KeyboardInterrupt:
+            print(f"still running in the background: `%sgr cancel {ctl.run_id}` stops it")
+            raise
+        except SgrUsageError as e:
+            raise UsageError(str(e)) from None
+        return result_view(ctl)
+
+    # ------------------------------------------------------------ CLI passthrough
+
+    def _cli_text(self, *args: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "sgr_kernel.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        return (proc.stdout + proc.stderr).strip()
+
+    def _cli(self, *args: str) -> None:
+        print(self._cli_text(*args))
+
+
+def _artifact_reader(kernel: Any, run_id: str) -> Any:
+    store = getattr(kernel, "store", None)
+    get = getattr(store, "get_artifact", None)
+    if get is None:
+        return None
+    return lambda sha: get(run_id, sha)

@@ -1,0 +1,293 @@
+"""The per-kernel session: an event-loop thread that owns the agent kernels (STYLE 12).
+
+ipykernel's own loop is busy running the cell, and a blocked cell cannot receive widget
+clicks. So runs execute on this session's loop thread: ``%%sgr`` starts a run there and
+returns at once with the live widget; approvals clicked in the widget are handed to the
+loop thread; ``--wait`` blocks the cell on a future, never with a hidden ``asyncio.run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, TypeVar
+
+from sgr_jupyter.config import SgrConfig
+from sgr_jupyter.widgets import RunView
+from sgr_kernel.trace.base import Record
+
+__all__ = ["KernelAPI", "RunController", "RunHandleAPI", "Session", "default_kernel_factory"]
+
+T = TypeVar("T")
+
+
+class RunHandleAPI(Protocol):
+    """What the session needs from a live run's handle."""
+
+    run_id: str
+
+    def subscribe(self, callback: Callable[[Record], None]) -> Callable[[], None]: ...
+
+    async def wait(self) -> Any: ...
+
+
+class KernelAPI(Protocol):
+    """What the session needs from the agent kernel (``sgr_kernel.engine.Kernel``)."""
+
+    async def start(self, **kwargs: Any) -> RunHandleAPI: ...
+
+    async def resume(self, run_id: str) -> RunHandleAPI: ...
+
+    async def fork(self, run_id: str, **kwargs: Any) -> RunHandleAPI: ...
+
+    async def replay(self, run_id: str) -> Any: ...
+
+    async def cancel(self, run_id: str) -> Any: ...
+
+    def approve(self, run_id: str, step_id: str, by: str = "user") -> Any: ...
+
+    def deny(self, run_id: str, step_id: str, reason: str = "") -> Any: ...
+
+    def show(self, run_id: str) -> Any: ...
+
+    def runs(self) -> Any: ...
+
+
+KernelFactory = Callable[[SgrConfig], KernelAPI]
+
+
+def default_kernel_factory(cfg: SgrConfig) -> KernelAPI:
+    """Build the real agent kernel from the frozen config (imported lazily: STYLE 6)."""
+    from sgr_jupyter._engine import make_kernel
+
+    return make_kernel(cfg)
+
+
+class RunController:
+    """One run as the notebook sees it: ``_sgr`` and ``--out`` hold these.
+
+    Attributes:
+        run_id: The run's id.
+        view: The live widget, or ``None`` when the run was started without one.
+        result: The kernel's ``RunResult`` once the run has ended, else ``None``.
+    """
+
+    def __init__(self, session: Session, kernel: KernelAPI, view: RunView | None) -> None:
+        self.run_id = ""
+        self.view = view
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self._session, self._kernel = session, kernel
+        self._done = concurrent.futures.Future[Any]()
+        self._on_done: list[Callable[[RunController], None]] = []
+
+    @property
+    def done(self) -> bool:
+        return self._done.done()
+
+    @property
+    def status(self) -> str:
+        if self.result is not None:
+            return str(getattr(self.result, "status", "?"))
+        return self.view.status if self.view is not None else "RUNNING"
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return dict(getattr(self.result, "outputs", None) or {})
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block until the run ends and return its ``RunResult``."""
+        return self._done.result(timeout)
+
+    def approve(self, step_id: str, by: str = "user") -> None:
+        self._session.call_sync(lambda: self._kernel.approve(self.run_id, step_id, by=by))
+
+    def deny(self, step_id: str, reason: str = "") -> None:
+        self._session.call_sync(lambda: self._kernel.deny(self.run_id, step_id, reason=reason))
+
+    def cancel(self) -> None:
+        self._session.call(lambda: self._kernel.cancel(self.run_id))
+
+    def show(self) -> Any:
+        return self._session.call_sync(lambda: self._kernel.show(self.run_id))
+
+    def add_done_callback(self, fn: Callable[[RunController], None]) -> None:
+        """Call ``fn(self)`` when the run ends (on the loop thread), or now if it has."""
+        if self.done:
+            fn(self)
+        else:
+            self._on_done.append(fn)
+
+    def _finish(self, result: Any, error: BaseException | None) -> None:
+        self.result, self.error = result, error
+        if self.view is not None:
+            self.view.flush()
+        for fn in self._on_done:
+            with contextlib.suppress(Exception):  # a user callback must not kill the loop
+                fn(self)
+        if error is not None:
+            self._done.set_exception(error)
+        else:
+            self._done.set_result(result)
+
+    def __repr__(self) -> str:
+        name = self.view.name if self.view is not None else ""
+        return f"<sgr run {name!r}: {self.status}>"
+
+
+class Session:
+    """Owns one event-loop thread and the kernels that run on it, one per distinct config."""
+
+    def __init__(self, kernel_factory: KernelFactory | None = None) -> None:
+        self._factory = kernel_factory or default_kernel_factory
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._kernels: dict[tuple[Any, ...], KernelAPI] = {}
+        self._owner: dict[str, KernelAPI] = {}
+        self.runs: dict[str, RunController] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ loop thread
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def main() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+                    # Stopped by close(): cancel what is left so the loop closes cleanly.
+                    pending = asyncio.all_tasks(loop)
+                    for task in pending:
+                        task.cancel()
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                    loop.close()
+
+                self._thread = threading.Thread(target=main, name="sgr-session", daemon=True)
+                self._thread.start()
+                ready.wait()
+                self._loop = loop
+            return self._loop
+
+    def call(self, fn: Callable[[], Awaitable[T]], timeout: float | None = None) -> T:
+        """Run a coroutine function on the loop thread and block for its result."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("Session.call from the loop thread would deadlock")
+
+        async def go() -> T:
+            return await fn()
+
+        return asyncio.run_coroutine_threadsafe(go(), self.loop).result(timeout)
+
+    def call_sync(self, fn: Callable[[], T], timeout: float | None = None) -> T:
+        """Run a plain function on the loop thread (kernels are confined to it)."""
+
+        async def go() -> T:
+            return fn()
+
+        return self.call(go, timeout)
+
+    def schedule(self, delay_s: float, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the loop thread after ``delay_s`` (used for throttled flushes)."""
+        self.loop.call_soon_threadsafe(self.loop.call_later, delay_s, fn)
+
+    def close(self) -> None:
+        """Stop the loop thread (live runs are abandoned; their traces resume later)."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is not None and thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
+
+    # ------------------------------------------------------------ kernels
+
+    def kernel(self, cfg: SgrConfig) -> KernelAPI:
+        """The kernel for a config (made on the loop thread, once per distinct config)."""
+        key = (*cfg.kernel_key(), cfg.approval_mode)
+        if key not in self._kernels:
+            self._kernels[key] = self.call_sync(lambda: self._factory(cfg))
+        return self._kernels[key]
+
+    def kernel_for(self, run_id: str, cfg: SgrConfig) -> KernelAPI:
+        """The kernel that runs ``run_id`` in this session, else the one for ``cfg``."""
+        return self._owner.get(run_id) or self.kernel(cfg)
+
+    def launch(
+        self,
+        kernel: KernelAPI,
+        starter: Callable[[KernelAPI], Awaitable[RunHandleAPI]],
+        view: RunView | None,
+        on_done: Callable[[RunController], None] | None = None,
+    ) -> RunController:
+        """Start a run on the loop thread, wire its records to ``view``, return at once.
+
+        ``starter`` is awaited on the loop; its errors (a bad plan, an unknown run) are raised
+        here, in the calling cell, because nothing was started.
+        """
+        ctl = RunController(self, kernel, view)
+        if on_done is not None:
+            ctl.add_done_callback(on_done)
+
+        async def go() -> str:
+            handle = await starter(kernel)
+            ctl.run_id = handle.run_id
+            if view is not None:
+                view.run_id = handle.run_id
+                unsubscribe = handle.subscribe(lambda rec: view.feed(rec, self._later))
+                _seed(kernel, handle.run_id, view)
+            else:
+                unsubscribe = None
+            asyncio.get_running_loop().create_task(self._watch(handle, ctl, unsubscribe))
+            return handle.run_id
+
+        run_id = self.call(go)
+        self._owner[run_id] = kernel
+        self.runs[run_id] = ctl
+        return ctl
+
+    def _later(self, delay_s: float, fn: Callable[[], None]) -> None:
+        # Already on the loop thread (records are delivered there).
+        asyncio.get_running_loop().call_later(delay_s, fn)
+
+    async def _watch(
+        self, handle: RunHandleAPI, ctl: RunController, unsubscribe: Callable[[], None] | None
+    ) -> None:
+        try:
+            result = await handle.wait()
+        except BaseException as e:  # the cell's wait() re-raises it
+            ctl._finish(None, e)
+            if not isinstance(e, Exception):
+                raise
+            return
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
+        ctl._finish(result, None)
+
+
+def _seed(kernel: KernelAPI, run_id: str, view: RunView) -> None:
+    """Fold what was logged before the subscription (records dedupe by seq)."""
+    store = getattr(kernel, "store", None)
+    read = getattr(store, "read", None)
+    if read is None:
+        return
+    try:
+        log = read(run_id)
+    except Exception:  # the run may not be on disk yet; live records will follow
+        return
+    for rec in getattr(log, "records", ()):
+        view.feed(rec)
+
+
+def budget_kwargs(budget: Mapping[str, float]) -> dict[str, Any]:
+    """Budget options as ``BudgetPolicy`` fields (ints where the policy wants ints)."""
+    ints = {"max_tokens", "max_steps", "max_llm_calls"}
+    return {k: int(v) if k in ints else float(v) for k, v in budget.items()}

@@ -1,0 +1,213 @@
+"""The live RunView widget (anywidget): DAG, timeline, budget meter, approvals (DESIGN §4).
+
+Records arrive on the session's loop thread; :meth:`RunView.feed` folds them under a lock
+and schedules at most one flush per ``throttle_s``, so a 1,000-step run sends a few small
+messages a second, not one per record. Button clicks arrive on the kernel's main thread
+(the cell has returned, so the kernel is free) and go to the session through callbacks.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets as t
+
+from sgr_jupyter._fold import RunFold
+from sgr_jupyter._paths import mermaid_bundle
+from sgr_kernel.models.plan import Plan
+from sgr_kernel.trace.base import Record
+
+__all__ = ["RunView"]
+
+_ESM = Path(__file__).parent / "_esm" / "runview.js"
+_BUNDLE = mermaid_bundle()
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
+_MAX_IMAGE = 2_000_000
+
+Scheduler = Callable[[float, Callable[[], None]], None]
+"""``schedule(delay_s, fn)``: run ``fn`` later on the thread that feeds records."""
+
+
+class RunView(anywidget.AnyWidget):  # type: ignore[misc]
+    """A live view of one run. Created by the magics; usable on its own with a fed fold."""
+
+    _esm = _ESM
+    run_id = t.Unicode("", help="The run's id.").tag(sync=True)
+    name = t.Unicode("", help="The run's name.").tag(sync=True)
+    status = t.Unicode("CREATED", help="The run's status.").tag(sync=True)
+    reason = t.Unicode("", help="Why the run ended, if it failed or stopped.").tag(sync=True)
+    mermaid = t.Unicode("", help="Mermaid structure of the plan (sent once).").tag(sync=True)
+    nodes = t.Dict(help="Step id -> Mermaid node id.").tag(sync=True)
+    states = t.Dict(help="Step id -> StepStatus, the live colours.").tag(sync=True)
+    waiting = t.List(t.Unicode(), help="Steps waiting for approval.").tag(sync=True)
+    timeline = t.List(t.Dict(), help="A window of recent step events.").tag(sync=True)
+    budget = t.Dict(help="Meter: name -> [used, limit or null].").tag(sync=True)
+    log = t.List(t.Dict(), help="Last lines of live output (tokens, stdout).").tag(sync=True)
+    selected = t.Unicode("", help="The step whose detail is shown.").tag(sync=True)
+    detail = t.Dict(help="Detail of the selected step.").tag(sync=True)
+    notice = t.Unicode("", help="The last message for the user (e.g. a refusal).").tag(sync=True)
+
+    def __init__(
+        self,
+        *,
+        name: str = "",
+        plan: Plan | None = None,
+        budget: Mapping[str, float] | None = None,
+        throttle_s: float = 0.1,
+        window: int = 200,
+        on_approve: Callable[[str], None] | None = None,
+        on_deny: Callable[[str], None] | None = None,
+        artifact_reader: Callable[[str], bytes] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name=name, **kwargs)
+        self.fold = RunFold(budget, window=window)
+        self.throttle_s = throttle_s
+        self.flushes = 0
+        self._lock = threading.Lock()
+        self._pending = False
+        self._on_approve, self._on_deny = on_approve, on_deny
+        self._artifact_reader = artifact_reader
+        if plan is not None:
+            self.fold.set_plan(plan)
+        self.flush()
+        self.on_msg(self._handle_msg)
+
+    # ------------------------------------------------------------ feeding
+
+    def feed(self, rec: Record, schedule: Scheduler | None = None) -> None:
+        """Fold a record in; flush now, or once after ``throttle_s`` if ``schedule`` is given."""
+        with self._lock:
+            self.fold.apply(rec)
+            if schedule is None:
+                self._flush_locked()
+                return
+            if self._pending:
+                return
+            self._pending = True
+        schedule(self.throttle_s, self.flush)
+
+    def flush(self) -> None:
+        """Push what changed to the front end in one message."""
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        self._pending = False
+        fold = self.fold
+        dirty = fold.take_dirty()
+        if not dirty:
+            return
+        self.flushes += 1
+        with self.hold_sync():
+            if "mermaid" in dirty:
+                text, nodes = fold.mermaid()
+                self.nodes, self.mermaid = nodes, text
+            if "states" in dirty or "mermaid" in dirty:
+                self.states = fold.states()
+                self.waiting = fold.waiting()
+            if "timeline" in dirty:
+                self.timeline = list(fold.timeline)
+            if "log" in dirty:
+                self.log = list(fold.log)
+            if "budget" in dirty:
+                self.budget = fold.budget()
+            if "status" in dirty:
+                self.status = fold.state.status.value
+                self.reason = fold.state.reason or ""
+            if fold.state.run_id and self.run_id != fold.state.run_id:
+                self.run_id = fold.state.run_id
+            if fold.state.name and not self.name:
+                self.name = fold.state.name
+            if self.selected and ("states" in dirty or "budget" in dirty):
+                self.detail = self._detail(self.selected)
+
+    # ------------------------------------------------------------ front-end messages
+
+    def _handle_msg(self, _w: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict):
+            return
+        kind, step = content.get("type"), str(content.get("step", ""))
+        if kind == "need-mermaid":
+            if _BUNDLE.is_file():
+                self.send({"type": "mermaid-bundle"}, [_BUNDLE.read_bytes()])
+            else:
+                self.send({"type": "no-mermaid"})
+        elif kind == "select":
+            self.select(step)
+        elif kind in ("approve", "deny"):
+            callback = self._on_approve if kind == "approve" else self._on_deny
+            if callback is None:
+                self.notice = f"this view cannot {kind}: it is not attached to a live session"
+                return
+            try:
+                callback(step)
+                self.notice = ""
+            except Exception as e:  # shown in the widget: a click has no cell to raise into
+                self.notice = f"{kind} {step}: {e}"
+
+    def select(self, step_id: str) -> None:
+        """Open a step's detail panel (what a node click does)."""
+        with self._lock:
+            self.selected = step_id
+            self.detail = self._detail(step_id)
+
+    def _detail(self, step_id: str) -> dict[str, Any]:
+        d = self.fold.detail(step_id)
+        images = []
+        if self._artifact_reader is not None:
+            for art in d.get("artifacts", []):
+                if art.get("media_type") in _IMAGE_TYPES and art.get("size", 0) <= _MAX_IMAGE:
+                    try:
+                        data = self._artifact_reader(art["sha256"])
+                    except (KeyError, OSError):
+                        continue
+                    b64 = base64.b64encode(data).decode()
+                    images.append(f"data:{art['media_type']};base64,{b64}")
+        if images:
+            d["images"] = images
+        return d
+
+    # ------------------------------------------------------------ static forms
+
+    def summary(self) -> tuple[str, list[tuple[str, str, str]]]:
+        """(headline, [(step, skill, status)]) without ids, times or addresses."""
+        with self._lock:
+            st = self.fold.state
+            plan = st.plan
+            rows = []
+            if plan is not None:
+                rows = [(s.id, s.skill, st.steps[s.id].status.value) for s in plan.steps]
+            done = sum(1 for r in rows if r[2] == "COMMITTED")
+            head = f"RunView {self.name or st.name or 'run'!r}: {st.status.value}"
+            if rows:
+                head += f", {done}/{len(rows)} steps committed"
+            return head, rows
+
+    def __repr__(self) -> str:
+        head, rows = self.summary()
+        return "\n".join([head, *(f"  {sid} [{skill}] {status}" for sid, skill, status in rows)])
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if isinstance(data, dict):
+            data["text/plain"] = repr(self)
+            data["text/html"] = self._repr_html_()
+        return bundle
+
+    def _repr_html_(self) -> str:
+        head, rows = self.summary()
+        body = "".join(
+            f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td><td>{html.escape(c)}</td></tr>"
+            for a, b, c in rows
+        )
+        table = f"<table><tr><th>step</th><th>skill</th><th>status</th></tr>{body}</table>"
+        shown = table if rows else ""
+        return f"<div class='sgr-runview-static'><b>{html.escape(head)}</b>{shown}</div>"

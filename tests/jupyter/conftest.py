@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from jupyter_fake_kernel import FakeKernel
+
+from sgr_jupyter.config import SgrConfig
+from sgr_jupyter.magics import SgrMagics
+from sgr_jupyter.session import Session
+
+
+@dataclass
+class Env:
+    shell: InteractiveShell
+    magics: SgrMagics
+    session: Session
+    kernels: dict[str, FakeKernel] = field(default_factory=dict)
+
+    def kernel(self, mode: str = "ask") -> FakeKernel:
+        return self.kernels[mode]
+
+
+@pytest.fixture
+def env(tmp_path) -> Iterator[Env]:
+    shell = InteractiveShell.instance()
+    kernels: dict[str, FakeKernel] = {}
+
+    def factory(cfg: SgrConfig) -> FakeKernel:
+        kernels[cfg.approval_mode] = FakeKernel(cfg.approval_mode)
+        return kernels[cfg.approval_mode]
+
+    session = Session(kernel_factory=factory)
+    magics = SgrMagics(shell=shell, session=session)
+    magics.home = str(tmp_path / "home")
+    magics.widget = False
+    shell.register_magics(magics)
+    yield Env(shell, magics, session, kernels)
+    session.close()
+    shell.user_ns.pop("_sgr", None)
