@@ -32,6 +32,8 @@ class SandboxLimits(BaseModel):
     artifact_bytes: int = Field(32 << 20, ge=1024, description="Cap per returned file.")
     network: bool = Field(False, description="Network access; off unless asked for.")
     timeout_s: float = Field(60.0, gt=0, description="Default deadline per execution.")
+    workspace_mb: int = Field(256, ge=1, description="Cap on the run workspace's disk use.")
+    workspace_files: int = Field(10_000, ge=16, description="Cap on files in the workspace.")
 
 
 class ExecResult(BaseModel):

@@ -1,0 +1,97 @@
+"""Connecting to the Docker engine, failing closed with a message that says how to fix it.
+
+The docker SDK is imported here, lazily: ``import sgr_kernel`` must not import docker.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from sgr_kernel.errors import SandboxUnavailable
+from sgr_kernel.sandbox._profile import LABEL, OWNER_LABEL
+
+__all__ = ["connect", "default_image", "reap_orphans", "require_image"]
+
+FIX_ENGINE = (
+    "start a Docker engine (`bash scripts/ensure-docker.sh` installs and starts one, or "
+    "`sudo systemctl start docker`), or point DOCKER_HOST at one"
+)
+FIX_IMAGE = "build it with `sgr sandbox build` (or `python -m sgr_kernel.sandbox build`)"
+
+
+def default_image() -> str:
+    """``$SGR_SANDBOX_IMAGE``, else the tag of the current recipe."""
+    from sgr_kernel.sandbox._build import IMAGE_REPO, recipe_version
+
+    return os.environ.get("SGR_SANDBOX_IMAGE") or f"{IMAGE_REPO}:{recipe_version()}"
+
+
+def connect(base_url: str | None = None, *, timeout: int = 60) -> Any:
+    """A ``DockerClient`` with API version negotiation, or ``SandboxUnavailable``."""
+    try:
+        import docker
+    except ImportError as e:
+        raise SandboxUnavailable(
+            "the docker SDK is not installed: `pip install 'sgr-jupyter[docker]'`"
+        ) from e
+    try:
+        if base_url:
+            client = docker.DockerClient(base_url=base_url, version="auto", timeout=timeout)
+        else:
+            client = docker.from_env(version="auto", timeout=timeout)
+        client.ping()
+    except Exception as e:  # the SDK raises several unrelated types for a dead socket
+        where = base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        raise SandboxUnavailable(
+            f"no Docker engine answers at {where} ({type(e).__name__}: {str(e)[:200]}); "
+            f"{FIX_ENGINE}. Sandboxed code is never run on the host."
+        ) from e
+    return client
+
+
+def require_image(client: Any, image: str) -> None:
+    """Fail closed when the sandbox image is absent (never pull: there is no registry)."""
+    import docker.errors
+
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        raise SandboxUnavailable(f"the sandbox image {image} is missing: {FIX_IMAGE}") from None
+    except docker.errors.APIError as e:
+        raise SandboxUnavailable(f"the Docker engine failed to look up {image}: {e}") from e
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_orphans(client: Any, *, everything: bool = False) -> list[str]:
+    """Remove sandbox containers whose owning kernel process on this host is gone.
+
+    Args:
+        everything: remove every sandbox container, live owner or not (``sgr sandbox prune``).
+
+    Returns:
+        The ids removed.
+    """
+    host = socket.gethostname()
+    removed = []
+    for c in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
+        owner = c.labels.get(OWNER_LABEL, "")
+        owner_host, _, pid = owner.rpartition(":")
+        dead = owner_host == host and pid.isdigit() and not _pid_alive(int(pid))
+        if everything or dead or c.status in ("exited", "dead"):
+            try:
+                c.remove(force=True)
+                removed.append(c.id)
+            except Exception:
+                pass  # gone meanwhile (auto_remove)
+    return removed
