@@ -386,3 +386,17 @@ class Kernel:
 
     def runs(self) -> list[RunState]:
         return [self.load(r) for r in self.store.list_runs()]
+
+    async def replay(self, run_id: str, *, strict: bool = False) -> Any:
+        """Strictly replay a recorded run: zero live calls; returns a ``ReplayReport``."""
+        from sgr_kernel.replay.engine import ReplayEngine
+
+        self._require(run_id)
+        return await ReplayEngine(self.skills, self.store).replay_run(run_id, strict=strict)
+
+    def show(self, run_id: str) -> Any:
+        """The run's ``RequestTrace`` view, materialised from its log."""
+        from sgr_kernel.trace.view import materialise
+
+        self._require(run_id)
+        return materialise(self.store.read(run_id).records)

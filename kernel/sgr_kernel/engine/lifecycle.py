@@ -52,6 +52,8 @@ class _Outcome:
     output: dict[str, Any] | None = None
     error: BaseException | None = None
     in_doubt: bool = False
+    interrupted: bool = False
+    """Replay only: the recorded attempt was cut short by a crash."""
 
 
 class LifecycleEngine:
@@ -78,7 +80,7 @@ class LifecycleEngine:
         self._running: dict[asyncio.Task[_Outcome], str] = {}
         self._timers: dict[asyncio.Task[str], str] = {}
         self._waiting: set[str] = set()
-        self._decisions: dict[str, tuple[bool, str, str | None]] = {}
+        self._decisions: dict[str, tuple[bool, str | None, str | None]] = {}
         self._wakeup = asyncio.Event()
         self._cancel_reason: str | None = None
         self._abort: BudgetExceeded | None = None
@@ -373,6 +375,13 @@ class LifecycleEngine:
     async def _execute(self, spec: StepSpec, attempt: int) -> _Outcome:
         rt = self.rt
         recorded = rt.recorded.attempts.get((spec.id, attempt)) if rt.recorded else None
+        if rt.replaying and (
+            recorded is None
+            or recorded.outcome is None
+            or (recorded.outcome is S.RETRY_WAIT and recorded.failure is None)
+        ):
+            # The original process died during this attempt; replay mirrors the interruption.
+            return _Outcome(spec.id, attempt, interrupted=True)
         if (
             rt.replaying
             and recorded
@@ -426,6 +435,9 @@ class LifecycleEngine:
     def _handle(self, oc: _Outcome, committed: list[str]) -> None:
         journal = self.rt.journal
         spec = self._specs[oc.step]
+        if oc.interrupted:
+            self._replay_interruption(oc)
+            return
         if self.rt.replaying and self._diverges(oc):
             return
         if oc.error is None:
@@ -484,6 +496,25 @@ class LifecycleEngine:
             self._divergence = ReplayDivergenceError(oc.step, want or rec.output, got)
             return True
         return False
+
+    def _replay_interruption(self, oc: _Outcome) -> None:
+        journal = self.rt.journal
+        rec = self.rt.recorded
+        assert rec is not None
+        attempt = rec.attempts.get((oc.step, oc.attempt))
+        if attempt is None or attempt.outcome is None:
+            self.recording_ended = True  # the recording stops inside this attempt
+            journal.step_status(oc.step, S.RETRY_WAIT, attempt=oc.attempt, reason="interrupted")
+            return
+        journal.step_status(oc.step, S.RETRY_WAIT, attempt=oc.attempt, reason="interrupted; re-run")
+        journal.step_status(oc.step, S.READY, attempt=oc.attempt)
+        decision = rec.approvals.get(oc.step)
+        if decision is not None and not self._specs[oc.step].requires_approval and not decision[0]:
+            journal.step_status(oc.step, S.WAITING_APPROVAL, attempt=oc.attempt, reason="in doubt")
+            self._decisions[oc.step] = decision
+            self._waiting.add(oc.step)
+            return
+        self._push_ready(oc.step)
 
     async def _sleep(self, sid: str, delay: float) -> str:
         await self.rt.services.clock.sleep(delay)
