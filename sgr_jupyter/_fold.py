@@ -67,6 +67,16 @@ class RunFold:
                 self.state.step(s.id)
             self._dirty.update(("mermaid", "states"))
 
+    def seed(self, state: RunState) -> None:
+        """Adopt a state folded elsewhere (the kernel's), keeping a provisional plan."""
+        if state.plan is None and self.state.plan is not None:
+            state.plan = self.state.plan
+            for s in state.plan.steps:
+                state.step(s.id)
+        self.state = state
+        self._t0 = state.created_ts
+        self._dirty.update(("mermaid", "states", "status", "budget"))
+
     def apply(self, rec: Record) -> None:
         """Fold one record in; records at or below the last seen seq are ignored (dedupe)."""
         if rec.seq <= self.state.last_seq:

@@ -113,7 +113,7 @@ def result_view(ctl: Any) -> RunResultView:
         status=_str(_get(result, "status")),
         steps=steps,
         outputs=dict(_get(result, "outputs") or {}),
-        error=_get(result, "error"),
+        error=_get(result, "error") or _get(result, "reason"),
         usage=usage,
     )
 

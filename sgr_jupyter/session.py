@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import copy
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
@@ -18,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 from sgr_jupyter.config import SgrConfig
 from sgr_jupyter.widgets import RunView
 from sgr_kernel.trace.base import Record
+from sgr_kernel.trace.state import RunState
 
 __all__ = ["KernelAPI", "RunController", "RunHandleAPI", "Session", "default_kernel_factory"]
 
@@ -242,7 +244,7 @@ class Session:
             if view is not None:
                 view.run_id = handle.run_id
                 unsubscribe = handle.subscribe(lambda rec: view.feed(rec, self._later))
-                _seed(kernel, handle.run_id, view)
+                _seed(kernel, handle, view)
             else:
                 unsubscribe = None
             asyncio.get_running_loop().create_task(self._watch(handle, ctl, unsubscribe))
@@ -273,8 +275,13 @@ class Session:
         ctl._finish(result, None)
 
 
-def _seed(kernel: KernelAPI, run_id: str, view: RunView) -> None:
-    """Fold what was logged before the subscription (records dedupe by seq)."""
+def _seed(kernel: KernelAPI, handle: Any, view: RunView) -> None:
+    """Fold in what was logged before the subscription (later records dedupe by seq)."""
+    state = getattr(handle, "state", None)
+    if isinstance(state, RunState):
+        view.seed(copy.deepcopy(state))
+        return
+    run_id = handle.run_id
     store = getattr(kernel, "store", None)
     read = getattr(store, "read", None)
     if read is None:
@@ -283,8 +290,7 @@ def _seed(kernel: KernelAPI, run_id: str, view: RunView) -> None:
         log = read(run_id)
     except Exception:  # the run may not be on disk yet; live records will follow
         return
-    for rec in getattr(log, "records", ()):
-        view.feed(rec)
+    view.feed_many(getattr(log, "records", ()))
 
 
 def budget_kwargs(budget: Mapping[str, float]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from sgr_jupyter._fold import RunFold
 from sgr_jupyter._paths import mermaid_bundle
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.trace.base import Record
+from sgr_kernel.trace.state import RunState
 
 __all__ = ["RunView"]
 
@@ -92,6 +93,19 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
                 return
             self._pending = True
         schedule(self.throttle_s, self.flush)
+
+    def feed_many(self, records: Iterable[Record]) -> None:
+        """Fold many records, then flush once (seeding a view from a stored log)."""
+        with self._lock:
+            for rec in records:
+                self.fold.apply(rec)
+            self._flush_locked()
+
+    def seed(self, state: RunState) -> None:
+        """Start from a copy of the kernel's own state fold (records after it dedupe by seq)."""
+        with self._lock:
+            self.fold.seed(state)
+            self._flush_locked()
 
     def flush(self) -> None:
         """Push what changed to the front end in one message."""

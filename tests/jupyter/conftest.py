@@ -26,6 +26,7 @@ class Env:
 @pytest.fixture
 def env(tmp_path) -> Iterator[Env]:
     shell = InteractiveShell.instance()
+    shell.config.pop("SgrMagics", None)  # %config in other tests must not leak in
     kernels: dict[str, FakeKernel] = {}
 
     def factory(cfg: SgrConfig) -> FakeKernel:
