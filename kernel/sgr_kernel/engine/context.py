@@ -35,6 +35,7 @@ from sgr_kernel.models.failure import FailureRecord
 from sgr_kernel.models.remote import RemoteJobSpec
 from sgr_kernel.sandbox.base import ExecResult
 from sgr_kernel.skills.base import CAP_LLM, CAP_NETWORK, CAP_REMOTE, CAP_SANDBOX, HttpResponse
+from sgr_kernel.trace._crash import crashpoint
 from sgr_kernel.trace.base import ArtifactRef, RecordType
 from sgr_kernel.trace.recorded import RecordedAttempt, RecordedCall
 
@@ -171,6 +172,7 @@ class RunContext:
             step=self._step,
             durable=side_effect,
         )
+        crashpoint("effect_intent")  # intent durable, effect not started
         try:
             response = await live()
         except asyncio.CancelledError:
@@ -186,6 +188,7 @@ class RunContext:
                 step=self._step,
             )
             raise
+        crashpoint("effect_done")  # effect happened, result not yet recorded
         journal.append(
             RecordType.RESULT, {**base, "ok": True, "response": response}, step=self._step
         )

@@ -35,6 +35,7 @@ from sgr_kernel.models.plan import Plan, StepSpec
 from sgr_kernel.models.refs import RefError, resolve_inputs
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.skills.base import Skill
+from sgr_kernel.trace._crash import crashpoint
 from sgr_kernel.trace.base import RecordType
 
 __all__ = ["MAX_INPUT_BYTES", "LifecycleEngine"]
@@ -169,7 +170,7 @@ class LifecycleEngine:
             elif st.status is S.WAITING_APPROVAL:
                 self._waiting.add(sid)
                 if st.approval is not None:  # decided, then crashed before it was applied
-                    self._decisions[sid] = (st.approval, st.approval_by or "recorded", None)
+                    self._decisions[sid] = (st.approval, st.approval_by, st.approval_reason)
 
     def _recover_in_doubt(self, sid: str) -> None:
         """A step that was RUNNING when the process died."""
@@ -242,6 +243,8 @@ class LifecycleEngine:
             self._push_ready(sid)
         # Group commit: one sync makes every record above durable before anything is released.
         self.rt.journal.sync()
+        if committed:
+            crashpoint("steps_acknowledged")
         for sid in committed:
             for child in self.dag.children[sid]:
                 if self.state.steps[child].status is S.PENDING and self._parents_committed(child):

@@ -43,6 +43,7 @@ class StepState:
     reason: str | None = None
     approval: bool | None = None
     approval_by: str | None = None
+    approval_reason: str | None = None
     started_ts: float | None = None
     ended_ts: float | None = None
     open_intents: set[str] = field(default_factory=set)
@@ -103,6 +104,7 @@ class RunState:
             st = self.step(rec.step)
             st.approval = bool(d["approved"])
             st.approval_by = d.get("by")
+            st.approval_reason = d.get("reason")
         elif t is RecordType.USAGE:
             for u in (self.usage, self.step(rec.step).usage if rec.step else None):
                 if u is not None:
@@ -156,6 +158,7 @@ class RunState:
                 "reason": s.reason,
                 "approval": s.approval,
                 "approval_by": s.approval_by,
+                "approval_reason": s.approval_reason,
                 "started_ts": s.started_ts,
                 "ended_ts": s.ended_ts,
                 "open_intents": sorted(s.open_intents),
@@ -190,6 +193,7 @@ class RunState:
                 reason=d["reason"],
                 approval=d["approval"],
                 approval_by=d["approval_by"],
+                approval_reason=d.get("approval_reason"),
                 started_ts=d["started_ts"],
                 ended_ts=d["ended_ts"],
                 open_intents=set(d["open_intents"]),
