@@ -6,8 +6,8 @@ plain mutable accumulator owned by one thread; ``dump``/``load`` make it a snaps
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sgr_kernel.models.failure import FailureRecord

@@ -25,9 +25,11 @@ steps:
 def sgr(
     home: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full = {**os.environ, "SGR_HOME": str(home), **(env or {})}
-    full.pop("SGR_CRASH_AT", None) if env is None else None
-    return subprocess.run([*SGR, *args], capture_output=True, text=True, env=full, timeout=120)
+    full = {k: v for k, v in os.environ.items() if k != "SGR_CRASH_AT"}
+    full.update(SGR_HOME=str(home), **(env or {}))
+    return subprocess.run(
+        [*SGR, *args], capture_output=True, text=True, env=full, timeout=120, check=False
+    )
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ def test_ref_errors_name_the_missing_key() -> None:
 
 
 def test_parse_plan_reports_yaml_position() -> None:
-    with pytest.raises(PlanParseError, match="p.yaml: not valid YAML at line 3"):
+    with pytest.raises(PlanParseError, match=r"p\.yaml: not valid YAML at line 3"):
         parse_plan("steps:\n  - id: [unclosed\n", source="p.yaml")
 
 
