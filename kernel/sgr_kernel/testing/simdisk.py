@@ -34,7 +34,7 @@ __all__ = ["FaultyFileIO", "SimDisk", "SimulatedCrash"]
 Mode = Literal["random", "ordered"]
 
 
-class SimulatedCrash(Exception):  # noqa: N818 - it is an event, not an error of the code
+class SimulatedCrash(Exception):
     """The simulated machine lost power at a sync."""
 
 
@@ -97,6 +97,13 @@ class SimDisk:
                 images[id(inode)] = _Inode(data=bytearray(data), durable=bytearray(data))
             files[path] = images[id(inode)]
         return SimDisk(_files=files, _dirs=set(self._dirs))
+
+    def put_file(self, path: Path, data: bytes) -> None:
+        """Place a file with durable content ``data`` (creating its directories); for tests."""
+        path = Path(path)
+        self.makedirs(path.parent)
+        inode = _Inode(data=bytearray(data), durable=bytearray(data))
+        self._files[path] = self._durable[path] = inode
 
     def snapshot_bytes(self, path: Path) -> bytes | None:
         """What a reader would see now (None when absent); for test assertions."""
@@ -222,7 +229,7 @@ def _replay(inode: _Inode, rng: random.Random, mode: Mode) -> bytes:
     data = bytearray(inode.durable)
     ops = inode.pending
     cut = rng.randint(0, len(ops)) if mode == "ordered" else -1
-    for i, (kind, at, payload) in enumerate(ops):
+    for i, (kind, at, written) in enumerate(ops):
         if mode == "ordered":
             if i > cut:
                 break
@@ -236,10 +243,11 @@ def _replay(inode: _Inode, rng: random.Random, mode: Mode) -> bytes:
         if kind == "t":
             del data[at:]
             continue
+        payload = written
         if outcome == "torn":
-            payload = payload[: rng.randint(0, len(payload))]
+            payload = written[: rng.randint(0, len(written))]
         elif outcome == "garbage":
-            payload = rng.randbytes(len(payload))
+            payload = rng.randbytes(len(written))
         if len(data) < at:
             data += bytes(at - len(data))  # a hole reads back as zeros
         data[at : at + len(payload)] = payload

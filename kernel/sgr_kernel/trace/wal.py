@@ -20,8 +20,8 @@ import re
 import secrets
 import socket
 import time
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -353,7 +353,7 @@ class FileTraceStore(TraceStore):
         """Cut a torn tail: copy it aside, truncate, fsync. Returns the report."""
         cut = len(buf) - scan.good_end
         if scan.damage_line is None and cut == 0:
-            return RecoveryReport(records=len(scan.records))
+            return RecoveryReport(records=scan.next_seq)
         wal = self._wal(run_id)
         aside = wal.with_name(f"{WAL_NAME}.torn-{scan.good_end}")
         try:
@@ -375,7 +375,7 @@ class FileTraceStore(TraceStore):
         except OSError as e:
             raise TraceWriteError(f"run {run_id!r}: recovering {wal} failed ({e})") from e
         return RecoveryReport(
-            records=len(scan.records),
+            records=scan.next_seq,
             torn_tail=True,
             truncated_bytes=cut,
             tail_reason=_tail_reason(scan, cut),
