@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from sgr_kernel.errors import SandboxUnavailable
 from sgr_kernel.sandbox import admin
 
@@ -26,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--all", action="store_true", help="remove every sandbox container")
     sub.add_parser("doctor", help="can sandboxed code run here?")
     args = p.parse_args(argv)
+    out: BaseModel
     try:
         if args.cmd == "build":
             out = admin.build_image([Path(w) for w in args.wheel], force=args.force)

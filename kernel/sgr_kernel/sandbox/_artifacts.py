@@ -10,6 +10,7 @@ path-traversal characters are refused.
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 import os
 import shutil
@@ -176,9 +177,7 @@ def clear_workspace(root: Path, keep: tuple[str, ...] = ("out",)) -> None:
         if entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)
         else:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(entry.path)
-            except OSError:
-                pass
     for name in keep:
         (root / name).mkdir(exist_ok=True)

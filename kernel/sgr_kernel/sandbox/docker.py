@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import hashlib
 import json
 import os
@@ -185,7 +186,14 @@ class DockerSession:
 
     async def _boot(self) -> None:
         await asyncio.to_thread(self._create)
-        raw = getattr(self._attach, "_sock", self._attach)
+        # asyncio gets its own duplicate of the attach socket; the SDK's wrappers are closed
+        # at once (closing one fd of a dup does not shut the connection down).
+        orig = getattr(self._attach, "_sock", self._attach)
+        raw = orig.dup()
+        for obj in (self._attach, orig):
+            with contextlib.suppress(Exception):
+                obj.close()
+        self._attach = None
         reader, self._writer = await asyncio.open_connection(sock=raw)
         self._lines = _protocol.LineReader(reader, _protocol.max_line_bytes(self.limits))
         try:
@@ -204,10 +212,9 @@ class DockerSession:
     def _kill_sync(self) -> None:
         c, self.container = self.container, None
         if c is not None:
-            try:
+            # Already gone (auto_remove) or the engine died: nothing to leak either way.
+            with contextlib.suppress(Exception):
                 c.remove(force=True)
-            except Exception:
-                pass  # already gone (auto_remove) or the engine died: nothing to leak
 
     async def _teardown(self) -> None:
         if self._lines is not None:
@@ -273,7 +280,8 @@ class DockerSession:
             for t in tasks:
                 t.cancel()
         if waiter in done:
-            return waiter.result()  # type: ignore[no-any-return]
+            result: tuple[str, Any] = waiter.result()
+            return result
         if done:
             return "quota", None
         return "timeout", None
@@ -311,10 +319,8 @@ class DockerSession:
     async def _interrupt(self, req_id: int, deadline: float, lost: bool) -> ExecResult:
         """Deadline passed: SIGINT first (state kept), then kill and restart (state lost)."""
         msg = f"the execution passed its {deadline:g} s deadline"
-        try:
+        with contextlib.suppress(Exception):
             await asyncio.to_thread(self.container.kill, signal="SIGINT")
-        except Exception:
-            pass
         kind, reply = await self._await(req_id, self.sandbox.interrupt_grace_s, watch=False)
         if kind == "reply":
             assert isinstance(reply, _protocol.Reply)

@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (Runs inside the container only, on the image's own interpreter: stdlib, kept plain.)
 """The in-container runner of the sgr-sandbox image: a persistent Python session over JSON lines.
 
 Runs INSIDE the sandbox container only (stdlib only, Python 3.11). The host writes one JSON
@@ -264,6 +266,8 @@ def run(req):
             error = f"{error_type} (traceback unavailable)"
     finally:
         sys.stdout, sys.stderr = saved
+    if os.getpid() != SELF:
+        os._exit(0)  # a bare os.fork() child finished the cell: it must not act as the runner
     duration = time.perf_counter() - t0
     figures = _save_figures(req.get("id"))
     try:
