@@ -123,7 +123,13 @@ class SgrMagics(Magics):  # type: ignore[misc]
                 return self._launch(cfg, kernel, lambda k: k.resume(run_id), opts, None, "")
             case a.ForkCmd(run_id=run_id, from_step=step, inputs=inputs, opts=opts):
                 kernel = self.session.kernel_for(run_id, cfg)
-                fork_inputs = {k: dict(v) for k, v in inputs.items()}
+                others = sorted(set(inputs) - {step})
+                if others:
+                    raise UsageError(
+                        f"%sgr fork: --input may change only the step forked from ({step!r}), "
+                        f"not {', '.join(others)}; write --input {step}.NAME=VALUE"
+                    )
+                fork_inputs = dict(inputs.get(step, {}))
                 return self._launch(
                     cfg,
                     kernel,
@@ -215,10 +221,10 @@ class SgrMagics(Magics):  # type: ignore[misc]
             if opts.out and ctl.error is None:
                 ns[opts.out] = ctl.result
 
-        if self.widget:
-            display(view)
         with _as_usage():
             ctl = self.session.launch(kernel, starter, view, on_done)
+        if self.widget:  # only once the run exists: a refused plan leaves no dead widget
+            display(view)
         view._on_approve = ctl.approve
         view._on_deny = lambda step: ctl.deny(step, reason="denied in the widget")
         view._artifact_reader = _artifact_reader(kernel, ctl.run_id)

@@ -104,6 +104,28 @@ class RunController:
         """Block until the run ends and return its ``RunResult``."""
         return self._done.result(timeout)
 
+    def wait_for_approval(self, timeout: float | None = 60.0) -> list[str]:
+        """Block until a step waits for approval (its ids) or the run ends (``[]``)."""
+        if self.view is None:
+            raise RuntimeError("this run has no view to watch; use wait()")
+        view = self.view
+        tick = threading.Event()
+        waited = 0.0
+        while timeout is None or waited < timeout:
+            with view._lock:
+                waiting = view.fold.waiting()
+            if waiting or self.done:
+                return waiting
+            tick.wait(0.02)
+            waited += 0.02
+        raise TimeoutError(f"no step of {self.run_id} waited for approval in {timeout} s")
+
+    def summary(self) -> Any:
+        """The deterministic table of a run (what ``%%sgr --wait`` shows)."""
+        from sgr_jupyter._views import result_view
+
+        return result_view(self)
+
     def approve(self, step_id: str, by: str = "user") -> None:
         self._session.call_sync(lambda: self._kernel.approve(self.run_id, step_id, by=by))
 

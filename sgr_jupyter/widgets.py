@@ -78,6 +78,9 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
         if plan is not None:
             self.fold.set_plan(plan)
         self.flush()
+        # The static forms are frozen at creation: a notebook saved or tested later shows the
+        # same text however far the run had got when the output was captured.
+        self._static = (repr(self), self._repr_html_())
         self.on_msg(self._handle_msg)
 
     # ------------------------------------------------------------ feeding
@@ -212,8 +215,7 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
         bundle = super()._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         if isinstance(data, dict):
-            data["text/plain"] = repr(self)
-            data["text/html"] = self._repr_html_()
+            data["text/plain"], data["text/html"] = self._static
         return bundle
 
     def _repr_html_(self) -> str:

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
-from jupyter_fake_kernel import FakeKernel
+
+# pytest runs with --import-mode=importlib, so a helper module beside the tests is not on
+# sys.path by itself; the fake kernel lives there to keep it out of the shipped package.
+sys.path.insert(0, str(Path(__file__).parent))
+from jupyter_fake_kernel import FakeKernel  # noqa: E402
 
 from sgr_jupyter.config import SgrConfig
 from sgr_jupyter.magics import SgrMagics

@@ -1,0 +1,179 @@
+"""Write the example notebooks' sources (outputs come from executing them).
+
+    python examples/build_notebooks.py && \
+    jupyter nbconvert --to notebook --execute --inplace examples/0*.ipynb && \
+    python examples/build_notebooks.py --strip
+
+Keeping the cells here makes edits reviewable; ``--strip`` drops saved widget state (it would
+hold the widget's JavaScript) and volatile metadata before committing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).parent
+
+SETUP = """%load_ext sgr_jupyter
+import os, tempfile
+os.environ["SGR_HOME"] = tempfile.mkdtemp(prefix="sgr-example-")  # a fresh store per run"""
+
+NOTEBOOKS = {
+    "01_quickstart": [
+        "# Quickstart: a task, a plan, a live DAG\n\n"
+        "`%%sgr` hands a cell to the agent kernel. The LLM turns the task into a validated "
+        "plan (a DAG of skill steps), the kernel runs it, and every event lands in a "
+        "write-ahead trace you can inspect and replay.\n\n"
+        "This notebook uses the **scripted** provider (`responses/01_quickstart.jsonl`) so "
+        "it runs offline and gives the same answers every time. Drop the `%config` line to "
+        "use the embedded local model, or set `SGR_PROVIDER=openai_compat` and `SGR_BASE_URL`.",
+        SETUP,
+        '%config SgrMagics.provider = "scripted:responses/01_quickstart.jsonl"',
+        "## A task\n\nThe cell returns a live `RunView` (the DAG colours as steps commit; "
+        "click a node for its inputs, output, tokens and cost). `--wait` blocks until the "
+        "run ends, for scripts and tests; `--out` binds the result.",
+        "%%sgr --wait --out answer\n"
+        "Explain in two sentences why an agent should log each step before acknowledging it.",
+        "answer.status, list(answer.outputs)",
+        "## A plan written by you\n\nWith `--plan` the cell is a YAML plan. `{name}` "
+        "interpolates a kernel variable; `${step.output.field}` passes an upstream output "
+        "(plain substitution, no expressions).",
+        'city = "Oslo"',
+        "%%sgr --plan --wait\n"
+        "name: greeting\n"
+        "steps:\n"
+        "  - id: hello\n"
+        "    skill: format\n"
+        '    inputs: {template: "Hello from {city}"}\n'
+        "  - id: shout\n"
+        "    skill: format\n"
+        '    inputs: {template: "${hello.output.text}!"}',
+        "## Inspect and replay\n\n`%sgr show` renders the trace and the DAG; "
+        "`%sgr replay` re-runs the engine against the trace with **zero** model calls.",
+        "%sgr show {_sgr.run_id}",
+        "%sgr replay {answer.run_id}",
+    ],
+    "02_plans_and_policies": [
+        "# Plans and policies: retries, timeouts, budgets, approvals\n\n"
+        "A plan states its policies as data. The kernel validates the whole plan (skills, "
+        "references, budget estimate) before anything runs.",
+        SETUP,
+        "## Retries and timeouts are per step",
+        "%%sgr --plan --wait --out report\n"
+        "name: policies\n"
+        "budget: {max_steps: 10}\n"
+        "steps:\n"
+        "  - id: fetch\n"
+        "    skill: format\n"
+        '    inputs: {template: "rows=42"}\n'
+        "    retry: {max_attempts: 3, backoff_s: 0.1}\n"
+        "    timeout_s: 5\n"
+        "  - id: report\n"
+        "    skill: format\n"
+        '    inputs: {template: "report: ${fetch.output.text}"}',
+        'report.outputs["report"]',
+        "## Budgets are checked before a step launches\n\n"
+        "A budget the plan cannot fit is refused up front, as a one-line error, and nothing "
+        "runs.",
+        "%%sgr --plan --budget-steps 1\n"
+        "name: too-big\n"
+        "steps:\n"
+        "  - {id: a, skill: format, inputs: {template: a}}\n"
+        "  - {id: b, skill: format, inputs: {template: b}}",
+        "## Approvals\n\n"
+        "A step with `requires_approval` waits for a human. Without `--wait` the cell "
+        "returns at once: click **Approve** in the widget, or use `%sgr approve`.",
+        "%%sgr --plan --name deploy\n"
+        "steps:\n"
+        "  - {id: build, skill: format, inputs: {template: built}}\n"
+        "  - id: deploy\n"
+        "    skill: format\n"
+        "    requires_approval: true\n"
+        '    inputs: {template: "deployed ${build.output.text}"}',
+        "_sgr.wait_for_approval()",
+        "%sgr approve {_sgr.run_id} deploy",
+        "_sgr.wait()\n_sgr.summary()",
+    ],
+    "03_crash_resume_replay": [
+        "# Crash, resume, replay, fork\n\n"
+        "The trace is a write-ahead log: a run killed mid-way resumes without redoing "
+        "committed work. Here a separate process runs a plan and is killed with SIGKILL "
+        "while it waits at an approval gate.",
+        SETUP,
+        'import signal, subprocess, sys\n\nplan = """\nname: pipeline\nsteps:\n'
+        "  - {id: extract, skill: format, inputs: {template: extracted}}\n"
+        "  - id: load\n    skill: format\n    requires_approval: true\n"
+        '    inputs: {template: "loaded ${extract.output.text}"}\n"""\n'
+        'script = """\nimport asyncio, sys\n'
+        "from sgr_kernel.engine import Kernel\n"
+        "from sgr_kernel.models import parse_plan\n"
+        "async def main():\n"
+        "    h = await Kernel().start(plan=parse_plan(sys.stdin.read()))\n"
+        "    h.subscribe(lambda r: r.data.get('status') == 'WAITING_APPROVAL' "
+        "and print(h.run_id, flush=True))\n"
+        "    await h.wait()\n"
+        'asyncio.run(main())\n"""\n'
+        "proc = subprocess.Popen([sys.executable, '-c', script], stdin=subprocess.PIPE,\n"
+        "                        stdout=subprocess.PIPE, text=True)\n"
+        "proc.stdin.write(plan); proc.stdin.close()\n"
+        "run_id = proc.stdout.readline().strip()   # the run is waiting at 'load'\n"
+        "proc.send_signal(signal.SIGKILL); proc.wait()\n"
+        'print("killed with", -proc.returncode)',
+        "MD:The log survives. The approval is recorded in it, and `resume` continues the run: "
+        "`extract` is not run again (1 attempt).",
+        "%sgr approve {run_id} load",
+        "%sgr resume {run_id} --wait",
+        "## Strict replay: zero model calls, every request checked against the trace",
+        "%sgr replay {run_id}",
+        "## Fork: a new run that shares the committed prefix and changes one step",
+        "%sgr fork {run_id} --from load --input load.template=reloaded --out forked",
+        "MD:The forked `load` step is new work, so it asks for approval again; "
+        "`extract` is inherited from the old run.",
+        "_sgr.wait_for_approval()",
+        "%sgr approve {_sgr.run_id} load",
+        "_sgr.wait()\n_sgr.summary()",
+        'forked.outputs["load"]',
+    ],
+}
+
+
+def build() -> None:
+    for name, cells in NOTEBOOKS.items():
+        nb = new_notebook(
+            metadata={
+                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                "language_info": {"name": "python"},
+            }
+        )
+        for src in cells:
+            if src.startswith("MD:"):
+                nb.cells.append(new_markdown_cell(src[3:]))
+            elif src.startswith("#"):
+                nb.cells.append(new_markdown_cell(src))
+            else:
+                nb.cells.append(new_code_cell(src))
+        for cell in nb.cells:
+            if cell.cell_type == "code" and "--budget-steps 1" in cell.source:
+                cell.metadata["tags"] = ["raises-exception"]
+        path = HERE / f"{name}.ipynb"
+        old = nbformat.read(path, 4) if path.exists() else None
+        if old is not None and [c.source for c in old.cells] == [c.source for c in nb.cells]:
+            continue  # unchanged: keep the executed outputs
+        nbformat.write(nb, path)
+
+
+def strip() -> None:
+    for path in sorted(HERE.glob("0*.ipynb")):
+        nb = nbformat.read(path, 4)
+        nb.metadata.pop("widgets", None)
+        for cell in nb.cells:
+            cell.metadata.pop("execution", None)
+        nbformat.write(nb, path)
+
+
+if __name__ == "__main__":
+    strip() if "--strip" in sys.argv else build()
