@@ -76,10 +76,17 @@ class LifecycleEngine:
         self.skills = skills
         self.pause_when_waiting = pause_when_waiting
         self._specs = {s.id: s for s in plan.steps}
+        self._missing = {sid: len(ps) for sid, ps in dag.parents.items()}
+        """Parents of each step not yet committed (a step is ready at zero)."""
         self._pos = {sid: i for i, sid in enumerate(dag.order)}
         self._ready: list[tuple[int, str]] = []
-        self._running: dict[asyncio.Task[_Outcome], str] = {}
-        self._timers: dict[asyncio.Task[str], str] = {}
+        self._queued: set[str] = set()
+        # Tasks report back through these lists and one event, so a turn costs O(completions),
+        # not O(running tasks) as asyncio.wait would.
+        self._running: dict[asyncio.Task[None], str] = {}
+        self._timers: dict[asyncio.Task[None], str] = {}
+        self._finished: list[_Outcome] = []
+        self._expired: list[str] = []
         self._waiting: set[str] = set()
         self._decisions: dict[str, tuple[bool, str | None, str | None]] = {}
         self._wakeup = asyncio.Event()
@@ -133,11 +140,12 @@ class LifecycleEngine:
         return RunStatus(self.state.status)
 
     def _push_ready(self, sid: str) -> None:
-        heapq.heappush(self._ready, (self._pos[sid], sid))
+        if sid not in self._queued:  # a step with several parents is released once
+            self._queued.add(sid)
+            heapq.heappush(self._ready, (self._pos[sid], sid))
 
     def _parents_committed(self, sid: str) -> bool:
-        steps = self.state.steps
-        return all(steps[p].status is S.COMMITTED for p in self.dag.parents[sid])
+        return self._missing[sid] == 0
 
     def _idempotent(self, spec: StepSpec) -> bool:
         if spec.idempotent is not None:
@@ -147,6 +155,10 @@ class LifecycleEngine:
 
     def _init_from_state(self) -> None:
         journal = self.rt.journal
+        for sid in self.dag.order:
+            if self.state.steps[sid].status is S.COMMITTED:
+                for child in self.dag.children[sid]:
+                    self._missing[child] -= 1
         for sid in self.dag.order:
             st = self.state.steps[sid]
             if st.status is S.PENDING:
@@ -209,9 +221,10 @@ class LifecycleEngine:
             self._launch()
             if self._abort is not None:
                 continue  # the next turn stops the run
-            if self.recording_ended and not self._running and not self._timers:
+            busy = self._running or self._timers or self._finished or self._expired
+            if self.recording_ended and not busy:
                 return
-            if not self._running and not self._timers:
+            if not busy:
                 if self._waiting and not self._decisions:
                     if self.pause_when_waiting or self.rt.replaying:
                         names = ", ".join(self.waiting())
@@ -225,20 +238,16 @@ class LifecycleEngine:
             await self._wait_and_handle()
 
     async def _wait_and_handle(self) -> None:
-        self._wakeup.clear()
-        wake = asyncio.ensure_future(self._wakeup.wait())
-        pending: set[asyncio.Future[Any]] = {wake, *self._running, *self._timers}
-        done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        if not wake.done():
-            wake.cancel()
+        if not self._finished and not self._expired:
+            self._wakeup.clear()
+            await self._wakeup.wait()
         committed: list[str] = []
-        finished = [t for t in self._running if t in done]
-        finished.sort(key=lambda t: self._pos[self._running[t]])
-        for task in finished:
-            del self._running[task]
-            self._handle(task.result(), committed)
-        for timer in [t for t in self._timers if t in done]:
-            sid = self._timers.pop(timer)
+        finished, self._finished = self._finished, []
+        finished.sort(key=lambda oc: self._pos[oc.step])
+        for oc in finished:
+            self._handle(oc, committed)
+        expired, self._expired = self._expired, []
+        for sid in expired:
             self.rt.journal.step_status(sid, S.READY, attempt=self.state.steps[sid].attempt)
             self._push_ready(sid)
         # Group commit: one sync makes every record above durable before anything is released.
@@ -247,14 +256,19 @@ class LifecycleEngine:
             crashpoint("steps_acknowledged")
         for sid in committed:
             for child in self.dag.children[sid]:
-                if self.state.steps[child].status is S.PENDING and self._parents_committed(child):
+                self._missing[child] -= 1
+                if self._missing[child] == 0 and self.state.steps[child].status is S.PENDING:
                     self._push_ready(child)
 
     # ------------------------------------------------------------ launching
 
     def _next_ready(self) -> str | None:
         if not self.rt.replaying:
-            return heapq.heappop(self._ready)[1] if self._ready else None
+            if not self._ready:
+                return None
+            sid = heapq.heappop(self._ready)[1]
+            self._queued.discard(sid)
+            return sid
         rec = self.rt.recorded
         assert rec is not None
         if self._cursor >= len(rec.launches):
@@ -279,6 +293,7 @@ class LifecycleEngine:
             return None
         self._ready.remove(entry)
         heapq.heapify(self._ready)
+        self._queued.discard(sid)
         self._cursor += 1
         return sid
 
@@ -311,7 +326,7 @@ class LifecycleEngine:
             journal.step_status(
                 sid, S.RUNNING, via=via, attempt=attempt, elapsed_s=round(elapsed, 6)
             )
-            task = asyncio.ensure_future(self._execute(spec, attempt))
+            task = asyncio.ensure_future(self._attempt(spec, attempt))
             self._running[task] = sid
 
     def _gate(self, sid: str) -> bool:
@@ -375,6 +390,12 @@ class LifecycleEngine:
 
     # ------------------------------------------------------------ executing
 
+    async def _attempt(self, spec: StepSpec, attempt: int) -> None:
+        outcome = await self._execute(spec, attempt)
+        self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+        self._finished.append(outcome)
+        self._wakeup.set()
+
     async def _execute(self, spec: StepSpec, attempt: int) -> _Outcome:
         rt = self.rt
         recorded = rt.recorded.attempts.get((spec.id, attempt)) if rt.recorded else None
@@ -409,7 +430,9 @@ class LifecycleEngine:
             return _Outcome(spec.id, attempt, error=e, in_doubt=ctx.in_doubt)
 
     def _inputs(self, spec: StepSpec, skill: type[Skill]) -> BaseModel:
-        outputs = {k: v.output for k, v in self.state.steps.items() if v.status is S.COMMITTED}
+        # References imply edges, so every step an input refers to is a committed parent.
+        steps = self.state.steps
+        outputs = {p: steps[p].output for p in self.dag.parents[spec.id]}
         try:
             values = resolve_inputs(spec.inputs, outputs)
         except RefError as e:
@@ -519,9 +542,11 @@ class LifecycleEngine:
             return
         self._push_ready(oc.step)
 
-    async def _sleep(self, sid: str, delay: float) -> str:
+    async def _sleep(self, sid: str, delay: float) -> None:
         await self.rt.services.clock.sleep(delay)
-        return sid
+        self._timers.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+        self._expired.append(sid)
+        self._wakeup.set()
 
     def _skip_descendants(self, sid: str) -> None:
         for d in sorted(self.dag.descendants(sid), key=self._pos.__getitem__):
@@ -534,6 +559,8 @@ class LifecycleEngine:
         await asyncio.gather(*self._running, *self._timers, return_exceptions=True)
         self._running.clear()
         self._timers.clear()
+        self._finished.clear()
+        self._expired.clear()
         journal = self.rt.journal
         for sid in self.dag.order:
             st = self.state.steps[sid]

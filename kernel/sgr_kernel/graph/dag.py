@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -112,6 +113,11 @@ def build_dag(plan: Plan) -> Dag:
     )
 
 
+@cache
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
+
+
 def _check_inputs(step: StepSpec, skill: type[Skill], problems: list[str]) -> None:
     fields = skill.Input.model_fields
     extra = skill.Input.model_config.get("extra")
@@ -127,7 +133,7 @@ def _check_inputs(step: StepSpec, skill: type[Skill], problems: list[str]) -> No
         if any(True for _ in find_refs(value)):
             continue  # the type is checked when the reference resolves
         try:
-            TypeAdapter[Any](fields[name].annotation).validate_python(value)  # type: ignore[arg-type]
+            _adapter(fields[name].annotation).validate_python(value)
         except ValidationError as e:
             msg = e.errors()[0]["msg"]
             problems.append(f"step {step.id!r}: input {name!r} is invalid: {msg}")
