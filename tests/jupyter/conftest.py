@@ -11,7 +11,7 @@ from IPython.core.interactiveshell import InteractiveShell
 # pytest runs with --import-mode=importlib, so a helper module beside the tests is not on
 # sys.path by itself; the fake kernel lives there to keep it out of the shipped package.
 sys.path.insert(0, str(Path(__file__).parent))
-from jupyter_fake_kernel import FakeKernel  # noqa: E402
+from jupyter_fake_kernel import FakeKernel
 
 from sgr_jupyter.config import SgrConfig
 from sgr_jupyter.magics import SgrMagics
