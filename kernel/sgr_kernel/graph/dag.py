@@ -133,7 +133,7 @@ def _check_inputs(step: StepSpec, skill: type[Skill], problems: list[str]) -> No
         if any(True for _ in find_refs(value)):
             continue  # the type is checked when the reference resolves
         try:
-            _adapter(fields[name].annotation).validate_python(value)
+            _adapter(fields[name].annotation).validate_python(value)  # type: ignore[arg-type]
         except ValidationError as e:
             msg = e.errors()[0]["msg"]
             problems.append(f"step {step.id!r}: input {name!r} is invalid: {msg}")
