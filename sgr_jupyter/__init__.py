@@ -33,10 +33,3 @@ def unload_ipython_extension(ipython: Any) -> None:
     if magics is not None:
         magics.session.close()
 
-
-def _jupyter_labextension_paths() -> list[dict[str, str]]:
-    return [{"src": "labextension", "dest": "sgr-jupyter"}]
-
-
-def _jupyter_server_extension_points() -> list[dict[str, str]]:
-    return [{"module": "sgr_jupyter.server"}]
