@@ -9,7 +9,8 @@ from sgr_kernel.engine.runtime import RunRuntime
 from sgr_kernel.errors import ReplayDivergenceError
 from sgr_kernel.graph.dag import validate_plan
 from sgr_kernel.models.plan import Plan
-from sgr_kernel.models.status import RunStatus
+from sgr_kernel.models.failure import FailureRecord
+from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.skills.base import CAP_LLM, Skill
 from sgr_kernel.trace.base import RecordType
 from sgr_kernel.trace.state import PLAN_STEP
@@ -30,19 +31,33 @@ async def plan_run(rt: RunRuntime, skills: Mapping[str, type[Skill]]) -> Plan:
     recorded = None
     if rt.recorded is not None:
         recorded = rt.recorded.attempts.get((PLAN_STEP, attempt))
-    ctx = RunContext(rt, PLAN_STEP, attempt, capabilities=frozenset({CAP_LLM}), recorded=recorded)
+    ctx_caps = frozenset({CAP_LLM})
+    ctx = RunContext(rt, PLAN_STEP, attempt, capabilities=ctx_caps, recorded=recorded)
     grants = rt.config.grants
 
     def validate(plan: Plan) -> list[str]:
         return validate_plan(plan, skills, grants=grants, budget=rt.config.budget)
 
-    plan = await plan_task(
-        ctx.llm,
-        task,
-        [skills[n].catalogue_entry() for n in sorted(skills)],
-        validate=validate,
-        max_replans=rt.config.max_replans,
-    )
+    planner = journal.state.step(PLAN_STEP)
+    if planner.status is not StepStatus.PENDING:  # planning was interrupted: a fresh attempt
+        attempt = planner.attempt + 1
+        journal.step_status(PLAN_STEP, StepStatus.RETRY_WAIT, attempt=planner.attempt)
+        journal.step_status(PLAN_STEP, StepStatus.READY, attempt=planner.attempt)
+        ctx = RunContext(rt, PLAN_STEP, attempt, capabilities=ctx_caps, recorded=None)
+    via = (StepStatus.READY,) if planner.status is StepStatus.PENDING else ()
+    journal.step_status(PLAN_STEP, StepStatus.RUNNING, via=via, attempt=attempt)
+    try:
+        plan = await plan_task(
+            ctx.llm,
+            task,
+            [skills[n].catalogue_entry() for n in sorted(skills)],
+            validate=validate,
+            max_replans=rt.config.max_replans,
+        )
+    except Exception as e:
+        failure = FailureRecord.from_exception(e, attempt).model_dump()
+        journal.step_status(PLAN_STEP, StepStatus.FAILED, attempt=attempt, failure=failure)
+        raise
     if rt.replaying and rt.recorded is not None:
         want = rt.recorded.state.plan
         if want is None or want != plan:
@@ -51,6 +66,9 @@ async def plan_run(rt: RunRuntime, skills: Mapping[str, type[Skill]]) -> Plan:
                 want.model_dump(mode="json") if want else None,
                 plan.model_dump(mode="json"),
             )
+    journal.step_status(
+        PLAN_STEP, StepStatus.COMMITTED, attempt=attempt, output={"steps": len(plan.steps)}
+    )
     journal.append(RecordType.PLAN, {"plan": plan.model_dump(mode="json")}, durable=True)
     journal.run_status(RunStatus.PLANNED)
     return plan

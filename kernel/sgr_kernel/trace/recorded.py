@@ -13,7 +13,7 @@ from typing import Any
 from sgr_kernel.models.failure import FailureRecord
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.trace.base import Record, RecordType
-from sgr_kernel.trace.state import RunState
+from sgr_kernel.trace.state import PLAN_STEP, RunState
 
 __all__ = ["RecordedAttempt", "RecordedCall", "RecordedRun"]
 
@@ -78,7 +78,8 @@ class RecordedRun:
                 status = StepStatus(d["status"])
                 att = int(d.get("attempt", 0))
                 if status is StepStatus.RUNNING:
-                    run.launches.append((rec.step, att))
+                    if rec.step != PLAN_STEP:  # planning is replayed before scheduling
+                        run.launches.append((rec.step, att))
                     run.attempt(rec.step, att).elapsed_s = d.get("elapsed_s")
                 elif status is StepStatus.COMMITTED:
                     a = run.attempt(rec.step, att)
