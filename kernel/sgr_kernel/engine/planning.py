@@ -8,8 +8,8 @@ from sgr_kernel.engine.context import RunContext
 from sgr_kernel.engine.runtime import RunRuntime
 from sgr_kernel.errors import ReplayDivergenceError
 from sgr_kernel.graph.dag import validate_plan
-from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.failure import FailureRecord
+from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.skills.base import CAP_LLM, Skill
 from sgr_kernel.trace.base import RecordType
