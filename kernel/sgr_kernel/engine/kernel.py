@@ -29,7 +29,7 @@ from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.skills.base import Skill
 from sgr_kernel.trace.base import RecordType, RecoveryReport, TraceStore
 from sgr_kernel.trace.checkpoint import CheckpointManager
-from sgr_kernel.trace.state import RunState, RunStateCodec
+from sgr_kernel.trace.state import PLAN_STEP, RunState, RunStateCodec
 
 __all__ = ["Kernel", "KernelConfig", "RunHandle", "RunResult"]
 
@@ -89,7 +89,11 @@ class RunHandle:
 
 
 def _result(state: RunState) -> RunResult:
-    outputs = {k: v.output for k, v in state.steps.items() if v.status is StepStatus.COMMITTED}
+    outputs = {
+        k: v.output
+        for k, v in state.steps.items()
+        if v.status is StepStatus.COMMITTED and k != PLAN_STEP
+    }
     return RunResult(run_id=state.run_id, status=state.status, reason=state.reason, outputs=outputs)
 
 

@@ -131,8 +131,9 @@ class RunState:
         elif st.status is StepStatus.RUNNING:
             st.started_ts = rec.ts
             st.open_intents.clear()
-            self.usage.steps_launched += 1
-            st.usage.steps_launched += 1
+            if rec.step != PLAN_STEP:  # planning is not a step of the plan's budget
+                self.usage.steps_launched += 1
+                st.usage.steps_launched += 1
         elif st.status is StepStatus.COMMITTED:
             st.output = d.get("output")
             st.ended_ts = rec.ts
