@@ -265,6 +265,10 @@ class Kernel:
             )
         cfg = RunConfig.from_json(state.config)
         journal = self._journal(run_id, resumed.writer, state)
+        if state.status is RunStatus.CREATED and state.plan is not None:
+            # Killed between `run_created` and `PLANNED`: finish that hop, or the run could
+            # never leave CREATED (CREATED -> COMPLETED is not in the table).
+            journal.run_status(RunStatus.PLANNED)
         handle = RunHandle(run_id, journal, resumed.log.report)
         return self._launch(handle, cfg, state.plan)
 

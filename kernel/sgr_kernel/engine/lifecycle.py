@@ -11,50 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
-from sgr_kernel.engine.context import RunContext, rebuild_error
-from sgr_kernel.engine.reliability import run_in_process
+from sgr_kernel.engine._attempt import Outcome, execute_attempt
+from sgr_kernel.engine._oracle import ReplayOracle
 from sgr_kernel.engine.runtime import RunRuntime
 from sgr_kernel.errors import (
     ApprovalDenied,
     ApprovalError,
     BudgetExceeded,
     ReplayDivergenceError,
-    StepContractError,
     StepError,
 )
 from sgr_kernel.graph.dag import Dag
 from sgr_kernel.models.failure import FailureRecord
 from sgr_kernel.models.plan import Plan, StepSpec
-from sgr_kernel.models.refs import RefError, resolve_inputs
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.skills.base import Skill
 from sgr_kernel.trace._crash import crashpoint
 from sgr_kernel.trace.base import RecordType
 
-__all__ = ["MAX_INPUT_BYTES", "LifecycleEngine"]
-
-MAX_INPUT_BYTES = 8 * 1024 * 1024
-"""Resolved inputs larger than this (as JSON) fail the step instead of being handed on."""
+__all__ = ["LifecycleEngine"]
 
 S = StepStatus
-
-
-@dataclass
-class _Outcome:
-    step: str
-    attempt: int
-    output: dict[str, Any] | None = None
-    error: BaseException | None = None
-    in_doubt: bool = False
-    interrupted: bool = False
-    """Replay only: the recorded attempt was cut short by a crash."""
 
 
 class LifecycleEngine:
@@ -85,7 +65,7 @@ class LifecycleEngine:
         # not O(running tasks) as asyncio.wait would.
         self._running: dict[asyncio.Task[None], str] = {}
         self._timers: dict[asyncio.Task[None], str] = {}
-        self._finished: list[_Outcome] = []
+        self._finished: list[Outcome] = []
         self._expired: list[str] = []
         self._waiting: set[str] = set()
         self._decisions: dict[str, tuple[bool, str | None, str | None]] = {}
@@ -93,7 +73,7 @@ class LifecycleEngine:
         self._cancel_reason: str | None = None
         self._abort: BudgetExceeded | None = None
         self._divergence: ReplayDivergenceError | None = None
-        self._cursor = 0
+        self._oracle = ReplayOracle(rt.recorded) if rt.replaying and rt.recorded else None
         self.recording_ended = False
         """Replay only: the recording stopped here (the original crashed, paused or stopped)."""
 
@@ -269,33 +249,25 @@ class LifecycleEngine:
             sid = heapq.heappop(self._ready)[1]
             self._queued.discard(sid)
             return sid
-        rec = self.rt.recorded
-        assert rec is not None
-        if self._cursor >= len(rec.launches):
+        oracle = self._oracle
+        assert oracle is not None
+        if oracle.exhausted:
             self.recording_ended = True
             return None
-        sid, attempt = rec.launches[self._cursor]
-        entry = (self._pos.get(sid, -1), sid)
-        if entry not in self._ready:
-            if not self._running and not self._timers and not self._decisions:
-                have = [s for _, s in sorted(self._ready)]
-                self._divergence = ReplayDivergenceError(
-                    sid,
-                    f"launch of {sid!r} attempt {attempt}",
-                    f"ready steps {have}",
-                    "the engine would not start the step the recording started next",
-                )
-            return None
-        if self.state.steps[sid].attempt + 1 != attempt:
-            self._divergence = ReplayDivergenceError(
-                sid, f"attempt {attempt}", f"attempt {self.state.steps[sid].attempt + 1}"
+        ready = {entry[1] for entry in self._ready}
+        idle = not self._running and not self._timers and not self._decisions
+        try:
+            chosen = oracle.next_launch(
+                ready, idle=idle, attempt_of=lambda s: self.state.steps[s].attempt
             )
+        except ReplayDivergenceError as e:
+            self._divergence = e
             return None
-        self._ready.remove(entry)
-        heapq.heapify(self._ready)
-        self._queued.discard(sid)
-        self._cursor += 1
-        return sid
+        if chosen is not None:
+            self._ready.remove((self._pos[chosen], chosen))
+            heapq.heapify(self._ready)
+            self._queued.discard(chosen)
+        return chosen
 
     def _launch(self) -> None:
         limit = 1 if self.rt.replaying else self.rt.config.max_concurrency
@@ -310,11 +282,9 @@ class LifecycleEngine:
             st = self.state.steps[sid]
             if spec.requires_approval and st.approval is not True and not self._gate(sid):
                 continue
-            recorded = self.rt.recorded
             elapsed = self.rt.elapsed_s()
-            if self.rt.replaying and recorded is not None:
-                got = recorded.attempts.get((sid, st.attempt + 1))
-                elapsed = got.elapsed_s if got and got.elapsed_s is not None else 0.0
+            if self._oracle is not None:
+                elapsed = self._oracle.elapsed_s(sid, st.attempt + 1)
             try:
                 self.rt.budget.check_launch(elapsed)
             except BudgetExceeded as e:
@@ -391,81 +361,27 @@ class LifecycleEngine:
     # ------------------------------------------------------------ executing
 
     async def _attempt(self, spec: StepSpec, attempt: int) -> None:
-        outcome = await self._execute(spec, attempt)
+        steps = self.state.steps
+        outputs = {p: steps[p].output for p in self.dag.parents[spec.id]}
+        skill = self.skills[spec.skill]
+        outcome = await execute_attempt(self.rt, spec, skill, attempt, outputs)
         self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
         self._finished.append(outcome)
         self._wakeup.set()
 
-    async def _execute(self, spec: StepSpec, attempt: int) -> _Outcome:
-        rt = self.rt
-        recorded = rt.recorded.attempts.get((spec.id, attempt)) if rt.recorded else None
-        if rt.replaying and (
-            recorded is None
-            or recorded.outcome is None
-            or (recorded.outcome is S.RETRY_WAIT and recorded.failure is None)
-        ):
-            # The original process died during this attempt; replay mirrors the interruption.
-            return _Outcome(spec.id, attempt, interrupted=True)
-        if (
-            rt.replaying
-            and recorded
-            and recorded.failure
-            and recorded.failure.type == "StepTimeout"
-        ):
-            # A deadline is wall time: replay takes the recorded verdict instead of re-running.
-            return _Outcome(spec.id, attempt, error=rebuild_error(recorded.failure))
-        caps = frozenset(rt.config.grants | set(spec.capabilities))
-        ctx = RunContext(rt, spec.id, attempt, capabilities=caps, recorded=recorded)
-        try:
-            skill_cls = self.skills[spec.skill]
-            inputs = self._inputs(spec, skill_cls)
-            skill = skill_cls()
-            timeout = spec.timeout_s or rt.config.default_timeout_s
-            if skill_cls.isolation == "process" and not rt.replaying:
-                out: Any = await run_in_process(skill.run_blocking, inputs, timeout)
-            else:
-                out = await rt.reliability.with_timeout(lambda: skill.run(ctx, inputs), timeout)
-            return _Outcome(spec.id, attempt, output=self._output(skill_cls, out))
-        except Exception as e:
-            return _Outcome(spec.id, attempt, error=e, in_doubt=ctx.in_doubt)
-
-    def _inputs(self, spec: StepSpec, skill: type[Skill]) -> BaseModel:
-        # References imply edges, so every step an input refers to is a committed parent.
-        steps = self.state.steps
-        outputs = {p: steps[p].output for p in self.dag.parents[spec.id]}
-        try:
-            values = resolve_inputs(spec.inputs, outputs)
-        except RefError as e:
-            raise StepContractError(f"cannot resolve inputs: {e}") from None
-        size = len(json.dumps(values, default=str))
-        if size > MAX_INPUT_BYTES:
-            raise StepContractError(
-                f"resolved inputs are {size} bytes, over the {MAX_INPUT_BYTES} byte limit; "
-                "pass large data as an artifact or a file path"
-            )
-        try:
-            return skill.Input.model_validate(values)
-        except ValidationError as e:
-            raise StepContractError(f"inputs do not fit skill {skill.name!r}: {e}") from None
-
-    @staticmethod
-    def _output(skill: type[Skill], out: Any) -> dict[str, Any]:
-        try:
-            model = out if isinstance(out, skill.Output) else skill.Output.model_validate(out)
-        except ValidationError as e:
-            raise StepContractError(f"skill {skill.name!r} returned a bad output: {e}") from None
-        return model.model_dump(mode="json")
-
     # ------------------------------------------------------------ outcomes
 
-    def _handle(self, oc: _Outcome, committed: list[str]) -> None:
+    def _handle(self, oc: Outcome, committed: list[str]) -> None:
         journal = self.rt.journal
         spec = self._specs[oc.step]
         if oc.interrupted:
             self._replay_interruption(oc)
             return
-        if self.rt.replaying and self._diverges(oc):
-            return
+        if self._oracle is not None:
+            divergence = self._oracle.check(oc)
+            if divergence is not None:
+                self._divergence = divergence
+                return
         if oc.error is None:
             journal.step_status(
                 oc.step, S.COMMITTED, attempt=oc.attempt, output=oc.output, deferred=True
@@ -497,33 +413,7 @@ class LifecycleEngine:
         if isinstance(err, BudgetExceeded):
             self._abort = err
 
-    def _diverges(self, oc: _Outcome) -> bool:
-        assert self.rt.recorded is not None
-        rec = self.rt.recorded.attempts.get((oc.step, oc.attempt))
-        if isinstance(oc.error, ReplayDivergenceError):
-            self._divergence = oc.error
-            return True
-        if rec is None or rec.outcome is None:
-            self._divergence = ReplayDivergenceError(
-                oc.step, "no recorded outcome", "an outcome", f"attempt {oc.attempt}"
-            )
-            return True
-        if oc.error is None:
-            if rec.outcome is not S.COMMITTED or rec.output != oc.output:
-                expected = rec.output if rec.outcome is S.COMMITTED else rec.failure
-                self._divergence = ReplayDivergenceError(oc.step, expected, oc.output)
-                return True
-            return False
-        got = type(oc.error).__name__
-        want = rec.failure.type if rec.failure else None
-        if rec.outcome is S.COMMITTED or (
-            want is not None and want not in (got, "SideEffectInDoubt")
-        ):
-            self._divergence = ReplayDivergenceError(oc.step, want or rec.output, got)
-            return True
-        return False
-
-    def _replay_interruption(self, oc: _Outcome) -> None:
+    def _replay_interruption(self, oc: Outcome) -> None:
         journal = self.rt.journal
         rec = self.rt.recorded
         assert rec is not None

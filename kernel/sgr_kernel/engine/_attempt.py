@@ -1,0 +1,103 @@
+"""One attempt of one step: resolve inputs, run the skill under its deadline, check its output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sgr_kernel.engine.context import RunContext, rebuild_error
+from sgr_kernel.engine.reliability import run_in_process
+from sgr_kernel.engine.runtime import RunRuntime
+from sgr_kernel.errors import StepContractError
+from sgr_kernel.models.plan import StepSpec
+from sgr_kernel.models.refs import RefError, find_refs, resolve_inputs
+from sgr_kernel.models.status import StepStatus
+from sgr_kernel.skills.base import Skill
+
+__all__ = ["MAX_INPUT_BYTES", "Outcome", "execute_attempt"]
+
+MAX_INPUT_BYTES = 8 * 1024 * 1024
+"""Resolved inputs larger than this (as JSON) fail the step instead of being handed on."""
+
+
+@dataclass
+class Outcome:
+    """How an attempt ended: an output, or an error (and whether an effect is in doubt)."""
+
+    step: str
+    attempt: int
+    output: dict[str, Any] | None = None
+    error: BaseException | None = None
+    in_doubt: bool = False
+    interrupted: bool = False
+    """Replay only: the recorded attempt was cut short by a crash."""
+
+
+def _inputs(spec: StepSpec, skill: type[Skill], outputs: Mapping[str, Any]) -> BaseModel:
+    try:
+        values = resolve_inputs(spec.inputs, outputs)
+    except RefError as e:
+        raise StepContractError(f"cannot resolve inputs: {e}") from None
+    # Literal inputs are bounded by the plan's size limit; only substituted ones can grow.
+    if any(True for _ in find_refs(spec.inputs)):
+        size = len(json.dumps(values, default=str))
+        if size > MAX_INPUT_BYTES:
+            raise StepContractError(
+                f"resolved inputs are {size} bytes, over the {MAX_INPUT_BYTES} byte limit; "
+                "pass large data as an artifact or a file path"
+            )
+    try:
+        return skill.Input.model_validate(values)
+    except ValidationError as e:
+        raise StepContractError(f"inputs do not fit skill {skill.name!r}: {e}") from None
+
+
+def _output(skill: type[Skill], out: Any) -> dict[str, Any]:
+    try:
+        model = out if isinstance(out, skill.Output) else skill.Output.model_validate(out)
+    except ValidationError as e:
+        raise StepContractError(f"skill {skill.name!r} returned a bad output: {e}") from None
+    return model.model_dump(mode="json")
+
+
+async def execute_attempt(
+    rt: RunRuntime,
+    spec: StepSpec,
+    skill_cls: type[Skill],
+    attempt: int,
+    outputs: Mapping[str, Any],
+) -> Outcome:
+    """Run one attempt; never raises (but for cancellation): errors come back in the Outcome.
+
+    ``outputs`` holds the committed outputs of the step's parents, which is every step its
+    references can name.
+    """
+    recorded = rt.recorded.attempts.get((spec.id, attempt)) if rt.recorded else None
+    if rt.replaying:
+        if (
+            recorded is None
+            or recorded.outcome is None
+            or (recorded.outcome is StepStatus.RETRY_WAIT and recorded.failure is None)
+        ):
+            # The original process died during this attempt; replay mirrors the interruption.
+            return Outcome(spec.id, attempt, interrupted=True)
+        if recorded.failure and recorded.failure.type == "StepTimeout":
+            # A deadline is wall time: replay takes the recorded verdict instead of re-running.
+            return Outcome(spec.id, attempt, error=rebuild_error(recorded.failure))
+    caps = frozenset(rt.config.grants | set(spec.capabilities))
+    ctx = RunContext(rt, spec.id, attempt, capabilities=caps, recorded=recorded)
+    try:
+        inputs = _inputs(spec, skill_cls, outputs)
+        skill = skill_cls()
+        timeout = spec.timeout_s or rt.config.default_timeout_s
+        if skill_cls.isolation == "process" and not rt.replaying:
+            out: Any = await run_in_process(skill.run_blocking, inputs, timeout)
+        else:
+            out = await rt.reliability.with_timeout(lambda: skill.run(ctx, inputs), timeout)
+        return Outcome(spec.id, attempt, output=_output(skill_cls, out))
+    except Exception as e:
+        return Outcome(spec.id, attempt, error=e, in_doubt=ctx.in_doubt)
