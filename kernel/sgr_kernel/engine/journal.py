@@ -122,8 +122,11 @@ class RunJournal:
                 log.exception("record listener failed")
 
     def sync(self) -> None:
-        """Make every appended record durable, then publish the deferred ones."""
-        self.writer.sync()
+        """The commit barrier: make appended records as durable as the run's mode promises
+        (``sync``: fsync now; ``batch``: the writer's group commit decides; ``none``: nothing),
+        then publish the deferred ones."""
+        if self.writer.durability is Durability.SYNC:
+            self.writer.sync()
         deferred, self._deferred = self._deferred, []
         for rec in deferred:
             self.publish(rec)
