@@ -1,0 +1,286 @@
+"""``RunService``: what the side panel can see and do, over the trace store, with no Jupyter.
+
+The REST handlers in ``sgr_jupyter.server`` only translate HTTP to these calls (STYLE 17), so
+everything here is tested without a server. It imports only ``sgr_kernel``.
+
+One writer per run (DESIGN §3.4): a run that is live in *another* process (a notebook kernel,
+an ``sgr run``) holds its trace's lock, so this process cannot record a decision or a cancel
+into it. Rather than fight for the lock, the service says so up front with
+``TraceLockedError`` (HTTP 409): the decision has to come from the process that drives the
+run. Runs that are paused, crashed or live in *this* process can be steered from here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sgr_kernel.engine.kernel import Kernel, KernelConfig, default_home
+from sgr_kernel.errors import RunNotFoundError, TraceLockedError
+from sgr_kernel.graph.mermaid import plan_to_mermaid
+from sgr_kernel.models.status import RunStatus, StepStatus
+from sgr_kernel.trace.state import PLAN_STEP, RunState
+from sgr_kernel.trace.view import RequestTrace, materialise
+from sgr_kernel.trace.wal import validate_run_id
+
+__all__ = ["LIVE_ELSEWHERE_HINT", "RunDetail", "RunService", "RunSummary"]
+
+LIVE_ELSEWHERE_HINT = (
+    "decide from the process that runs it: the widget's buttons or `%sgr approve RUN STEP` "
+    "in its notebook, or stop that run first"
+)
+"""What to do instead when a run is live in another process (sent with the 409)."""
+
+
+class RunSummary(BaseModel):
+    """One row of the runs list."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    name: str
+    status: RunStatus
+    reason: str | None = None
+    created_ts: float | None = None
+    ended_ts: float | None = None
+    steps_total: int = Field(0, description="Steps of the plan (the planner not counted).")
+    steps_done: int = Field(0, description="Plan steps that reached a terminal state.")
+    waiting: list[str] = Field(
+        default_factory=list, description="Steps waiting for an approval not yet given."
+    )
+    live: str | None = Field(
+        None, description="'here' (this server drives it), 'elsewhere' (another process), None."
+    )
+    holder: str | None = Field(None, description="The lock holder ('pid=… host=…') if live.")
+    tokens: int = 0
+    cost_usd: float = 0.0
+    parent: dict[str, Any] | None = None
+
+
+class RunDetail(BaseModel):
+    """One run for the detail pane: the trace view, its DAG as Mermaid text, and liveness."""
+
+    model_config = ConfigDict(frozen=True)
+
+    summary: RunSummary
+    view: RequestTrace
+    mermaid: str | None = Field(None, description="None until the run has a plan.")
+
+
+@dataclass(frozen=True)
+class _Cached:
+    stamp: tuple[int, int]
+    state: RunState
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+class RunService:
+    """Lists, shows, steers and exports runs of one store.
+
+    Args:
+        home: The store root (``SGR_HOME`` by default).
+        kernel: A kernel to use instead of building one (tests inject services this way).
+
+    Sync methods must be called on the thread of the event loop that awaits the async ones
+    (the server's IOLoop), because runs resumed here live on that loop.
+    """
+
+    def __init__(self, home: Path | str | None = None, *, kernel: Kernel | None = None) -> None:
+        if kernel is None:
+            cfg = KernelConfig(home=Path(home) if home else default_home(), pause_when_waiting=True)
+            kernel = Kernel(cfg)
+        self.kernel = kernel
+        self._cache: dict[str, _Cached] = {}
+
+    @property
+    def root(self) -> Path:
+        return self.kernel.store.root
+
+    # ------------------------------------------------------------ reading
+
+    def runs(self) -> list[RunSummary]:
+        """Every run in the store, newest first."""
+        out: list[RunSummary] = []
+        for run_id in reversed(self.kernel.store.list_runs()):
+            try:
+                out.append(self._summary(run_id, self._state(run_id)))
+            except (OSError, ValueError) as e:  # a damaged run must not hide the others
+                out.append(RunSummary(run_id=run_id, name=f"(unreadable: {e})", status="FAILED"))
+        return out
+
+    def detail(self, run_id: str) -> RunDetail:
+        """A run's trace view and DAG. Raises ``RunNotFoundError``/``InvalidRunIdError``."""
+        self._require(run_id)
+        handle = self.kernel.handle(run_id)
+        records = self.kernel.store.read(run_id).records
+        state = handle.state if handle is not None else None
+        view = materialise(records, state)
+        if handle is None:
+            state = RunState.from_records(records)
+        assert state is not None
+        mermaid = None
+        if view.plan is not None:
+            states = {s.id: s.status for s in view.steps if s.id != PLAN_STEP}
+            mermaid = plan_to_mermaid(view.plan, states)
+        return RunDetail(summary=self._summary(run_id, state), view=view, mermaid=mermaid)
+
+    def export(self, run_id: str) -> dict[str, Any]:
+        """What ``sgr export`` writes: the view, every record, and the recovery report."""
+        self._require(run_id)
+        log = self.kernel.store.read(run_id)
+        return {
+            "view": materialise(log.records).model_dump(mode="json"),
+            "records": [r.model_dump(mode="json") for r in log.records],
+            "recovery": log.report.model_dump(mode="json"),
+        }
+
+    # ------------------------------------------------------------ steering
+
+    def approve(self, run_id: str, step_id: str, *, by: str = "panel") -> RunSummary:
+        """Approve a waiting step. A paused run records it; ``resume`` then applies it."""
+        self._writable(run_id)
+        self.kernel.approve(run_id, step_id, by=by)
+        return self._summary(run_id, self._state(run_id))
+
+    def deny(
+        self, run_id: str, step_id: str, *, by: str = "panel", reason: str | None = None
+    ) -> RunSummary:
+        """Deny a waiting step (it fails; its dependents are skipped on resume)."""
+        self._writable(run_id)
+        self.kernel.deny(run_id, step_id, by=by, reason=reason)
+        return self._summary(run_id, self._state(run_id))
+
+    async def cancel(
+        self, run_id: str, reason: str = "cancelled from the side panel"
+    ) -> RunSummary:
+        """Cancel a run that is paused, crashed, or live in this process."""
+        self._writable(run_id)
+        if self.kernel.handle(run_id) is not None:
+            # Live here: the engine stops it; don't wait for in-flight steps to notice.
+            handle = self.kernel.handle(run_id)
+            assert handle is not None
+            if handle.engine is not None:
+                handle.engine.cancel(reason)
+            elif handle.task is not None:
+                handle.task.cancel()
+            return self._summary(run_id, handle.state)
+        await self.kernel.cancel(run_id, reason)
+        return self._summary(run_id, self._state(run_id))
+
+    async def resume(self, run_id: str) -> RunSummary:
+        """Continue a stopped run in this process (its steps run here, with this server's
+        provider and sandbox settings). It pauses again if more approvals are needed."""
+        self._writable(run_id)
+        handle = await self.kernel.resume(run_id)
+        return self._summary(run_id, handle.state)
+
+    async def wait(self, run_id: str) -> RunSummary:
+        """Wait for a run live in this process to stop (tests, scripts)."""
+        handle = self.kernel.handle(run_id)
+        if handle is not None:
+            await handle.wait()
+        return self._summary(run_id, self._state(run_id))
+
+    def close(self) -> None:
+        """Cancel runs live here; their traces stay resumable."""
+        for run_id in list(self.kernel._live):
+            handle = self.kernel.handle(run_id)
+            if handle is not None and handle.task is not None:
+                handle.task.cancel()
+
+    # ------------------------------------------------------------ helpers
+
+    def _require(self, run_id: str) -> None:
+        validate_run_id(run_id)
+        if not self.kernel.store.exists(run_id):
+            raise RunNotFoundError(run_id, str(self.root))
+
+    def _writable(self, run_id: str) -> None:
+        """Refuse, before touching the trace, a run that another process is writing."""
+        self._require(run_id)
+        if self.kernel.handle(run_id) is None:
+            holder = self.holder(run_id)
+            if holder is not None:
+                raise TraceLockedError(run_id, holder)
+
+    def holder(self, run_id: str) -> str | None:
+        """Who writes this run from another process, or None.
+
+        The writer writes ``pid=… host=…`` into the run's ``lock`` file when it takes the
+        flock and empties it when it lets go, so reading it never disturbs the writer (a
+        trial flock could make a notebook's resume fail at that instant). A holder left by
+        a killed process on this host is recognised by its dead pid.
+        """
+        try:
+            text = (self.kernel.store.run_dir(run_id) / "lock").read_text("utf-8").strip()
+        except OSError:
+            return None
+        if not text:
+            return None
+        fields = dict(p.split("=", 1) for p in text.split() if "=" in p)
+        pid, host = fields.get("pid", ""), fields.get("host")
+        if host == os.uname().nodename and pid.isdigit() and not _pid_alive(int(pid)):
+            return None
+        if pid == str(os.getpid()) and host == os.uname().nodename:
+            # Our own lock with no live handle: a one-off write (approve, cancel) in flight.
+            return None
+        return text
+
+    def _state(self, run_id: str) -> RunState:
+        handle = self.kernel.handle(run_id)
+        if handle is not None:
+            return handle.state
+        wal = self.kernel.store.run_dir(run_id) / "wal.jsonl"
+        st = wal.stat()
+        stamp = (st.st_size, st.st_mtime_ns)
+        hit = self._cache.get(run_id)
+        if hit is not None and hit.stamp == stamp:
+            return hit.state
+        # Folded from the log, not via snapshot+tail: snapshot loading may take the writer's
+        # path, and reading must never disturb a writer in another process.
+        state = RunState.from_records(self.kernel.store.read(run_id).records)
+        self._cache[run_id] = _Cached(stamp, state)
+        return state
+
+    def _summary(self, run_id: str, state: RunState) -> RunSummary:
+        plan_steps = [s for k, s in state.steps.items() if k != PLAN_STEP]
+        live: str | None = None
+        holder: str | None = None
+        if self.kernel.handle(run_id) is not None:
+            live = "here"
+        elif not state.status.terminal:
+            holder = self.holder(run_id)
+            live = "elsewhere" if holder else None
+        return RunSummary(
+            run_id=run_id,
+            name=state.name,
+            status=state.status,
+            reason=state.reason,
+            created_ts=state.created_ts,
+            ended_ts=state.ended_ts,
+            steps_total=len(state.plan.steps) if state.plan else 0,
+            steps_done=sum(1 for s in plan_steps if s.status.terminal),
+            waiting=[
+                k
+                for k, s in state.steps.items()
+                if s.status is StepStatus.WAITING_APPROVAL and s.approval is None
+            ],
+            live=live,
+            holder=holder,
+            tokens=state.usage.tokens,
+            cost_usd=state.usage.cost_usd,
+            parent=state.parent,
+        )

@@ -1,0 +1,162 @@
+"""REST handlers: HTTP in, one ``RunService`` call, JSON out (STYLE 17). Nothing else here.
+
+::
+
+    GET  /sgr/api/v1/runs                       {"runs": [RunSummary, ...]}
+    GET  /sgr/api/v1/runs/RUN                   RunDetail (view, mermaid, summary)
+    GET  /sgr/api/v1/runs/RUN/export            the `sgr export` JSON, as a download
+    POST /sgr/api/v1/runs/RUN/approve           {"step", "resume"?}        -> RunSummary
+    POST /sgr/api/v1/runs/RUN/deny              {"step", "reason"?, "resume"?}
+    POST /sgr/api/v1/runs/RUN/cancel            {"reason"?}
+    POST /sgr/api/v1/runs/RUN/resume            {}
+
+Errors are ``{"error": CODE, "message": ...}``: 400 bad input, 404 unknown run, 409 a step
+not waiting / a run live in another process (with ``hint``), 500 a damaged trace.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from pydantic import BaseModel
+from tornado import web
+
+from sgr_jupyter._service import LIVE_ELSEWHERE_HINT, RunService
+from sgr_jupyter.server._config import API_PREFIX
+from sgr_kernel.errors import (
+    ApprovalError,
+    InvalidRunIdError,
+    RunNotFoundError,
+    SgrUsageError,
+    TraceError,
+    TraceLockedError,
+)
+
+_RUN = r"(?P<run_id>[^/]+)"
+_ACTIONS = ("approve", "deny", "cancel", "resume")
+
+
+def _status_of(e: Exception) -> tuple[int, str, str | None]:
+    """HTTP status, error code and hint for a service error."""
+    if isinstance(e, RunNotFoundError):
+        return 404, e.code, None
+    if isinstance(e, TraceLockedError):
+        return 409, "run-live-elsewhere", LIVE_ELSEWHERE_HINT
+    if isinstance(e, ApprovalError):
+        return 409, e.code, None
+    if isinstance(e, InvalidRunIdError | SgrUsageError):
+        return 400, e.code, None
+    return 500, "trace", None
+
+
+class _Base(APIHandler):  # type: ignore[misc]
+    service: RunService
+
+    def initialize(self, service: RunService) -> None:
+        self.service = service
+
+    def _reply(self, value: BaseModel | dict[str, Any] | list[Any]) -> None:
+        if isinstance(value, BaseModel):
+            self.finish(value.model_dump_json())
+        else:
+            self.finish(json.dumps(value))
+
+    def _fail(self, e: Exception) -> None:
+        status, code, hint = _status_of(e)
+        body: dict[str, Any] = {"error": code, "message": str(e)}
+        if hint:
+            body["hint"] = hint
+        self.set_status(status)
+        self.finish(json.dumps(body))
+
+    def _body(self) -> dict[str, Any]:
+        if not self.request.body:
+            return {}
+        try:
+            data = json.loads(self.request.body)
+        except ValueError:
+            raise SgrUsageError("the request body is not JSON") from None
+        if not isinstance(data, dict):
+            raise SgrUsageError("the request body must be a JSON object")
+        return data
+
+
+class RunsHandler(_Base):
+    @web.authenticated
+    def get(self) -> None:
+        try:
+            self._reply({"root": str(self.service.root), "runs": _dump(self.service.runs())})
+        except (SgrUsageError, TraceError) as e:
+            self._fail(e)
+
+
+class RunHandler(_Base):
+    @web.authenticated
+    def get(self, run_id: str) -> None:
+        try:
+            self._reply(self.service.detail(run_id))
+        except (SgrUsageError, TraceError) as e:
+            self._fail(e)
+
+
+class ExportHandler(_Base):
+    @web.authenticated
+    def get(self, run_id: str) -> None:
+        try:
+            body = self.service.export(run_id)
+        except (SgrUsageError, TraceError) as e:
+            self._fail(e)
+            return
+        self.set_header("Content-Disposition", f'attachment; filename="sgr-{run_id}.json"')
+        self.finish(json.dumps(body, indent=2, sort_keys=True))
+
+
+class ActionHandler(_Base):
+    @web.authenticated
+    async def post(self, run_id: str, action: str) -> None:
+        svc = self.service
+        try:
+            body = self._body()
+            if action in ("approve", "deny"):
+                step = body.get("step")
+                if not isinstance(step, str) or not step:
+                    raise SgrUsageError(f'{action} needs {{"step": "STEP_ID"}} in the body')
+                by = f"panel:{self.current_user.username}" if self.current_user else "panel"
+                if action == "approve":
+                    result = svc.approve(run_id, step, by=by)
+                else:
+                    reason = body.get("reason")
+                    result = svc.deny(run_id, step, by=by, reason=str(reason) if reason else None)
+                if body.get("resume") and not result.status.terminal and result.live is None:
+                    result = await svc.resume(run_id)
+            elif action == "cancel":
+                reason = body.get("reason")
+                result = await svc.cancel(
+                    run_id, str(reason) if reason else "cancelled from the side panel"
+                )
+            else:
+                result = await svc.resume(run_id)
+        except (SgrUsageError, TraceError) as e:
+            self._fail(e)
+            return
+        self._reply(result)
+
+
+def _dump(items: list[BaseModel]) -> list[Any]:
+    return [json.loads(i.model_dump_json()) for i in items]
+
+
+def routes(base_url: str, service: RunService) -> list[tuple[str, type[_Base], dict[str, Any]]]:
+    """The URL table, rooted at the server's base URL."""
+    root = url_path_join(base_url, API_PREFIX)
+    kw = {"service": service}
+    actions = "|".join(_ACTIONS)
+    return [
+        (url_path_join(root, "runs"), RunsHandler, kw),
+        (url_path_join(root, "runs", _RUN), RunHandler, kw),
+        (url_path_join(root, "runs", _RUN, "export"), ExportHandler, kw),
+        (url_path_join(root, "runs", _RUN, f"(?P<action>{actions})"), ActionHandler, kw),
+    ]
