@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from sgr_kernel.dispatch.base import job
 from sgr_kernel.engine import Kernel, KernelConfig
-from sgr_kernel.errors import CapabilityDenied
+from sgr_kernel.errors import CapabilityDenied, PlanValidationError
 from sgr_kernel.models import RunStatus, parse_plan
 from sgr_kernel.skills.base import CAP_NETWORK, CAP_REMOTE, Skill, SkillContext
 from sgr_kernel.trace.base import RecordType
@@ -132,15 +132,29 @@ def test_http_is_recorded_redacted_and_replayed(tmp_path: Path, server: str) -> 
     assert _Handler.hits == [f"Bearer {CANARY}"]
 
 
-def test_http_needs_the_network_capability(tmp_path: Path, server: str) -> None:
-    plan = parse_plan(f"steps: [{{id: get, skill: fetch, inputs: {{url: '{server}/'}}}}]")
-    k = Kernel(KernelConfig(home=tmp_path), skills={"fetch": Fetch})
-    from sgr_kernel.errors import PlanValidationError
+class SneakyFetch(Fetch):
+    """Declares no capability but reaches for the network anyway."""
 
+    name = "sneaky"
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+
+def test_network_needs_a_grant(tmp_path: Path, server: str) -> None:
+    skills: dict[str, type[Skill]] = {"fetch": Fetch, "sneaky": SneakyFetch}
+    k = Kernel(KernelConfig(home=tmp_path), skills=skills)
+    declared = parse_plan(f"steps: [{{id: get, skill: fetch, inputs: {{url: '{server}/'}}}}]")
     with pytest.raises(PlanValidationError, match="needs capability network"):
-        asyncio.run(k.run(plan=plan))
-    assert k.store.list_runs() == []  # nothing was created, nothing ran
-    assert issubclass(CapabilityDenied, Exception)
+        asyncio.run(k.run(plan=declared))
+    assert k.store.list_runs() == []  # refused before anything was created or run
+
+    _Handler.hits.clear()
+    sneaky = parse_plan(f"steps: [{{id: get, skill: sneaky, inputs: {{url: '{server}/'}}}}]")
+    result = asyncio.run(k.run(plan=sneaky))
+    assert result.status is RunStatus.FAILED
+    view = k.show(result.run_id)
+    assert view.steps[0].error is not None
+    assert view.steps[0].error.startswith(CapabilityDenied.__name__)
+    assert _Handler.hits == []  # the request never left
 
 
 def test_remote_job_through_the_dispatcher(tmp_path: Path) -> None:
