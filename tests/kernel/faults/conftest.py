@@ -1,8 +1,8 @@
-"""Makes ``tests/kernel`` importable, for the shared test skills (``skills_for_tests``)."""
+"""Makes ``tests/kernel`` (shared test skills) and this folder (the crash harness) importable."""
 
 import sys
 from pathlib import Path
 
-_HERE = str(Path(__file__).resolve().parents[1])
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
+for _p in (Path(__file__).resolve().parents[1], Path(__file__).resolve().parent):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
