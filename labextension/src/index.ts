@@ -2,7 +2,8 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { mermaidPlugin } from './mermaid';
+import { panelPlugin } from './panel';
 
-const plugins: JupyterFrontEndPlugin<any>[] = [mermaidPlugin];
+const plugins: JupyterFrontEndPlugin<any>[] = [mermaidPlugin, panelPlugin];
 
 export default plugins;
