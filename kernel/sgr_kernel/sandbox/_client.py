@@ -18,6 +18,7 @@ FIX_ENGINE = (
     "start a Docker engine (`bash scripts/ensure-docker.sh` installs and starts one, or "
     "`sudo systemctl start docker`), or point DOCKER_HOST at one"
 )
+MIN_API = "1.24"
 FIX_IMAGE = "build it with `sgr sandbox build` (or `python -m sgr_kernel.sandbox build`)"
 
 
@@ -36,18 +37,39 @@ def connect(base_url: str | None = None, *, timeout: int = 60) -> Any:
         raise SandboxUnavailable(
             "the docker SDK is not installed: `pip install 'sgr-jupyter[docker]'`"
         ) from e
-    try:
+
+    def make(version: str) -> Any:
         if base_url:
-            client = docker.DockerClient(base_url=base_url, version="auto", timeout=timeout)
-        else:
-            client = docker.from_env(version="auto", timeout=timeout)
-        client.ping()
+            return docker.DockerClient(base_url=base_url, version=version, timeout=timeout)
+        return docker.from_env(version=version, timeout=timeout)
+
+    where = base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if where.startswith("unix://"):
+        # Check the socket ourselves: the SDK leaks its socket when connect() fails.
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(5)
+                s.connect(where[len("unix://") :])
+        except OSError as e:
+            raise SandboxUnavailable(
+                f"no Docker engine answers at {where} ({e}); {FIX_ENGINE}. "
+                "Sandboxed code is never run on the host."
+            ) from e
+    probe = None
+    try:
+        # Ping with a fixed old API version first: "auto" negotiates inside the constructor,
+        # and a constructor that fails there leaks its socket.
+        probe = make(MIN_API)
+        probe.ping()
+        client = make("auto")
     except Exception as e:  # the SDK raises several unrelated types for a dead socket
-        where = base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         raise SandboxUnavailable(
             f"no Docker engine answers at {where} ({type(e).__name__}: {str(e)[:200]}); "
             f"{FIX_ENGINE}. Sandboxed code is never run on the host."
         ) from e
+    finally:
+        if probe is not None:
+            probe.close()
     return client
 
 

@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import os
+import socket
 import time
 import weakref
 from collections.abc import Mapping
@@ -103,6 +104,12 @@ class DockerSandbox:
             reap_orphans(client)
             self._client = client
         return self._client
+
+    def close(self) -> None:
+        """Close the engine connection (sessions should be closed first)."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     async def start(
         self, run_id: str, workspace: Path, *, limits: SandboxLimits | None = None
@@ -186,13 +193,10 @@ class DockerSession:
 
     async def _boot(self) -> None:
         await asyncio.to_thread(self._create)
-        # asyncio gets its own duplicate of the attach socket; the SDK's wrappers are closed
-        # at once (closing one fd of a dup does not shut the connection down).
+        # asyncio takes over the attach socket's fd; detaching it from the SDK's socket object
+        # leaves that object closed, so its lingering wrappers never own (or leak) the fd.
         orig = getattr(self._attach, "_sock", self._attach)
-        raw = orig.dup()
-        for obj in (self._attach, orig):
-            with contextlib.suppress(Exception):
-                obj.close()
+        raw = socket.socket(orig.family, orig.type, fileno=orig.detach())
         self._attach = None
         reader, self._writer = await asyncio.open_connection(sock=raw)
         self._lines = _protocol.LineReader(reader, _protocol.max_line_bytes(self.limits))
@@ -215,6 +219,9 @@ class DockerSession:
             # Already gone (auto_remove) or the engine died: nothing to leak either way.
             with contextlib.suppress(Exception):
                 c.remove(force=True)
+            # An auto-remove may still be in progress: return once the container is gone.
+            with contextlib.suppress(Exception):
+                c.wait(condition="removed", timeout=10)
 
     async def _teardown(self) -> None:
         if self._lines is not None:
