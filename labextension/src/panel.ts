@@ -270,7 +270,9 @@ export class RunsPanel extends Widget {
       actions,
       head,
       dag,
+      h('div', 'sgr-Panel-section', 'Timeline'),
       this.timeline(d),
+      h('div', 'sgr-Panel-section', 'Steps'),
       this.steps(d, s)
     );
   }
@@ -287,7 +289,11 @@ export class RunsPanel extends Widget {
     this.mermaid
       .renderSvg(text)
       .then(info => {
-        el.innerHTML = info.svg; // labels are escaped by the kernel's plan_to_mermaid
+        // Lab's SVG starts with an XML prolog (a DOCTYPE declaring &nbsp;, for <img> data
+        // URLs) that HTML parsing would show as stray text: keep the <svg> element only.
+        // Labels are escaped by the kernel's plan_to_mermaid.
+        const at = info.svg.indexOf('<svg');
+        el.innerHTML = at >= 0 ? info.svg.slice(at) : info.svg;
       })
       .catch(err => {
         el.replaceChildren(h('pre', 'sgr-Panel-mermaidText', `${err}\n\n${text}`));
@@ -306,7 +312,7 @@ export class RunsPanel extends Widget {
       const end = ((s.ended_ts ?? now) - t0) / span;
       const bar = h('div', `sgr-Panel-bar sgr-Panel-status-${s.status.toLowerCase()}`);
       bar.style.marginLeft = `${(start * 100).toFixed(2)}%`;
-      bar.style.width = `${Math.max((end - start) * 100, 0.5).toFixed(2)}%`;
+      bar.style.width = `${Math.max((end - start) * 100, 0).toFixed(2)}%`;
       bar.title = `${s.id}: ${s.status}${s.duration_s !== null ? `, ${s.duration_s.toFixed(2)} s` : ''}`;
       const track = h('div', 'sgr-Panel-track', null, bar);
       box.appendChild(h('div', 'sgr-Panel-lane', null, h('span', 'sgr-Panel-laneLabel', s.id), track));

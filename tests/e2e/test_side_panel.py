@@ -91,7 +91,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     }
 
     port = _free_port()
-    env = {**os.environ, "SGR_HOME": str(home), "JUPYTERLAB_SETTINGS_DIR": str(settings)}
+    env = {
+        **os.environ,
+        "SGR_HOME": str(home),
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        # A fresh workspace: a restored layout could already have the panel open.
+        "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
+    }
     log = (base / "lab.log").open("wb")
     proc = subprocess.Popen(
         [
@@ -189,7 +195,8 @@ def test_panel_lists_runs_shows_dag_and_approves(lab: Lab, browser_page: Any) ->
     # The tab appears once Lab has loaded our labextension; a missing one times out here.
     tab = page.locator(PANEL_TAB)
     tab.wait_for(timeout=90_000)
-    tab.click()
+    if not page.locator("#sgr-runs-panel").is_visible():
+        tab.click()
 
     rows = page.locator(".sgr-Panel-run")
     rows.nth(1).wait_for(timeout=30_000)
@@ -202,9 +209,15 @@ def test_panel_lists_runs_shows_dag_and_approves(lab: Lab, browser_page: Any) ->
     nodes = page.locator(".sgr-Panel-dag svg g.node")
     nodes.nth(2).wait_for(timeout=30_000)
     assert nodes.count() == 3
-    labels = page.locator(".sgr-Panel-dag svg").inner_text()
+    labels = page.locator(".sgr-Panel-dag svg").text_content() or ""
     assert all(s in labels for s in ("draft", "publish", "notify"))
     assert page.locator(".sgr-Panel-dag svg g.node.sgr_waiting_approval").count() == 1
+    stray = page.locator(".sgr-Panel-dag").evaluate(
+        "e => Array.from(e.childNodes).filter(n => n.nodeType === 3 && n.textContent.trim())"
+        ".map(n => n.textContent)"
+    )
+    assert stray == []  # only the SVG: no leftover of Lab's XML prolog
+    assert page.locator(".sgr-Panel-bar").count() == 1  # only `draft` has started
     page.locator(".sgr-Panel-step[data-step-id='draft'] summary").click()
     shot(page, "side_panel_waiting")
 
