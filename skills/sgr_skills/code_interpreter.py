@@ -89,7 +89,9 @@ class CodeInterpreterSkill(Skill):
         return Estimate(tokens=size // 4 + 1500, llm_calls=1)
 
     async def run(self, ctx: SkillContext, inputs: CodeInterpreterInput) -> CodeInterpreterOutput:
-        user = (f"Context:\n{inputs.context}\n\n" if inputs.context else "") + f"Task: {inputs.task}"
+        user = (
+            f"Context:\n{inputs.context}\n\n" if inputs.context else ""
+        ) + f"Task: {inputs.task}"
         messages = [Message(role="system", content=SYSTEM), Message(role="user", content=user)]
         res: ExecResult | None = None
         for attempt in range(1, inputs.max_repairs + 2):
