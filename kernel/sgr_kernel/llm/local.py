@@ -129,7 +129,7 @@ class LocalLLM:
         return self._llama
 
     def _grammar(self, schema: dict[str, Any]) -> Any:
-        from llama_cpp import LlamaGrammar
+        from llama_cpp.llama_grammar import LlamaGrammar
 
         key = hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
         text = self._grammars.get(key)

@@ -44,7 +44,8 @@ _SYSTEM = (
     "You are a planner. Split the task into as few steps as possible; each step calls one "
     "skill.\nSkills:\n{skills}\nStep 1 is called s1, step 2 is s2, and so on. To pass the "
     "output of an earlier step into an input, write ${{sN.output.FIELD}}, for example "
-    "${{s1.output.text}}.\nPut the user's own words into the inputs. Reply with JSON only."
+    "${{s1.output.text}}; a step can only use the steps before it.\n"
+    "Put the user's own words into the inputs. Reply with JSON only."
 )
 
 # (task, steps) pairs; one is shown only when the catalogue has every skill it uses.

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,6 +35,12 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: str = ""
     usage: tuple[int, int] | None = None
+    delay_s: float = 0.0
+
+    @classmethod
+    def slow(cls, content: str, delay_s: float) -> Reply:
+        """A normal completion sent only after ``delay_s`` seconds (for client timeouts)."""
+        return cls("ok", content=content, delay_s=delay_s)
 
     @classmethod
     def text(cls, content: str, *, usage: tuple[int, int] | None = None) -> Reply:
@@ -72,6 +79,7 @@ class RecordedRequest:
     method: str
     path: str
     headers: dict[str, str]
+    """Header names in lower case."""
     body: dict[str, Any] | None
 
 
@@ -82,6 +90,12 @@ def _tokens(text: str) -> int:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like a real server
     server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without NODELAY, Nagle plus delayed
+        # ACKs add ~40 ms per reply, as real servers (uvicorn, llama.cpp) avoid.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:  # silence stderr noise
         return
@@ -140,6 +154,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, json.dumps({"error": {"message": msg, "param": "response_format"}}))
             return
         reply = owner._next_reply(body)
+        if reply.delay_s:
+            owner._stopping.wait(reply.delay_s)
         if reply.kind == "error":
             self._send(reply.status, reply.body, reply.headers)
         elif reply.kind == "raw":
@@ -206,6 +222,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     owner: OpenAITestServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out or hung up mid-reply is a scripted scenario, not news.
+        return
+
 
 class OpenAITestServer:
     """A loopback OpenAI-compatible server serving scripted replies in order.
@@ -238,13 +258,15 @@ class OpenAITestServer:
         self.record = record
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     def _record(self, method: str, path: str, headers: dict[str, str], body: Any) -> None:
         if self.record:
+            lowered = {k.lower(): v for k, v in headers.items()}  # HTTP names are case-blind
             with self._lock:
-                self.requests.append(RecordedRequest(method, path, headers, body))
+                self.requests.append(RecordedRequest(method, path, lowered, body))
 
     def _next_reply(self, body: dict[str, Any]) -> Reply:
         with self._lock:
@@ -281,6 +303,7 @@ class OpenAITestServer:
 
     def start(self) -> OpenAITestServer:
         """Bind an ephemeral loopback port and serve in a daemon thread."""
+        self._stopping.clear()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
         self._thread = threading.Thread(
@@ -291,6 +314,7 @@ class OpenAITestServer:
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
+        self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -1,0 +1,129 @@
+"""Planner evaluation: schema-valid %, executable %, correct %, latency over the eval tasks.
+
+Each task of ``sgr_kernel.testing.planner_eval.EVAL_TASKS`` is planned with ``plan_task``
+(bounded replanning, validation against the catalogue) and graded against what a correct
+plan must contain. The baseline measured in the same run is the same planner with
+replanning off (``max_replans=0``), which shows what the feedback loop buys.
+
+- schema-valid: every model answer parsed and validated as the planner's output model;
+- executable: ``plan_task`` returned a plan that passed validation;
+- correct: executable and ``grade`` found nothing missing.
+
+Run: ``.venv/bin/python bench/eval_planner.py`` (the embedded model, several minutes on 2
+cores) or ``--endpoint`` to use the configured endpoint (``SGR_BASE_URL``, ``SGR_MODEL``,
+``SGR_API_KEY``). Writes ``bench/results/eval_planner_<provider>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from sgr_kernel.errors import SgrError
+from sgr_kernel.llm.base import LLMClient, LLMRequest, LLMResponse
+from sgr_kernel.llm.config import load_settings, make_client
+from sgr_kernel.llm.planner import check_against_catalogue, plan_task, planner_output_model
+from sgr_kernel.llm.schema_guided import parse_output
+from sgr_kernel.testing.planner_eval import EVAL_CATALOGUE, EVAL_TASKS, EvalTask, grade
+
+RESULTS = Path(__file__).parent / "results"
+OUTPUT_CLS = planner_output_model(EVAL_CATALOGUE)
+
+
+async def one(client: LLMClient, task: EvalTask, max_replans: int) -> dict[str, Any]:
+    responses: list[LLMResponse] = []
+
+    async def call(request: LLMRequest) -> LLMResponse:
+        resp = await client.complete(request)
+        responses.append(resp)
+        return resp
+
+    t0 = time.perf_counter()
+    plan, error, misses = None, None, []
+    try:
+        plan = await plan_task(
+            call,
+            task.task,
+            EVAL_CATALOGUE,
+            validate=lambda p: check_against_catalogue(p, EVAL_CATALOGUE),
+            max_replans=max_replans,
+        )
+        misses = grade(plan, task)
+    except SgrError as e:
+        error = f"{type(e).__name__}: {str(e)[:300]}"
+    latency = time.perf_counter() - t0
+    valid = [not parse_output(OUTPUT_CLS, r.text)[1] for r in responses]
+    return {
+        "task": task.task,
+        "schema_valid": all(valid),
+        "answers": len(responses),
+        "answers_valid": sum(valid),
+        "executable": plan is not None,
+        "correct": plan is not None and not misses,
+        "misses": misses,
+        "error": error,
+        "latency_s": round(latency, 3),
+        "tokens": sum(r.usage.total_tokens for r in responses),
+        "plan": [s.model_dump(mode="json", include={"id", "skill", "inputs"}) for s in plan.steps]
+        if plan
+        else None,
+    }
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(rows)
+    lat = [r["latency_s"] for r in rows]
+    return {
+        "tasks": n,
+        "schema_valid_pct": round(100 * sum(r["schema_valid"] for r in rows) / n, 1),
+        "answers_valid_pct": round(
+            100 * sum(r["answers_valid"] for r in rows) / max(1, sum(r["answers"] for r in rows)), 1
+        ),
+        "executable_pct": round(100 * sum(r["executable"] for r in rows) / n, 1),
+        "correct_pct": round(100 * sum(r["correct"] for r in rows) / n, 1),
+        "latency_p50_s": round(statistics.median(lat), 3),
+        "latency_max_s": round(max(lat), 3),
+        "model_calls": sum(r["answers"] for r in rows),
+    }
+
+
+async def evaluate(client: LLMClient, max_replans: int) -> list[dict[str, Any]]:
+    rows = []
+    for task in EVAL_TASKS:
+        rows.append(await one(client, task, max_replans))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--endpoint", action="store_true", help="use the configured endpoint")
+    ap.add_argument("--replans", type=int, default=2)
+    args = ap.parse_args()
+    settings = load_settings() if args.endpoint else load_settings(provider="local")
+    client = make_client(settings)
+    label = "local" if settings.provider == "local" else "endpoint"
+    baseline_rows = asyncio.run(evaluate(client, 0))
+    rows = asyncio.run(evaluate(client, args.replans))
+    metrics = {"planner": summarise(rows), "baseline_no_replan": summarise(baseline_rows)}
+    s, b = metrics["planner"], metrics["baseline_no_replan"]
+    print(
+        f"FIGURE eval_planner provider={label} tasks={s['tasks']} "
+        f"schema_valid={s['schema_valid_pct']}% executable={s['executable_pct']}% "
+        f"correct={s['correct_pct']}% p50_s={s['latency_p50_s']} "
+        f"(no replan: executable={b['executable_pct']}% correct={b['correct_pct']}%)"
+    )
+    out = RESULTS / f"eval_planner_{label}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model = getattr(client, "model", settings.model)
+    result = {"name": f"eval_planner_{label}", "model": model, "metrics": metrics, "tasks": rows}
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
