@@ -207,8 +207,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe(value: BaseModel) -> str:
-    return "\n".join(f"{k}: {v}" for k, v in value.model_dump(mode="json").items())
+def _describe(value: BaseModel | dict[str, Any], indent: str = "") -> str:
+    data = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    lines = []
+    for k, v in data.items():
+        if isinstance(v, dict):
+            lines.append(f"{indent}{k}:")
+            lines.append(_describe(v, indent + "  "))
+        elif isinstance(v, list):
+            shown = ", ".join(json.dumps(x) if isinstance(x, dict) else str(x) for x in v)
+            lines.append(f"{indent}{k}: {shown or '-'}")
+        else:
+            lines.append(f"{indent}{k}: {v}")
+    return "\n".join(lines)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
