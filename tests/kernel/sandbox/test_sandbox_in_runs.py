@@ -70,3 +70,35 @@ def test_state_artifacts_and_replay(tmp_path: Path, docker_client: Any) -> None:
     assert report.ok and report.live_calls == 0, report
     assert after_replay == 0
     print("FIGURE sandbox_in_runs steps=3 state_shared=1 figures=1 replay_live_calls=0")
+
+
+def test_code_interpreter_repairs_from_the_traceback(tmp_path: Path, docker_client: Any) -> None:
+    """The model's first code raises; the traceback goes back; the fix runs on the state."""
+    from sgr_kernel.llm.scripted import ScriptedLLM
+
+    plan = parse_plan(
+        """
+steps:
+  - {id: data, skill: python, inputs: {code: "values = [3, 1, 2]"}}
+  - {id: ci, skill: code_interpreter, depends_on: [data], inputs: {task: "sort values"}}
+"""
+    )
+    llm = ScriptedLLM(
+        [
+            {"explanation": "sort", "code": "sorted(valuez)"},
+            {"explanation": "fixed the name", "code": "sorted(values)"},
+        ]
+    )
+
+    async def go() -> tuple[Kernel, Any, Any]:
+        k = Kernel(KernelConfig(home=tmp_path), llm=llm)
+        result = await k.run(plan=plan)
+        return k, result, await k.replay(result.run_id)
+
+    _, result, report = asyncio.run(go())
+    assert result.status is RunStatus.COMPLETED, result.reason
+    out = result.outputs["ci"]
+    assert out["value"] == [1, 2, 3] and out["code"] == "sorted(values)"
+    second = llm.requests[1].messages[-1].content
+    assert "NameError" in second and "valuez" in second  # the traceback went back
+    assert report.ok and report.live_calls == 0, report
