@@ -114,8 +114,22 @@ function h(
   return el;
 }
 
-function button(label: string, cls: string, onClick: () => void): HTMLElement {
-  const b = h('button', `jp-Button sgr-Panel-button ${cls}`, label);
+/** Why the panel cannot steer a run that another process writes (one writer per run). */
+const ELSEWHERE =
+  'This run is live in another process (a notebook kernel?): steer it from there, with ' +
+  "the widget's buttons or %sgr approve RUN STEP.";
+
+function button(
+  label: string,
+  cls: string,
+  onClick: () => void,
+  disabledWhy: string | null = null
+): HTMLElement {
+  const b = h('button', `jp-Button sgr-Panel-button ${cls}`, label) as HTMLButtonElement;
+  if (disabledWhy) {
+    b.disabled = true;
+    b.title = disabledWhy;
+  }
   b.addEventListener('click', e => {
     e.stopPropagation();
     onClick();
@@ -238,12 +252,15 @@ export class RunsPanel extends Widget {
   private showDetail(d: IRunDetail): void {
     const s = d.summary;
     const open = !TERMINAL.has(s.status);
+    const why = s.live === 'elsewhere' ? ELSEWHERE : null;
     const actions = h(
       'div',
       'sgr-Panel-actions',
       null,
       button('← Runs', 'sgr-Panel-back', () => this.open(null)),
-      open ? button('Cancel', 'sgr-Panel-cancel', () => void this.act(['runs', s.run_id, 'cancel'], {})) : null,
+      open
+        ? button('Cancel', 'sgr-Panel-cancel', () => void this.act(['runs', s.run_id, 'cancel'], {}), why)
+        : null,
       open && !s.live
         ? button('Resume', 'sgr-Panel-resume', () => void this.act(['runs', s.run_id, 'resume'], {}))
         : null,
@@ -257,7 +274,7 @@ export class RunsPanel extends Widget {
       h('span', 'sgr-Panel-name', s.name || s.run_id),
       h('div', 'sgr-Panel-meta', `${s.run_id} · ${s.tokens} tokens · $${s.cost_usd.toFixed(4)}`),
       s.reason ? h('div', 'sgr-Panel-reason', s.reason) : null,
-      s.live === 'elsewhere' ? h('div', 'sgr-Panel-live', `live in another process (${s.holder})`) : null
+      why ? h('div', 'sgr-Panel-live sgr-Panel-elsewhere', `${why} (${s.holder})`) : null
     );
     // Keep the DAG element across polls: re-rendering an unchanged SVG would flicker.
     let dag = this.body.querySelector<HTMLElement>('.sgr-Panel-dag');
@@ -273,7 +290,7 @@ export class RunsPanel extends Widget {
       h('div', 'sgr-Panel-section', 'Timeline'),
       this.timeline(d),
       h('div', 'sgr-Panel-section', 'Steps'),
-      this.steps(d, s)
+      this.steps(d, s, why)
     );
   }
 
@@ -320,7 +337,7 @@ export class RunsPanel extends Widget {
     return box;
   }
 
-  private steps(d: IRunDetail, s: IRunSummary): HTMLElement {
+  private steps(d: IRunDetail, s: IRunSummary, why: string | null): HTMLElement {
     const inputs = new Map((d.view.plan?.steps ?? []).map(p => [p.id, p.inputs]));
     const list = h('div', 'sgr-Panel-steps');
     for (const st of d.view.steps) {
@@ -333,13 +350,19 @@ export class RunsPanel extends Widget {
         h('span', 'sgr-Panel-stepId', st.id),
         h('span', 'sgr-Panel-meta', `${st.skill} · attempt ${st.attempts}`),
         waiting
-          ? button('Approve', 'sgr-Panel-approve', () =>
-              void this.act(['runs', s.run_id, 'approve'], { step: st.id, resume: true })
+          ? button(
+              'Approve',
+              'sgr-Panel-approve',
+              () => void this.act(['runs', s.run_id, 'approve'], { step: st.id, resume: true }),
+              why
             )
           : null,
         waiting
-          ? button('Deny', 'sgr-Panel-deny', () =>
-              void this.act(['runs', s.run_id, 'deny'], { step: st.id, resume: true })
+          ? button(
+              'Deny',
+              'sgr-Panel-deny',
+              () => void this.act(['runs', s.run_id, 'deny'], { step: st.id, resume: true }),
+              why
             )
           : null
       );

@@ -187,16 +187,26 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
+def open_panel(page: Any, lab: Lab) -> None:
+    """Load Lab (once per page) and show the panel's runs list."""
+    if not page.url.startswith(f"{lab.url}/lab"):
+        page.goto(f"{lab.url}/lab?token={TOKEN}")
+    # The tab appears once Lab has loaded our labextension; a missing one times out here.
+    tab = page.locator(PANEL_TAB)
+    tab.wait_for(timeout=90_000)
+    page.evaluate("async () => { await window.jupyterapp.restored; }")  # layout settled
+    if not page.locator("#sgr-runs-panel").is_visible():
+        tab.click()
+    back = page.locator(".sgr-Panel-back")
+    if back.count():
+        back.click()
+
+
 def test_panel_lists_runs_shows_dag_and_approves(lab: Lab, browser_page: Any) -> None:
     page = browser_page
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(f"{lab.url}/lab?token={TOKEN}")
-    # The tab appears once Lab has loaded our labextension; a missing one times out here.
-    tab = page.locator(PANEL_TAB)
-    tab.wait_for(timeout=90_000)
-    if not page.locator("#sgr-runs-panel").is_visible():
-        tab.click()
+    open_panel(page, lab)
 
     rows = page.locator(".sgr-Panel-run")
     rows.nth(1).wait_for(timeout=30_000)
@@ -240,4 +250,58 @@ def test_panel_lists_runs_shows_dag_and_approves(lab: Lab, browser_page: Any) ->
         f"FIGURE side_panel api_requests={len(local)} external_requests={len(page.external)} "
         f"console_errors={len(errors)}"
     )
+    assert errors == [], errors
+    assert page.external == [], page.external
+
+
+LIVE = """
+import asyncio, sys
+from pathlib import Path
+from sgr_kernel.engine.kernel import Kernel, KernelConfig
+from sgr_kernel.models.plan import parse_plan
+kernel = Kernel(KernelConfig(home=Path(sys.argv[1]), pause_when_waiting=False))
+asyncio.run(kernel.run(plan=parse_plan(sys.stdin.read()), name="live in a notebook"))
+"""
+
+
+def test_panel_refuses_to_approve_a_run_live_in_another_process(
+    lab: Lab, browser_page: Any
+) -> None:
+    """A run driven by another process (a notebook kernel) shows up live in the list; approving
+    it from the panel is refused with the reason and the fix, and its trace is untouched."""
+    page = browser_page
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LIVE, str(lab.home)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(GATE.encode())
+    proc.stdin.close()
+    try:
+        open_panel(page, lab)
+        row = page.locator(".sgr-Panel-run", has_text="live in a kernel")
+        row.wait_for(timeout=60_000)  # the list polls; the run reaches its approval
+        assert proc.poll() is None
+        row.locator(".sgr-Panel-waiting").wait_for(timeout=60_000)
+        run_id = row.get_attribute("data-run-id")
+        before = len(Kernel(KernelConfig(home=lab.home)).store.read(run_id).records)
+        row.click()
+        note = page.locator(".sgr-Panel-elsewhere")
+        note.wait_for(timeout=30_000)
+        assert "%sgr approve" in note.inner_text() and f"pid={proc.pid}" in note.inner_text()
+        approve = page.locator(".sgr-Panel-approve")
+        assert approve.is_disabled() and page.locator(".sgr-Panel-cancel").is_disabled()
+        # Even if a click gets through (the run went live after the panel drew), the server
+        # refuses with the reason and the fix: 409, shown in the panel.
+        approve.evaluate("b => { b.disabled = false; b.click(); }")
+        msg = page.locator(".sgr-Panel-message.sgr-mod-error")
+        msg.wait_for(timeout=30_000)
+        assert "another process" in msg.inner_text() and "%sgr approve" in msg.inner_text()
+        shot(page, "side_panel_live_elsewhere")
+        assert len(Kernel(KernelConfig(home=lab.home)).store.read(run_id).records) == before
+    finally:
+        proc.kill()
+        proc.wait()
     assert page.external == [], page.external

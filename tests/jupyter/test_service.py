@@ -203,3 +203,14 @@ def test_run_live_in_another_process_is_refused_then_steerable_after_it_dies(
         f"FIGURE panel live_elsewhere refused={refused} trace_writes_while_live=0 "
         f"after_kill={status.value}"
     )
+
+
+def test_service_imports_no_jupyter() -> None:
+    """The service is Jupyter-free (DESIGN §4): only the handlers know jupyter-server."""
+    code = (
+        "import sys, sgr_jupyter._service; "
+        "bad = [m for m in ('jupyter_server', 'tornado', 'IPython', 'traitlets', 'ipywidgets') "
+        "if m in sys.modules]; print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
