@@ -25,7 +25,7 @@ if importlib.util.find_spec("llama_cpp") is None and not os.environ.get("CI"):
         allow_module_level=True,
     )
 
-from sgr_kernel.llm.local import LocalLLM  # noqa: E402
+from sgr_kernel.llm.local import LocalLLM
 
 pytestmark = pytest.mark.slow
 OUTPUT = planner_output_model(EVAL_CATALOGUE)
