@@ -9,31 +9,21 @@ The panel needs the built labextension: missing, the test skips locally and FAIL
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_lab import LABEXT, Browser, LabServer, require, shot, start_lab, stop_lab
 
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
 from sgr_kernel.models.plan import parse_plan
 
 pytestmark = pytest.mark.lab
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "tests" / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-LABEXT = REPO / "sgr_jupyter" / "labextension" / "package.json"
-TOKEN = "sgr-e2e-panel"
 PANEL_TAB = ".lm-TabBar-tab[data-id='sgr-runs-panel']"
 
 CHAIN = """
@@ -54,143 +44,40 @@ steps:
 """
 
 
-def _missing(what: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{what} (CI=true: browser tests must run)")
-    pytest.skip(what)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Lab:
-    url: str
-    home: Path
-    runs: dict[str, str] = field(default_factory=dict)
+    """The shared Lab server plus the runs this module put in its store."""
+
+    server: LabServer
+    runs: dict[str, str]
+
+    @property
+    def home(self) -> Path:
+        return self.server.home
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    if not LABEXT.exists():
-        _missing(f"the labextension is not built ({LABEXT} is missing)")
+    require(LABEXT.exists(), f"the labextension is not built ({LABEXT} is missing)")
     base = tmp_path_factory.mktemp("lab-panel")
-    home, root, settings = base / "sgr-home", base / "nb", base / "settings"
-    root.mkdir()
-    news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    news.parent.mkdir(parents=True)
-    news.write_text(json.dumps({"fetchNews": "false"}))
-
-    kernel = Kernel(KernelConfig(home=home, pause_when_waiting=True))
-    runs = {
-        "chain": asyncio.run(kernel.run(plan=parse_plan(CHAIN))).run_id,
-        "gate": asyncio.run(kernel.run(plan=parse_plan(GATE))).run_id,
-    }
-
-    port = _free_port()
-    env = {
-        **os.environ,
-        "SGR_HOME": str(home),
-        "JUPYTERLAB_SETTINGS_DIR": str(settings),
-        # A fresh workspace: a restored layout could already have the panel open.
-        "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
-    }
-    log = (base / "lab.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--allow-root",
-            f"--port={port}",
-            "--ServerApp.ip=127.0.0.1",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={TOKEN}",
-            f"--ServerApp.root_dir={root}",
-            "--LabApp.expose_app_in_browser=True",
-            # Enabled here too, so the test does not depend on the installed config file.
-            "--ServerApp.jpserver_extensions=sgr_jupyter.server=True",
-            f"--SgrServer.home={home}",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    # A fresh workspace: a restored layout could already have the panel open.
+    proc, server = start_lab(base, {"JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces")})
     try:
-        while True:  # bounded by the test timeout; the process must stay up
-            assert proc.poll() is None, (base / "lab.log").read_text()
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2):
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                time.sleep(0.2)
-        yield Lab(url, home, runs)
+        kernel = Kernel(KernelConfig(home=server.home, pause_when_waiting=True))
+        runs = {
+            "chain": asyncio.run(kernel.run(plan=parse_plan(CHAIN))).run_id,
+            "gate": asyncio.run(kernel.run(plan=parse_plan(GATE))).run_id,
+        }
+        yield Lab(server, runs)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser_page(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        _missing("Debian chromium is not installed (scripts/ensure-chromium.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    requests: list[str] = []
-    external: list[str] = []
-
-    def route(r: Any) -> None:
-        u = r.request.url
-        requests.append(u)
-        if u.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
-            r.continue_()
-        else:
-            external.append(u)
-            r.abort()
-
-    with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            viewport={"width": 1400, "height": 900},
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        ctx.route("**/*", route)
-        page = ctx.new_page()
-        page.external = external  # type: ignore[attr-defined]
-        page.requests = requests  # type: ignore[attr-defined]
-        yield page
-        ctx.close()
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+        stop_lab(proc)
 
 
 def open_panel(page: Any, lab: Lab) -> None:
     """Load Lab (once per page) and show the panel's runs list."""
-    if not page.url.startswith(f"{lab.url}/lab"):
-        page.goto(f"{lab.url}/lab?token={TOKEN}")
+    url = lab.server.url
+    if not page.url.startswith(f"{url}/lab"):
+        page.goto(f"{url}/lab?token={lab.server.token}")
     # The tab appears once Lab has loaded our labextension; a missing one times out here.
     tab = page.locator(PANEL_TAB)
     tab.wait_for(timeout=90_000)
@@ -202,10 +89,8 @@ def open_panel(page: Any, lab: Lab) -> None:
         back.click()
 
 
-def test_panel_lists_runs_shows_dag_and_approves(lab: Lab, browser_page: Any) -> None:
-    page = browser_page
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+def test_panel_lists_runs_shows_dag_and_approves(lab: Lab, browser: Browser) -> None:
+    page = browser.page
     open_panel(page, lab)
 
     rows = page.locator(".sgr-Panel-run")
@@ -245,13 +130,13 @@ def test_panel_lists_runs_shows_dag_and_approves(lab: Lab, browser_page: Any) ->
     assert view.status == "COMPLETED"
     assert next(s for s in view.steps if s.id == "publish").approval_by.startswith("panel")
 
-    local = [u for u in page.requests if "/sgr/api/v1/" in u]
+    local = [u for u in browser.requests if "/sgr/api/v1/" in u]
     print(
-        f"FIGURE side_panel api_requests={len(local)} external_requests={len(page.external)} "
-        f"console_errors={len(errors)}"
+        f"FIGURE side_panel api_requests={len(local)} external_requests={len(browser.external)} "
+        f"console_errors={len(browser.console_errors)}"
     )
-    assert errors == [], errors
-    assert page.external == [], page.external
+    assert browser.console_errors == [], browser.console_errors
+    assert browser.external == [], browser.external
 
 
 LIVE = """
@@ -264,12 +149,10 @@ asyncio.run(kernel.run(plan=parse_plan(sys.stdin.read()), name="live in a notebo
 """
 
 
-def test_panel_refuses_to_approve_a_run_live_in_another_process(
-    lab: Lab, browser_page: Any
-) -> None:
+def test_panel_refuses_to_approve_a_run_live_in_another_process(lab: Lab, browser: Browser) -> None:
     """A run driven by another process (a notebook kernel) shows up live in the list; approving
     it from the panel is refused with the reason and the fix, and its trace is untouched."""
-    page = browser_page
+    page = browser.page
     proc = subprocess.Popen(
         [sys.executable, "-c", LIVE, str(lab.home)],
         stdin=subprocess.PIPE,
@@ -304,4 +187,4 @@ def test_panel_refuses_to_approve_a_run_live_in_another_process(
     finally:
         proc.kill()
         proc.wait()
-    assert page.external == [], page.external
+    assert browser.external == [], browser.external
