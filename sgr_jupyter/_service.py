@@ -13,6 +13,7 @@ run. Runs that are paused, crashed or live in *this* process can be steered from
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,29 @@ LIVE_ELSEWHERE_HINT = (
     "in its notebook, or stop that run first"
 )
 """What to do instead when a run is live in another process (sent with the 409)."""
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_OCTET = "application/octet-stream"
+
+
+def _artifact_refs(view: RequestTrace) -> list[dict[str, Any]]:
+    """Every ``ArtifactRef``-shaped dict inside the steps' outputs."""
+    found: list[dict[str, Any]] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if isinstance(value.get("sha256"), str) and "media_type" in value:
+                found.append(value)
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v)
+
+    for step in view.steps:
+        walk(step.output)
+    return found
 
 
 class RunSummary(BaseModel):
@@ -146,6 +170,32 @@ class RunService:
             "records": [r.model_dump(mode="json") for r in log.records],
             "recovery": log.report.model_dump(mode="json"),
         }
+
+    def artifact(self, run_id: str, sha256: str) -> tuple[bytes, str, str]:
+        """An artifact's bytes, media type and name, as the run's step outputs name them.
+
+        Only artifacts that some step output references are served: the store is content
+        addressed, and a hash the run never produced is none of the panel's business.
+        Raises ``KeyError`` when the run references no such artifact.
+        """
+        self._require(run_id)
+        if not _SHA256.fullmatch(sha256):
+            raise KeyError(sha256)
+        ref = next(
+            (
+                r
+                for r in _artifact_refs(materialise(self._records(run_id)))
+                if r.get("sha256") == sha256
+            ),
+            None,
+        )
+        if ref is None:
+            raise KeyError(sha256)
+        data = self.kernel.store.get_artifact(run_id, sha256)
+        return data, str(ref.get("media_type") or _OCTET), str(ref.get("name") or sha256)
+
+    def _records(self, run_id: str) -> tuple[Any, ...]:
+        return self.kernel.store.read(run_id).records
 
     # ------------------------------------------------------------ steering
 

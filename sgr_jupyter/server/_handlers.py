@@ -5,6 +5,7 @@
     GET  /sgr/api/v1/runs                       {"runs": [RunSummary, ...]}
     GET  /sgr/api/v1/runs/RUN                   RunDetail (view, mermaid, summary)
     GET  /sgr/api/v1/runs/RUN/export            the `sgr export` JSON, as a download
+    GET  /sgr/api/v1/runs/RUN/artifacts/SHA256  an artifact a step output references
     POST /sgr/api/v1/runs/RUN/approve           {"step", "resume"?}        -> RunSummary
     POST /sgr/api/v1/runs/RUN/deny              {"step", "reason"?, "resume"?}
     POST /sgr/api/v1/runs/RUN/cancel            {"reason"?}
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from pydantic import BaseModel
 from tornado import web
@@ -114,6 +115,43 @@ class ExportHandler(_Base):
         self.finish(json.dumps(body, indent=2, sort_keys=True))
 
 
+# Served inline only when a browser cannot run them; anything else (HTML, SVG...) written by
+# sandboxed code would run with the notebook server's origin, so it is a download.
+_INLINE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"})
+
+
+class ArtifactHandler(JupyterHandler):  # type: ignore[misc]
+    """Not an APIHandler: that one forces ``Content-Type: application/json`` on every reply."""
+
+    def initialize(self, service: RunService) -> None:
+        self.service = service
+
+    def _error(self, status: int, code: str, message: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"error": code, "message": message}))
+
+    @web.authenticated
+    def get(self, run_id: str, sha256: str) -> None:
+        try:
+            data, media, name = self.service.artifact(run_id, sha256)
+        except (SgrUsageError, TraceError) as e:
+            status, code, _ = _status_of(e)
+            self._error(status, code, str(e))
+            return
+        except KeyError:
+            self._error(404, "artifact", f"run {run_id!r} references no artifact {sha256!r}")
+            return
+        inline = media in _INLINE
+        self.set_header("Content-Type", media if inline else "application/octet-stream")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:100]
+        kind = "inline" if inline else "attachment"
+        self.set_header("Content-Disposition", f'{kind}; filename="{safe}"')
+        self.finish(data)
+
+
 class ActionHandler(_Base):
     @web.authenticated
     async def post(self, run_id: str, action: str) -> None:
@@ -149,7 +187,7 @@ def _dump(items: list[BaseModel]) -> list[Any]:
     return [json.loads(i.model_dump_json()) for i in items]
 
 
-def routes(base_url: str, service: RunService) -> list[tuple[str, type[_Base], dict[str, Any]]]:
+def routes(base_url: str, service: RunService) -> list[tuple[str, type[Any], dict[str, Any]]]:
     """The URL table, rooted at the server's base URL."""
     root = url_path_join(base_url, API_PREFIX)
     kw = {"service": service}
@@ -158,5 +196,6 @@ def routes(base_url: str, service: RunService) -> list[tuple[str, type[_Base], d
         (url_path_join(root, "runs"), RunsHandler, kw),
         (url_path_join(root, "runs", _RUN), RunHandler, kw),
         (url_path_join(root, "runs", _RUN, "export"), ExportHandler, kw),
+        (url_path_join(root, "runs", _RUN, "artifacts", r"(?P<sha256>[^/]+)"), ArtifactHandler, kw),
         (url_path_join(root, "runs", _RUN, f"(?P<action>{actions})"), ActionHandler, kw),
     ]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from service_helpers import PNG, artifact_run
 from tornado.httpclient import HTTPClientError
 
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
@@ -122,3 +123,23 @@ async def test_needs_authentication(jp_fetch: Any) -> None:
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("sgr", "api", "v1", "runs", headers={"Authorization": ""})
     assert info.value.code == 403
+
+
+async def test_artifacts_inline_only_when_safe(jp_fetch: Any, home: Path) -> None:
+    _, run_id = await asyncio.to_thread(artifact_run, home)
+    detail = await call(jp_fetch, "runs", run_id)
+    png, page = detail["view"]["steps"][0]["output"]["artifacts"]
+
+    resp = await jp_fetch("sgr", "api", "v1", "runs", run_id, "artifacts", png["sha256"])
+    assert resp.body == PNG and resp.headers["Content-Type"] == "image/png"
+    assert resp.headers["Content-Disposition"].startswith("inline")
+
+    # HTML written by sandboxed code must never render with the server's origin.
+    resp = await jp_fetch("sgr", "api", "v1", "runs", run_id, "artifacts", page["sha256"])
+    assert resp.headers["Content-Type"] == "application/octet-stream"
+    assert resp.headers["Content-Disposition"].startswith("attachment")
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in resp.headers["Content-Security-Policy"]
+
+    code, body = await failure(jp_fetch, "runs", run_id, "artifacts", "0" * 64)
+    assert (code, body["error"]) == (404, "artifact")

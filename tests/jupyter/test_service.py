@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from service_helpers import PNG, artifact_run
 
 from sgr_jupyter._service import RunService
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
@@ -214,3 +215,15 @@ def test_service_imports_no_jupyter() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_artifacts_referenced_by_outputs_are_served(tmp_path: Path) -> None:
+    kernel, run_id = artifact_run(tmp_path / "home")
+    svc = RunService(kernel=kernel)
+    (png, page) = svc.detail(run_id).view.steps[0].output["artifacts"]  # type: ignore[index]
+    assert svc.artifact(run_id, png["sha256"]) == (PNG, "image/png", "sales.png")
+    assert svc.artifact(run_id, page["sha256"])[1] == "text/html"
+    other = kernel.store.put_artifact(run_id, b"never referenced", name="n")
+    for sha in (other.sha256, "0" * 64, "../../etc/passwd"):
+        with pytest.raises(KeyError):
+            svc.artifact(run_id, sha)

@@ -1,0 +1,46 @@
+"""Helpers for the service and REST tests (not collected: no ``test_`` prefix)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from sgr_kernel._defaults import default_skills
+from sgr_kernel.engine.kernel import Kernel, KernelConfig
+from sgr_kernel.models.plan import parse_plan
+from sgr_kernel.skills.base import Skill, SkillContext
+from sgr_kernel.trace.base import ArtifactRef
+
+
+class _In(BaseModel):
+    name: str
+
+
+class _Out(BaseModel):
+    artifacts: list[ArtifactRef]
+
+
+class DrawSkill(Skill):
+    """Writes two artifacts: a PNG (shown inline) and an HTML page (a download only)."""
+
+    name = "draw"
+    description = "test skill: stores a picture and a page"
+    Input = _In
+    Output = _Out
+
+    async def run(self, ctx: SkillContext, inputs: _In) -> _Out:
+        png = ctx.put_artifact(PNG, name=f"{inputs.name}.png", media_type="image/png")
+        page = ctx.put_artifact(b"<script>alert(1)</script>", name="x.html", media_type="text/html")
+        return _Out(artifacts=[png, page])
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+
+
+def artifact_run(home: Path) -> tuple[Kernel, str]:
+    skills = {**default_skills(), "draw": DrawSkill}
+    kernel = Kernel(KernelConfig(home=home, pause_when_waiting=True), skills=skills)
+    plan = parse_plan("steps:\n  - {id: chart, skill: draw, inputs: {name: sales}}\n")
+    return kernel, asyncio.run(kernel.run(plan=plan)).run_id
