@@ -107,6 +107,7 @@ class OpenAICompatLLM:
         self.base_url = settings.base_url or "https://api.openai.com/v1"
         self.model: str | None = settings.model
         self.json_schema_supported = True
+        self._checked = False
         key = settings.api_key.get_secret_value() if settings.api_key else _PLACEHOLDER_KEY
         timeout = openai.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
         self._client = openai.AsyncOpenAI(
@@ -159,7 +160,28 @@ class OpenAICompatLLM:
             ids = [m.id async for m in page]
         except openai.OpenAIError as e:
             raise self._check_error(e) from None
+        self._checked = True
         return self._check_models(ids)
+
+    async def _first_check(self) -> None:
+        # Checked once, on the first call: a wrong URL or model becomes a ConfigError with a
+        # hint instead of a bare 404, while an unreachable server stays a retryable error.
+        try:
+            page = await self._client.models.list()
+            ids = [m.id async for m in page]
+        except openai.NotFoundError as e:
+            if not self.base_url.rstrip("/").endswith("/v1"):
+                raise self._check_error(e) from None
+            if self.model is None:
+                raise ConfigError(
+                    f"{self.base_url}: no /models to pick from; set SGR_MODEL"
+                ) from None
+            self._checked = True  # a server without /models: nothing more to check
+            return
+        except (openai.OpenAIError, json.JSONDecodeError) as e:
+            raise map_error(e, self.base_url) from None
+        self._check_models(ids)
+        self._checked = True
 
     def check(self) -> list[str]:
         """Synchronous twin of :meth:`acheck` (its own short-lived HTTP client)."""
@@ -171,6 +193,7 @@ class OpenAICompatLLM:
                 ids = [m.id for m in client.models.list()]
             except openai.OpenAIError as e:
                 raise self._check_error(e) from None
+        self._checked = True
         return self._check_models(ids)
 
     # ------------------------------------------------------------ calls
@@ -219,8 +242,8 @@ class OpenAICompatLLM:
             LLMConnectionError: The server cannot be reached.
             LLMError: Any other refusal (not retryable).
         """
-        if self.model is None and request.model is None:
-            await self.acheck()
+        if not self._checked:
+            await self._first_check()
         model = request.model or self.model
         assert model is not None
         started = time.perf_counter()

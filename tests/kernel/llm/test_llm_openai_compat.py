@@ -169,8 +169,11 @@ def test_http_faults_become_typed_errors(server: OpenAITestServer) -> None:
         _run(_client(server, timeout_s=0.3), _req())
     assert slow.value.retryable
     typed += 1
-    with pytest.raises(LLMError, match="404"):
-        _run(_client(server, model="no-such-model"), _req())
+    with pytest.raises(ConfigError, match="unknown model 'no-such-model'"):
+        _run(_client(server, model="no-such-model"), _req())  # checked on the first call
+    typed += 1
+    with pytest.raises(ConfigError, match="did you mean"):
+        _run(_client(server, base_url=server.root_url), _req())
     typed += 1
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -183,7 +186,7 @@ def test_http_faults_become_typed_errors(server: OpenAITestServer) -> None:
         _run(dead, _req())
     assert conn.value.retryable
     typed += 1
-    print(f"FIGURE llm_http_faults cases={len(FAULTS) + 6} typed={typed} untyped=0")
+    print(f"FIGURE llm_http_faults cases={len(FAULTS) + 7} typed={typed} untyped=0")
 
 
 def test_retry_after_forms() -> None:
