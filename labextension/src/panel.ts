@@ -7,90 +7,23 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { URLExt } from '@jupyterlab/coreutils';
 import { IMermaidManager } from '@jupyterlab/mermaid';
-import { ServerConnection } from '@jupyterlab/services';
 import { listIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
+
+import {
+  ApiError,
+  IArtifactRef,
+  INLINE_IMAGES,
+  IRunDetail,
+  IRunSummary,
+  RunsApi
+} from './runsApi';
 
 /** The panel's DOM id; browser tests click `.lm-TabBar-tab[data-id=…]`. */
 export const PANEL_ID = 'sgr-runs-panel';
 const POLL_MS = 1500;
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'ABORTED']);
-
-interface IRunSummary {
-  run_id: string;
-  name: string;
-  status: string;
-  reason: string | null;
-  created_ts: number | null;
-  ended_ts: number | null;
-  steps_total: number;
-  steps_done: number;
-  waiting: string[];
-  live: 'here' | 'elsewhere' | null;
-  holder: string | null;
-  tokens: number;
-  cost_usd: number;
-}
-
-interface IStepView {
-  id: string;
-  skill: string;
-  status: string;
-  attempts: number;
-  output: Record<string, unknown> | null;
-  error: string | null;
-  reason: string | null;
-  approval: boolean | null;
-  started_ts: number | null;
-  ended_ts: number | null;
-  duration_s: number | null;
-  usage: { tokens: number; cost_usd: number; llm_calls: number };
-}
-
-interface IRunDetail {
-  summary: IRunSummary;
-  mermaid: string | null;
-  view: {
-    created_ts: number | null;
-    ended_ts: number | null;
-    plan: { steps: { id: string; inputs: Record<string, unknown> }[] } | null;
-    steps: IStepView[];
-  };
-}
-
-class ApiError extends Error {
-  constructor(message: string, readonly hint: string | null) {
-    super(message);
-  }
-}
-
-/** Small typed client of the server extension. */
-class RunsApi {
-  private settings = ServerConnection.makeSettings();
-
-  async get<T>(...path: string[]): Promise<T> {
-    return this.request<T>(path, { method: 'GET' });
-  }
-
-  async post<T>(body: Record<string, unknown>, ...path: string[]): Promise<T> {
-    return this.request<T>(path, { method: 'POST', body: JSON.stringify(body) });
-  }
-
-  url(...path: string[]): string {
-    return URLExt.join(this.settings.baseUrl, 'sgr', 'api', 'v1', ...path.map(encodeURIComponent));
-  }
-
-  private async request<T>(path: string[], init: RequestInit): Promise<T> {
-    const resp = await ServerConnection.makeRequest(this.url(...path), init, this.settings);
-    const data = await resp.json().catch(() => ({}));
-    if (!resp.ok) {
-      throw new ApiError(data.message ?? `HTTP ${resp.status}`, data.hint ?? null);
-    }
-    return data as T;
-  }
-}
 
 /** Create an element with a class, text and children. */
 function h(
@@ -151,6 +84,7 @@ export class RunsPanel extends Widget {
   private selected: string | null = null;
   private timer = 0;
   private lastDag = '';
+  private blobs = new Map<string, Promise<string>>();
   private readonly message = h('div', 'sgr-Panel-message');
   private readonly body = h('div', 'sgr-Panel-body');
 
@@ -373,6 +307,7 @@ export class RunsPanel extends Widget {
         summary,
         inputs.has(st.id) ? h('pre', 'sgr-Panel-io', `inputs: ${json(inputs.get(st.id))}`) : null,
         st.output ? h('pre', 'sgr-Panel-io', `output: ${json(st.output)}`) : null,
+        this.artifacts(s.run_id, st.output),
         st.error ? h('pre', 'sgr-Panel-error', st.error) : null,
         st.reason && !st.error ? h('div', 'sgr-Panel-reason', st.reason) : null,
         h(
@@ -395,6 +330,55 @@ export class RunsPanel extends Widget {
       e.open = open.has(e.dataset.stepId);
     });
     return list;
+  }
+
+  /** Images inline, other artifacts as downloads; fetched once (with auth) and cached. */
+  private artifacts(runId: string, output: unknown): HTMLElement | null {
+    const refs: IArtifactRef[] = [];
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) {
+        v.forEach(walk);
+      } else if (v && typeof v === 'object') {
+        const o = v as Record<string, unknown>;
+        if (typeof o.sha256 === 'string' && typeof o.media_type === 'string') {
+          refs.push(o as unknown as IArtifactRef);
+        }
+        Object.values(o).forEach(walk);
+      }
+    };
+    walk(output);
+    if (!refs.length) {
+      return null;
+    }
+    const box = h('div', 'sgr-Panel-artifacts');
+    for (const ref of refs) {
+      const image = INLINE_IMAGES.has(ref.media_type);
+      const el = image ? document.createElement('img') : h('a', 'sgr-Panel-artifact', ref.name);
+      el.title = `${ref.name} (${ref.media_type}, ${ref.size} bytes)`;
+      box.appendChild(el);
+      void this.blobUrl(runId, ref.sha256).then(url => {
+        if (el instanceof HTMLImageElement) {
+          el.src = url;
+          el.className = 'sgr-Panel-image';
+        } else {
+          (el as HTMLAnchorElement).href = url;
+          (el as HTMLAnchorElement).download = ref.name;
+        }
+      });
+    }
+    return box;
+  }
+
+  private blobUrl(runId: string, sha: string): Promise<string> {
+    let url = this.blobs.get(sha);
+    if (!url) {
+      url = this.api
+        .fetch('runs', runId, 'artifacts', sha)
+        .then(r => r.blob())
+        .then(b => URL.createObjectURL(b));
+      this.blobs.set(sha, url);
+    }
+    return url;
   }
 
   private async exportRun(runId: string): Promise<void> {

@@ -9,8 +9,10 @@ The panel needs the built labextension: missing, the test skips locally and FAIL
 from __future__ import annotations
 
 import asyncio
+import struct
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +20,13 @@ from typing import Any
 
 import pytest
 from e2e_lab import LABEXT, Browser, LabServer, require, shot, start_lab, stop_lab
+from pydantic import BaseModel
 
+from sgr_kernel._defaults import default_skills
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
 from sgr_kernel.models.plan import parse_plan
+from sgr_kernel.skills.base import Skill, SkillContext
+from sgr_kernel.trace.base import ArtifactRef
 
 pytestmark = pytest.mark.lab
 
@@ -44,6 +50,44 @@ steps:
 """
 
 
+def tiny_png(w: int = 24, h: int = 12) -> bytes:
+    """A valid RGB PNG (orange), so the browser really decodes what the panel shows."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\0" + b"\xea\x58\x0c" * w for _ in range(h))
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+class _ChartIn(BaseModel):
+    title: str
+
+
+class _ChartOut(BaseModel):
+    artifacts: list[ArtifactRef]
+
+
+class ChartSkill(Skill):
+    """Stands in for the sandbox's matplotlib output: stores one PNG artifact."""
+
+    name = "chart"
+    description = "test skill: stores a PNG"
+    Input = _ChartIn
+    Output = _ChartOut
+
+    async def run(self, ctx: SkillContext, inputs: _ChartIn) -> _ChartOut:
+        ref = ctx.put_artifact(tiny_png(), name=f"{inputs.title}.png", media_type="image/png")
+        return _ChartOut(artifacts=[ref])
+
+
 @dataclass
 class Lab:
     """The shared Lab server plus the runs this module put in its store."""
@@ -63,8 +107,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     # A fresh workspace: a restored layout could already have the panel open.
     proc, server = start_lab(base, {"JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces")})
     try:
-        kernel = Kernel(KernelConfig(home=server.home, pause_when_waiting=True))
+        skills = {**default_skills(), "chart": ChartSkill}
+        kernel = Kernel(KernelConfig(home=server.home, pause_when_waiting=True), skills=skills)
+        chart = parse_plan("steps:\n  - {id: plot, skill: chart, inputs: {title: sales}}\n")
         runs = {
+            "chart": asyncio.run(kernel.run(plan=chart)).run_id,
             "chain": asyncio.run(kernel.run(plan=parse_plan(CHAIN))).run_id,
             "gate": asyncio.run(kernel.run(plan=parse_plan(GATE))).run_id,
         }
@@ -94,8 +141,8 @@ def test_panel_lists_runs_shows_dag_and_approves(lab: Lab, browser: Browser) -> 
     open_panel(page, lab)
 
     rows = page.locator(".sgr-Panel-run")
-    rows.nth(1).wait_for(timeout=30_000)
-    assert rows.count() == 2
+    rows.nth(2).wait_for(timeout=30_000)
+    assert rows.count() == 3
     assert rows.nth(0).get_attribute("data-run-id") == lab.runs["gate"]  # newest first
     assert "waiting: publish" in rows.nth(0).inner_text()
     shot(page, "side_panel_runs")
@@ -142,8 +189,11 @@ def test_panel_lists_runs_shows_dag_and_approves(lab: Lab, browser: Browser) -> 
 LIVE = """
 import asyncio, sys
 from pathlib import Path
+from sgr_kernel._defaults import default_skills
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
 from sgr_kernel.models.plan import parse_plan
+from sgr_kernel.skills.base import Skill, SkillContext
+from sgr_kernel.trace.base import ArtifactRef
 kernel = Kernel(KernelConfig(home=Path(sys.argv[1]), pause_when_waiting=False))
 asyncio.run(kernel.run(plan=parse_plan(sys.stdin.read()), name="live in a notebook"))
 """
@@ -187,4 +237,19 @@ def test_panel_refuses_to_approve_a_run_live_in_another_process(lab: Lab, browse
     finally:
         proc.kill()
         proc.wait()
+    assert browser.external == [], browser.external
+
+
+def test_panel_shows_an_image_artifact_inline(lab: Lab, browser: Browser) -> None:
+    page = browser.page
+    open_panel(page, lab)
+    page.locator(f".sgr-Panel-run[data-run-id='{lab.runs['chart']}']").click()
+    page.locator(".sgr-Panel-step[data-step-id='plot'] summary").click()
+    img = page.locator(".sgr-Panel-step[data-step-id='plot'] img.sgr-Panel-image")
+    img.wait_for(timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('img.sgr-Panel-image')?.naturalWidth === 24",
+        timeout=30_000,
+    )
+    shot(page, "side_panel_artifact")
     assert browser.external == [], browser.external
