@@ -25,7 +25,7 @@ from sgr_jupyter.config import SgrConfig
 from sgr_jupyter.session import KernelAPI, RunController, Session, budget_kwargs
 from sgr_jupyter.widgets import RunView
 from sgr_kernel.errors import SgrUsageError
-from sgr_kernel.models.plan import parse_plan
+from sgr_kernel.models.plan import Plan, parse_plan
 from sgr_kernel.models.policies import BudgetPolicy
 
 __all__ = ["SgrMagics"]
@@ -120,7 +120,8 @@ class SgrMagics(Magics):  # type: ignore[misc]
                 return table
             case a.ResumeCmd(run_id=run_id, opts=opts):
                 kernel = self.session.kernel_for(run_id, cfg)
-                return self._launch(cfg, kernel, lambda k: k.resume(run_id), opts, None, "")
+                plan, name = self._known_plan(kernel, run_id)
+                return self._launch(cfg, kernel, lambda k: k.resume(run_id), opts, plan, name)
             case a.ForkCmd(run_id=run_id, from_step=step, inputs=inputs, opts=opts):
                 kernel = self.session.kernel_for(run_id, cfg)
                 others = sorted(set(inputs) - {step})
@@ -130,12 +131,13 @@ class SgrMagics(Magics):  # type: ignore[misc]
                         f"not {', '.join(others)}; write --input {step}.NAME=VALUE"
                     )
                 fork_inputs = dict(inputs.get(step, {}))
+                plan, _ = self._known_plan(kernel, run_id)
                 return self._launch(
                     cfg,
                     kernel,
                     lambda k: k.fork(run_id, from_step=step, inputs=fork_inputs or None),
                     opts,
-                    None,
+                    plan,
                     "",
                 )
             case a.ReplayCmd(run_id=run_id):
@@ -174,6 +176,16 @@ class SgrMagics(Magics):  # type: ignore[misc]
                 return doctor_table(cfg, self._cli_text("doctor"))
 
     # ------------------------------------------------------------ runs
+
+    def _known_plan(self, kernel: KernelAPI, run_id: str) -> tuple[Plan | None, str]:
+        """A stored run's plan and name, so its new view shows the DAG from the first paint."""
+        with _as_usage():
+            info = self.session.call_sync(lambda: kernel.show(run_id))
+        get = info.get if isinstance(info, dict) else lambda k: getattr(info, k, None)
+        plan = get("plan")
+        if plan is not None and not isinstance(plan, Plan):
+            plan = Plan.model_validate(plan)
+        return plan, str(get("name") or "")
 
     def _run_cell(self, cmd: a.CellCmd) -> Any:
         cfg = self.frozen_config().with_overrides(

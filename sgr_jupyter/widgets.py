@@ -13,7 +13,7 @@ import html
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import anywidget
 import traitlets as t
@@ -39,6 +39,8 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
     """A live view of one run. Created by the magics; usable on its own with a fed fold."""
 
     _esm = _ESM
+    bundles_sent: ClassVar[int] = 0
+    """How many times this kernel sent the fallback Mermaid bundle (once per page)."""
     run_id = t.Unicode("", help="The run's id.").tag(sync=True)
     name = t.Unicode("", help="The run's name.").tag(sync=True)
     status = t.Unicode("CREATED", help="The run's status.").tag(sync=True)
@@ -78,10 +80,12 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
         if plan is not None:
             self.fold.set_plan(plan)
         self.flush()
-        # The static forms are frozen at creation: a notebook saved or tested later shows the
-        # same text however far the run had got when the output was captured.
-        self._static = (repr(self), self._repr_html_())
-        self.on_msg(self._handle_msg)
+        # The static forms (text/plain, text/html) describe what is known before the run
+        # starts: its name and plan, never its progress. A notebook saved or tested later shows
+        # the same text however far the run had got when the output was captured; the run's
+        # result table (``--wait``, ``_sgr.summary()``) is where its outcome is written down.
+        self._static = self._static_forms()
+        self.on_msg(self._on_front_end_msg)
 
     # ------------------------------------------------------------ feeding
 
@@ -147,13 +151,16 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
 
     # ------------------------------------------------------------ front-end messages
 
-    def _handle_msg(self, _w: Any, content: Any, _buffers: Any) -> None:
+    def _on_front_end_msg(self, _w: Any, content: Any, _buffers: Any) -> None:
+        # Not `_handle_msg`: that name is ipywidgets' own comm handler, and overriding it
+        # silently dropped every message from the browser (clicks, bundle requests).
         if not isinstance(content, dict):
             return
         kind, step = content.get("type"), str(content.get("step", ""))
         if kind == "need-mermaid":
             if _BUNDLE.is_file():
                 self.send({"type": "mermaid-bundle"}, [_BUNDLE.read_bytes()])
+                RunView.bundles_sent += 1
             else:
                 self.send({"type": "no-mermaid"})
         elif kind == "select":
@@ -206,6 +213,19 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
             if rows:
                 head += f", {done}/{len(rows)} steps committed"
             return head, rows
+
+    def _static_forms(self) -> tuple[str, str]:
+        plan = self.fold.plan
+        name = self.name or (plan.name if plan is not None else "") or "run"
+        if plan is None:
+            head, rows = f"RunView {name!r}: the plan is being made", []
+        else:
+            head = f"RunView {name!r}: {len(plan.steps)} step(s)"
+            rows = [(s.id, s.skill) for s in plan.steps]
+        text = "\n".join([head, *(f"  {sid} [{skill}]" for sid, skill in rows)])
+        items = "".join(f"<li>{html.escape(a)} [{html.escape(b)}]</li>" for a, b in rows)
+        body = f"<ul>{items}</ul>" if rows else ""
+        return text, f"<div class='sgr-runview-static'><b>{html.escape(head)}</b>{body}</div>"
 
     def __repr__(self) -> str:
         head, rows = self.summary()

@@ -1,19 +1,12 @@
 // RunView: the live run widget (anywidget ESM). Kept dependency-free and small: Mermaid
 // comes from JupyterLab (our labextension exposes its IMermaidManager) or, elsewhere, from a
 // bundle the kernel sends once per page. Never from a CDN.
-const COLORS = {
-  PENDING: ["#f4f4f5", "#a1a1aa"], READY: ["#e0f2fe", "#0284c7"],
-  WAITING_APPROVAL: ["#fef3c7", "#d97706"], RUNNING: ["#dbeafe", "#2563eb"],
-  RETRY_WAIT: ["#ffedd5", "#ea580c"], COMMITTED: ["#dcfce7", "#16a34a"],
-  FAILED: ["#fee2e2", "#dc2626"], SKIPPED: ["#f5f5f4", "#a8a29e"],
-  CANCELLED: ["#e7e5e4", "#57534e"],
-};
 const CSS = `
 .sgr-rv{font:13px/1.4 var(--jp-ui-font-family,system-ui,sans-serif);color:var(--jp-ui-font-color1,#222);border:1px solid var(--jp-border-color2,#ddd);border-radius:6px;padding:8px}
 .sgr-rv header{display:flex;gap:8px;align-items:center;flex-wrap:wrap}
 .sgr-rv .st{font-weight:600;padding:1px 6px;border-radius:4px;background:#eee}
 .sgr-rv .cols{display:flex;gap:12px;flex-wrap:wrap}
-.sgr-rv .dag{flex:1 1 320px;min-height:60px;overflow:auto;max-height:520px}
+.sgr-rv .dag{flex:0 1 auto;min-width:160px;min-height:60px;overflow:auto;max-height:520px}
 .sgr-rv .side{flex:1 1 260px;min-width:240px}
 .sgr-rv .dag g.node{cursor:pointer}
 .sgr-rv pre{white-space:pre-wrap;max-height:200px;overflow:auto;background:var(--jp-layout-color2,#f7f7f7);padding:4px;margin:2px 0}
@@ -24,8 +17,7 @@ const CSS = `
 .sgr-rv .tl span{font:11px monospace}
 .sgr-rv button{margin:2px 4px 2px 0}
 .sgr-rv .notice{color:#b91c1c}
-` + Object.entries(COLORS).map(([s, [f, k]]) =>
-  `.sgr-rv g.node[data-sgr-status="${s}"] :is(rect,path,polygon,circle,ellipse){fill:${f}!important;stroke:${k}!important}`).join("\n");
+`;
 
 function el(tag, attrs = {}, ...kids) {
   const e = document.createElement(tag);
@@ -34,26 +26,39 @@ function el(tag, attrs = {}, ...kids) {
   return e;
 }
 
-let bundlePromise = null; // one fallback bundle per page, shared by every RunView
+// The fallback bundle is fetched once per page: each widget imports its own copy of this
+// module (a blob: URL per model), so the shared promise lives on globalThis.
 async function getMermaid(model) {
   const mgr = globalThis.__sgrMermaidManager;
   if (mgr) return await mgr.getMermaid();
-  if (globalThis.__sgrMermaid) return globalThis.__sgrMermaid;
-  if (!bundlePromise) {
-    bundlePromise = new Promise((resolve) => {
+  if (!globalThis.__sgrMermaidBundle) {
+    globalThis.__sgrMermaidBundle = new Promise((resolve) => {
       const onMsg = async (msg, buffers) => {
         if (msg?.type === "mermaid-bundle" && buffers?.length) {
           model.off("msg:custom", onMsg);
           const url = URL.createObjectURL(new Blob([buffers[0]], { type: "text/javascript" }));
-          try { const m = await import(url); resolve(m.default ?? m.mermaid ?? globalThis.mermaid); }
-          catch (e) { console.warn("sgr: mermaid bundle failed", e); resolve(null); }
+          try {
+            const m = await import(url);
+            const mermaid = m.default ?? m.mermaid;
+            mermaid.initialize({ startOnLoad: false, securityLevel: "strict" });
+            resolve(mermaid);
+          } catch (e) { console.warn("sgr: mermaid bundle failed", e); resolve(null); }
         } else if (msg?.type === "no-mermaid") { model.off("msg:custom", onMsg); resolve(null); }
       };
       model.on("msg:custom", onMsg);
       model.send({ type: "need-mermaid" });
     });
   }
-  return await bundlePromise;
+  return await globalThis.__sgrMermaidBundle;
+}
+
+// Mermaid's render is not re-entrant (it measures text in a shared scratch element), so every
+// RunView on the page renders through one queue.
+function renderOne(mermaid, id, text) {
+  const prev = globalThis.__sgrRenderQueue || Promise.resolve();
+  const next = prev.catch(() => null).then(() => mermaid.render(id, text));
+  globalThis.__sgrRenderQueue = next.catch(() => null);
+  return next;
 }
 
 let seq = 0;
@@ -73,9 +78,38 @@ function render({ model, el: root }) {
   let nodes = {}; // step id -> svg g
   let renderedText = null;
 
+  // Live colours. The Mermaid text carries a classDef per state (graph/mermaid.py is the one
+  // palette); Mermaid 11 writes a node's class styles inline on its shapes, so swapping the
+  // class alone would not recolour it: the state's style is applied inline, as Mermaid does.
+  let palette = {};
   function paintStates() {
     const states = model.get("states") || {};
-    for (const [sid, g] of Object.entries(nodes)) g.setAttribute("data-sgr-status", states[sid] || "PENDING");
+    for (const [sid, g] of Object.entries(nodes)) {
+      const s = states[sid] || "PENDING";
+      if (g.getAttribute("data-sgr-status") === s) continue;
+      g.setAttribute("data-sgr-status", s);
+      for (const c of [...g.classList]) if (c.startsWith("sgr_")) g.classList.remove(c);
+      const cls = `sgr_${s.toLowerCase()}`;
+      g.classList.add(cls);
+      const style = palette[cls] || {};
+      for (const shape of g.querySelectorAll("rect,path,polygon,circle,ellipse")) {
+        if (shape.closest(".label")) continue;
+        for (const k of ["fill", "stroke", "stroke-width", "stroke-dasharray"]) {
+          if (style[k]) shape.style.setProperty(k, style[k], "important");
+          else shape.style.removeProperty(k);
+        }
+      }
+      for (const t of g.querySelectorAll(".label, .nodeLabel, p, span, text")) {
+        if (style.color) t.style.setProperty("color", style.color, "important");
+        if (style.color && t.tagName === "text") t.style.setProperty("fill", style.color, "important");
+      }
+    }
+  }
+  function readPalette(text) {
+    palette = {};
+    for (const m of text.matchAll(/^\s*classDef (sgr_\w+) (.+)$/gm)) {
+      palette[m[1]] = Object.fromEntries(m[2].split(",").map((kv) => kv.split(":").map((x) => x.trim())));
+    }
   }
   async function paintDag() {
     const text = model.get("mermaid");
@@ -84,9 +118,10 @@ function render({ model, el: root }) {
     const mermaid = await getMermaid(model);
     if (!mermaid) { dag.replaceChildren(el("pre", {}, text)); return; }
     try {
-      const { svg } = await mermaid.render(`${uid}-dag`, text);
+      const { svg } = await renderOne(mermaid, `${uid}-dag`, text);
       if (text !== model.get("mermaid")) return; // a newer plan arrived meanwhile
       dag.innerHTML = svg; // mermaid's own sanitised output; labels are escaped by the kernel
+      readPalette(text);
       const ids = model.get("nodes") || {};
       const byNode = Object.fromEntries(Object.entries(ids).map(([s, n]) => [n, s]));
       nodes = {};

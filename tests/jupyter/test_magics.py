@@ -64,7 +64,7 @@ def test_cell_returns_at_once_and_approval_is_taken_while_the_run_is_live(env) -
     view.flush()
     assert view.waiting == ["gate"]
     # A click in the widget arrives as a custom message on the main thread.
-    view._handle_msg(view, {"type": "approve", "step": "gate"}, [])
+    _click(view, {"type": "approve", "step": "gate"})
     assert view.notice == ""
     result = ctl.wait(timeout=30)
     assert result.status is RunStatus.COMPLETED
@@ -72,7 +72,7 @@ def test_cell_returns_at_once_and_approval_is_taken_while_the_run_is_live(env) -
     assert view.states == {"hello": "COMMITTED", "gate": "COMMITTED", "done": "COMMITTED"}
     assert view.status == "COMPLETED"
     # Double approval: the widget shows the refusal; the run is unaffected.
-    view._handle_msg(view, {"type": "approve", "step": "gate"}, [])
+    _click(view, {"type": "approve", "step": "gate"})
     assert "is not waiting" in view.notice
     with pytest.raises(UsageError, match="is not waiting"):
         env.shell.run_line_magic("sgr", f"approve {ctl.run_id} gate")
@@ -158,3 +158,8 @@ def _wait_until(ctl: RunController, cond, event: threading.Event) -> None:
             return
         event.wait(0.05)
     raise AssertionError("condition never held")
+
+
+def _click(view, content) -> None:
+    """Deliver a front-end message the way the comm does (ipywidgets' own handler)."""
+    view._handle_msg({"content": {"data": {"method": "custom", "content": content}}, "buffers": []})

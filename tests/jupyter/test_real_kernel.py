@@ -48,7 +48,7 @@ def test_approve_a_live_run_then_show_and_replay(shell) -> None:
             break
         tick.wait(0.05)
     assert not ctl.done
-    ctl.view._handle_msg(ctl.view, {"type": "approve", "step": "gate"}, [])
+    _click(ctl.view, {"type": "approve", "step": "gate"})
     assert ctl.view.notice == ""
     result = ctl.wait(timeout=60)
     assert result.status == "COMPLETED"
@@ -70,3 +70,8 @@ def test_invalid_plan_is_refused_before_anything_runs(shell, tmp_path) -> None:
         shell.run_cell_magic("sgr", "--plan --wait", bad)
     assert type(info.value) is UsageError and "no_such_skill" in str(info.value)
     assert "0 run(s)" in repr(shell.run_line_magic("sgr", "runs"))
+
+
+def _click(view, content) -> None:
+    """Deliver a front-end message the way the comm does (ipywidgets' own handler)."""
+    view._handle_msg({"content": {"data": {"method": "custom", "content": content}}, "buffers": []})
