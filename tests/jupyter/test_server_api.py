@@ -1,22 +1,30 @@
 """The REST API through a real jupyter-server (pytest-jupyter's ``jp_fetch``): routing,
-authentication, status codes and JSON shapes. Behaviour is tested in ``test_service.py``."""
+authentication, status codes and JSON shapes. Behaviour is tested in ``test_service.py``.
+
+pytest-jupyter's fixtures are imported into this module rather than loaded as a plugin:
+a plugin is global, and its autouse fixtures close the current event loop after every test,
+which breaks the sync Playwright browser tests that run in the same session. Imported here,
+they exist for this module only; the tests are plain functions that drive the server's loop.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
 import os
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_jupyter.jupyter_server import *  # noqa: F403 - fixtures, this module only
 from service_helpers import PNG, artifact_run
 from tornado.httpclient import HTTPClientError
 
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
 from sgr_kernel.models.plan import parse_plan
-
-pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
 GATE = """
 name: gate
@@ -40,6 +48,22 @@ def jp_server_config(home: Path) -> dict[str, Any]:
     }
 
 
+def on_server_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an ``async`` test body on the server's loop, as a plain test function."""
+
+    @functools.wraps(test)
+    def run(jp_asyncio_loop: asyncio.AbstractEventLoop, **fixtures: Any) -> None:
+        jp_asyncio_loop.run_until_complete(test(**fixtures))
+
+    params = [inspect.Parameter("jp_asyncio_loop", inspect.Parameter.KEYWORD_ONLY)]
+    params += [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in inspect.signature(test).parameters.values()
+    ]
+    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return run
+
+
 async def paused_run(home: Path) -> str:
     kernel = Kernel(KernelConfig(home=home, pause_when_waiting=True))
     return (await kernel.run(plan=parse_plan(GATE))).run_id
@@ -61,6 +85,7 @@ async def failure(jp_fetch: Any, *path: str, body: dict[str, Any] | None = None)
     return info.value.code, json.loads(info.value.response.body)
 
 
+@on_server_loop
 async def test_list_detail_export(jp_fetch: Any, home: Path) -> None:
     assert (await call(jp_fetch, "runs"))["runs"] == []
     run_id = await paused_run(home)
@@ -80,6 +105,7 @@ async def test_list_detail_export(jp_fetch: Any, home: Path) -> None:
     assert json.loads(resp.body)["view"]["run_id"] == run_id
 
 
+@on_server_loop
 async def test_approve_with_resume_finishes_the_run(jp_fetch: Any, home: Path) -> None:
     run_id = await paused_run(home)
     row = await call(jp_fetch, "runs", run_id, "approve", body={"step": "gate", "resume": True})
@@ -91,6 +117,7 @@ async def test_approve_with_resume_finishes_the_run(jp_fetch: Any, home: Path) -
     assert gate["approval"] is True and gate["approval_by"].startswith("panel")
 
 
+@on_server_loop
 async def test_errors_map_to_status_codes(jp_fetch: Any, home: Path) -> None:
     run_id = await paused_run(home)
     code, body = await failure(jp_fetch, "runs", "missing")
@@ -119,12 +146,14 @@ async def test_errors_map_to_status_codes(jp_fetch: Any, home: Path) -> None:
     assert row["status"] == "CANCELLED"
 
 
+@on_server_loop
 async def test_needs_authentication(jp_fetch: Any) -> None:
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("sgr", "api", "v1", "runs", headers={"Authorization": ""})
     assert info.value.code == 403
 
 
+@on_server_loop
 async def test_artifacts_inline_only_when_safe(jp_fetch: Any, home: Path) -> None:
     _, run_id = await asyncio.to_thread(artifact_run, home)
     detail = await call(jp_fetch, "runs", run_id)
