@@ -18,6 +18,7 @@ not waiting / a run live in another process (with ``hint``), 500 a damaged trace
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
@@ -53,7 +54,7 @@ def _status_of(e: Exception) -> tuple[int, str, str | None]:
     return 500, "trace", None
 
 
-class _Base(APIHandler):  # type: ignore[misc]
+class _Base(APIHandler):
     service: RunService
 
     def initialize(self, service: RunService) -> None:
@@ -120,7 +121,7 @@ class ExportHandler(_Base):
 _INLINE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"})
 
 
-class ArtifactHandler(JupyterHandler):  # type: ignore[misc]
+class ArtifactHandler(JupyterHandler):
     """Not an APIHandler: that one forces ``Content-Type: application/json`` on every reply."""
 
     def initialize(self, service: RunService) -> None:
@@ -183,7 +184,7 @@ class ActionHandler(_Base):
         self._reply(result)
 
 
-def _dump(items: list[BaseModel]) -> list[Any]:
+def _dump(items: Sequence[BaseModel]) -> list[Any]:
     return [json.loads(i.model_dump_json()) for i in items]
 
 
