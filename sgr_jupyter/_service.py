@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from sgr_kernel.engine.kernel import Kernel, KernelConfig, default_home
-from sgr_kernel.errors import RunNotFoundError, TraceLockedError
+from sgr_kernel.errors import RunNotFoundError, TraceError, TraceLockedError
 from sgr_kernel.graph.mermaid import plan_to_mermaid
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.trace.state import PLAN_STEP, RunState
@@ -141,8 +141,10 @@ class RunService:
         for run_id in reversed(self.kernel.store.list_runs()):
             try:
                 out.append(self._summary(run_id, self._state(run_id)))
-            except (OSError, ValueError) as e:  # a damaged run must not hide the others
-                out.append(RunSummary(run_id=run_id, name=f"(unreadable: {e})", status="FAILED"))
+            except (OSError, ValueError, TraceError) as e:  # one damaged run must not hide all
+                out.append(
+                    RunSummary(run_id=run_id, name=f"(unreadable: {e})", status=RunStatus.FAILED)
+                )
         return out
 
     def detail(self, run_id: str) -> RunDetail:

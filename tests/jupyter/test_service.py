@@ -227,3 +227,16 @@ def test_artifacts_referenced_by_outputs_are_served(tmp_path: Path) -> None:
     for sha in (other.sha256, "0" * 64, "../../etc/passwd"):
         with pytest.raises(KeyError):
             svc.artifact(run_id, sha)
+
+
+def test_a_damaged_run_does_not_hide_the_others(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    good, bad = run_plan(home, CHAIN), run_plan(home, CHAIN)
+    svc = RunService(home)
+    wal = svc.kernel.store.run_dir(bad) / "wal.jsonl"
+    lines = wal.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b'"data"', b'"dat4"', 1)  # mid-log damage; valid records follow
+    wal.write_bytes(b"\n".join(lines))
+    rows = {r.run_id: r for r in svc.runs()}
+    assert rows[good].status is RunStatus.COMPLETED
+    assert rows[bad].name.startswith("(unreadable") and rows[bad].status is RunStatus.FAILED
