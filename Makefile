@@ -23,7 +23,7 @@ system:
 	bash scripts/prepare-system.sh
 
 demo: venv system
-	$(BIN)/python -m sgr_kernel.demo
+	$(BIN)/python -m sgr_jupyter.demo
 
 test: venv system
 	$(BIN)/pytest

@@ -138,6 +138,47 @@ NOTEBOOKS = {
         "_sgr.wait()\n_sgr.summary()",
         'forked.outputs["load"]',
     ],
+    "04_code_in_the_sandbox": [
+        "# Code in the sandbox: state across steps, and a figure\n\n"
+        "LLM-written code runs only in a hardened Docker sandbox (no network, read-only root, "
+        "CPU/memory/pid limits). A run keeps **one** sandbox session, so variables defined by "
+        "one step are there for the next, as in a notebook. `python` runs code you wrote; "
+        "`code_interpreter` has the model write the code for a task (and fix it from the "
+        "traceback when it fails). Open matplotlib figures come back as artifacts.\n\n"
+        "The model's answer is scripted (`responses/04_code_in_the_sandbox.jsonl`), so this "
+        "runs offline. It needs the Docker engine and the `sgr-sandbox` image "
+        "(`make system` prepares both).",
+        SETUP,
+        '%config SgrMagics.provider = "scripted:responses/04_code_in_the_sandbox.jsonl"',
+        "%%sgr --plan --wait --out squares\n"
+        "name: squares\n"
+        "steps:\n"
+        "  - id: load\n"
+        "    skill: python\n"
+        "    inputs:\n"
+        "      code: |\n"
+        "        import numpy as np\n"
+        "        xs = np.arange(10)\n"
+        "        ys = xs ** 2\n"
+        '        print(f"{len(xs)} points")\n'
+        "  - id: stats\n"
+        "    skill: python\n"
+        "    depends_on: [load]\n"
+        '    inputs: {code: "float(ys.mean())"}\n'
+        "  - id: plot\n"
+        "    skill: code_interpreter\n"
+        "    depends_on: [stats]\n"
+        '    inputs: {task: "Fit a line to ys against xs and plot both."}',
+        "MD:`stats` used `ys` from `load`: the sandbox kept the state between steps.",
+        'squares.outputs["load"]["stdout"], squares.outputs["stats"]["value"]',
+        "MD:The model's code for `plot`, and the value of its last expression (the slope):",
+        'print(squares.outputs["plot"]["code"])\nsquares.outputs["plot"]["value"]',
+        "MD:The figure is an artifact of the run, stored beside its trace; show it inline:",
+        '_sgr.show_artifacts("plot")',
+        "## Replay runs no code\n\nStrict replay re-runs the engine against the trace: "
+        "the sandbox and the model are not called, the recorded outputs are used.",
+        "%sgr replay {squares.run_id}",
+    ],
 }
 
 

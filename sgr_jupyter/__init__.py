@@ -32,4 +32,3 @@ def unload_ipython_extension(ipython: Any) -> None:
     magics = _MAGICS.pop(id(ipython), None)
     if magics is not None:
         magics.session.close()
-

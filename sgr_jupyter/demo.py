@@ -8,10 +8,13 @@ The committed notebook is not modified.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main", "run_demo"]
 
@@ -41,7 +44,8 @@ def run_demo(notebook: Path, out_dir: Path) -> tuple[Path, list[str]]:
             else:
                 os.environ["SGR_HOME"] = env_home
     nb.metadata.pop("widgets", None)
-    html, _ = HTMLExporter().from_notebook_node(nb)
+    html, _ = _offline_exporter(HTMLExporter).from_notebook_node(nb)
+    html = _REMOTE_SCRIPT.sub("", html)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{notebook.stem}.html"
     path.write_text(html, encoding="utf-8")
@@ -54,6 +58,29 @@ def run_demo(notebook: Path, out_dir: Path) -> tuple[Path, list[str]]:
             if text.startswith(("run '", "strict replay")):
                 summary.append(text.splitlines()[0])
     return path, summary
+
+
+# nbconvert's template loads require.js, MathJax and Mermaid from a CDN; the report must open
+# offline, so those are dropped (require.js, MathJax: the report has no widgets or maths) or
+# inlined (our flow-only Mermaid bundle draws the DAG of `%sgr show`).
+_REMOTE_SCRIPT = re.compile(
+    r"<script[^>]*\bsrc=[\"'](?:https?://[^\"']*)?[\"'][^>]*>\s*</script>", re.I
+)
+
+
+def _offline_exporter(exporter_cls: Any) -> Any:
+    from sgr_jupyter._paths import mermaid_bundle
+
+    bundle = mermaid_bundle()
+    mermaid = ""
+    if bundle.is_file():
+        mermaid = "data:text/javascript;base64," + base64.b64encode(bundle.read_bytes()).decode()
+    return exporter_cls(
+        mermaid_js_url=mermaid,
+        mermaid_layout_elk_js_url="",
+        mathjax_url="",
+        require_js_url="",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -138,6 +138,33 @@ class RunController:
     def show(self) -> Any:
         return self._session.call_sync(lambda: self._kernel.show(self.run_id))
 
+    def artifact(self, sha256: str) -> bytes:
+        """The bytes of one of this run's artifacts (figures, files), from the trace store."""
+        store = getattr(self._kernel, "store", None)
+        if store is None:
+            raise RuntimeError("this run's kernel has no trace store to read artifacts from")
+        data: bytes = self._session.call_sync(lambda: store.get_artifact(self.run_id, sha256))
+        return data
+
+    def show_artifacts(self, step_id: str) -> list[str]:
+        """Display a step's image artifacts inline; return every artifact's name.
+
+        Images (PNG, JPEG, SVG, GIF) are shown with IPython's own display objects, so a saved
+        notebook keeps the figure; other files are listed by name only.
+        """
+        from IPython.display import SVG, Image, display
+
+        output = self.outputs.get(step_id) or {}
+        names = []
+        for art in output.get("artifacts") or []:
+            names.append(str(art.get("name", art.get("sha256", ""))))
+            kind = str(art.get("media_type", ""))
+            if kind == "image/svg+xml":
+                display(SVG(data=self.artifact(art["sha256"])))
+            elif kind in ("image/png", "image/jpeg", "image/gif"):
+                display(Image(data=self.artifact(art["sha256"]), format=kind.split("/")[1]))
+        return names
+
     def add_done_callback(self, fn: Callable[[RunController], None]) -> None:
         """Call ``fn(self)`` when the run ends (on the loop thread), or now if it has."""
         if self.done:

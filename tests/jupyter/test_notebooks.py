@@ -11,10 +11,32 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("0*.ipynb"))
+NEEDS_DOCKER = {"04_code_in_the_sandbox"}
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+def _docker_or_skip() -> None:
+    """The sandbox notebook needs Docker: skip locally without it, FAIL under ``CI=true``."""
+    from sgr_kernel.errors import SandboxUnavailable
+    from sgr_kernel.sandbox._client import connect, default_image, require_image
+
+    try:
+        require_image(connect(timeout=30), default_image())
+    except SandboxUnavailable as e:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and the Docker sandbox is unusable: {e}")
+        pytest.skip(str(e))
+
+
+@pytest.mark.parametrize(
+    "notebook",
+    [
+        pytest.param(n, marks=[pytest.mark.docker] if n.stem in NEEDS_DOCKER else [], id=n.stem)
+        for n in NOTEBOOKS
+    ],
+)
 def test_notebook_passes_nbval(notebook: Path, tmp_path: Path) -> None:
+    if notebook.stem in NEEDS_DOCKER:
+        _docker_or_skip()
     env = {**os.environ, "SGR_HOME": str(tmp_path / "home")}
     env.pop("SGR_PROVIDER", None)  # each notebook picks its own provider
     proc = subprocess.run(
@@ -46,7 +68,7 @@ def test_notebook_passes_nbval(notebook: Path, tmp_path: Path) -> None:
 def test_notebooks_hold_no_widget_state() -> None:
     import nbformat
 
-    assert len(NOTEBOOKS) >= 3
+    assert {n.stem[:2] for n in NOTEBOOKS} >= {"01", "02", "03", "04"}
     for path in NOTEBOOKS:
         nb = nbformat.read(path, 4)
         assert "widgets" not in nb.metadata, f"{path.name}: run build_notebooks.py --strip"
