@@ -1,8 +1,7 @@
 """Build the real agent kernel from the frozen config, and adapt it to the session's needs.
 
-The adapter adds nothing of substance: ``show`` materialises a view from the kernel's own
-state fold (or calls the kernel's ``show`` when it has one), ``replay`` calls the kernel's
-ReplayEngine. Everything runs on the session's loop thread.
+The adapter adds nothing of substance: ``runs`` summarises the kernel's state folds,
+``replay`` calls the kernel's ReplayEngine. Everything runs on the session's loop thread.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from sgr_kernel.engine import Kernel, KernelConfig, RunConfig
 from sgr_kernel.trace.base import Durability
 from sgr_kernel.trace.state import RunState
 
-__all__ = ["KernelAdapter", "make_kernel", "state_view"]
+__all__ = ["KernelAdapter", "make_kernel"]
 
 
 def make_kernel(cfg: SgrConfig) -> KernelAdapter:
@@ -77,10 +76,7 @@ class KernelAdapter:
         self.kernel.deny(run_id, step_id, reason=reason or None)
 
     def show(self, run_id: str) -> Any:
-        show = getattr(self.kernel, "show", None)
-        if show is not None:
-            return show(run_id)
-        return state_view(self.kernel.load(run_id))
+        return self.kernel.show(run_id)
 
     def runs(self) -> list[dict[str, Any]]:
         return [_summary(st) for st in self.kernel.runs()]
@@ -100,37 +96,4 @@ def _summary(st: RunState) -> dict[str, Any]:
         "status": st.status.value,
         "steps_committed": committed,
         "steps_total": len(st.steps),
-    }
-
-
-def state_view(st: RunState) -> dict[str, Any]:
-    """A ``RequestTrace``-shaped dict from the kernel's state fold."""
-    steps = []
-    plan = st.plan
-    order = list(plan.step_ids) if plan else list(st.steps)
-    for sid in order:
-        s = st.steps.get(sid)
-        if s is None:
-            continue
-        steps.append(
-            {
-                "id": sid,
-                "skill": plan.step(sid).skill if plan else "",
-                "status": s.status.value,
-                "attempts": s.attempt,
-                "output": s.output,
-                "error": s.failure.message if s.failure else s.reason,
-                "tokens": s.usage.tokens,
-                "cost_usd": s.usage.cost_usd,
-                "llm_calls": s.usage.llm_calls,
-            }
-        )
-    return {
-        "run_id": st.run_id,
-        "name": st.name,
-        "status": st.status.value,
-        "reason": st.reason,
-        "plan": plan,
-        "steps": steps,
-        "usage": {"tokens": st.usage.tokens, "llm_calls": st.usage.llm_calls},
     }
