@@ -133,11 +133,33 @@ async def cmd_fork(args: argparse.Namespace) -> int:
 
 
 async def cmd_decide(args: argparse.Namespace) -> int:
+    from sgr_kernel.models.status import StepStatus
+
     kernel = _kernel(args)
     if args.command == "approve":
-        kernel.approve(args.run, args.step, by=args.by)
+        delivery = kernel.approve(args.run, args.step, by=args.by)
     else:
-        kernel.deny(args.run, args.step, by=args.by, reason=args.reason)
+        delivery = kernel.deny(args.run, args.step, by=args.by, reason=args.reason)
+    if delivery == "posted":  # the run is live in another process, which applies it
+        waiting = StepStatus.WAITING_APPROVAL
+
+        def applied(st: Any) -> bool:
+            step = st.steps.get(args.step)
+            return step is None or step.status is not waiting
+
+        await kernel.wait_elsewhere(args.run, applied, timeout_s=args.wait_s)
+        ok = applied(kernel.load(args.run))
+        data = {"run_id": args.run, "step": args.step, "delivered": "posted", "applied": ok}
+        _print(
+            args,
+            data,
+            lambda: (
+                "applied by the process running it"
+                if ok
+                else "posted to the live run; it has not applied it yet"
+            ),
+        )
+        return 0 if ok else EXIT_CODES[RunStatus.PAUSED]
     if args.no_resume:
         _print(args, {"run_id": args.run, "step": args.step}, lambda: "decision recorded")
         return 0
@@ -282,6 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
         d.add_argument("step")
         d.add_argument("--by", default="cli")
         d.add_argument("--no-resume", action="store_true", help="record the decision only")
+        d.add_argument(
+            "--wait-s",
+            type=float,
+            default=15.0,
+            help="for a run live in another process: how long to wait for it to apply",
+        )
         if name == "deny":
             d.add_argument("--reason")
     cmd("cancel", "cancel a run", cmd_cancel).add_argument("run")

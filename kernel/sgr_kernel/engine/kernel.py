@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,17 +21,28 @@ from sgr_kernel.engine.journal import RunJournal
 from sgr_kernel.engine.lifecycle import LifecycleEngine
 from sgr_kernel.engine.planning import plan_run
 from sgr_kernel.engine.runtime import HttpTransport, RunRuntime, Services
-from sgr_kernel.errors import ApprovalError, RunNotFoundError, SgrError, SgrUsageError
+from sgr_kernel.errors import (
+    ApprovalError,
+    RunNotFoundError,
+    SgrError,
+    SgrUsageError,
+    TraceLockedError,
+)
 from sgr_kernel.graph.dag import build_dag, check_plan
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.skills.base import Skill
+from sgr_kernel.trace import inbox
 from sgr_kernel.trace.base import RecordType, RecoveryReport, TraceStore
 from sgr_kernel.trace.checkpoint import CheckpointManager
 from sgr_kernel.trace.state import PLAN_STEP, RunState, RunStateCodec
 
-__all__ = ["Kernel", "KernelConfig", "RunHandle", "RunResult"]
+__all__ = ["Delivery", "Kernel", "KernelConfig", "RunHandle", "RunResult"]
+
+Delivery = Literal["live", "recorded", "posted"]
+"""Where a decision went: to the run live in this kernel; recorded into a stopped run's log
+(``resume`` applies it); or posted to the inbox of a run live in another process."""
 
 
 def default_home() -> Path:
@@ -228,6 +239,7 @@ class Kernel:
                 build_dag(plan),
                 self.skills,
                 pause_when_waiting=self.config.pause_when_waiting,
+                inbox=self.store.run_dir(handle.run_id),
             )
             handle.engine = engine
             await engine.run()
@@ -312,34 +324,34 @@ class Kernel:
 
     # ------------------------------------------------------------ steering
 
-    def approve(self, run_id: str, step_id: str, *, by: str = "user") -> None:
-        self._decide(run_id, step_id, True, by=by, reason=None)
+    def approve(self, run_id: str, step_id: str, *, by: str = "user") -> Delivery:
+        """Approve a waiting step. See :data:`Delivery` for where the decision went."""
+        return self._decide(run_id, step_id, True, by=by, reason=None)
 
     def deny(
         self, run_id: str, step_id: str, *, by: str = "user", reason: str | None = None
-    ) -> None:
-        self._decide(run_id, step_id, False, by=by, reason=reason)
+    ) -> Delivery:
+        """Deny a waiting step (it FAILS, its dependents are SKIPPED)."""
+        return self._decide(run_id, step_id, False, by=by, reason=reason)
 
     def _decide(
         self, run_id: str, step_id: str, approved: bool, *, by: str, reason: str | None
-    ) -> None:
+    ) -> Delivery:
         live = self._live.get(run_id)
         if live is not None and live.engine is not None:
             live.engine.decide(step_id, approved, by=by, reason=reason)
-            return
-        # Not live here: record the decision in the log; `resume` applies it.
+            return "live"
         self._require(run_id)
-        resumed = self.checkpoints.open(run_id, durability=self.config.run.durability)
         try:
-            st = resumed.state.steps.get(step_id)
-            if st is None:
-                raise ApprovalError(f"run {run_id!r} has no step {step_id!r}")
-            if st.status is not StepStatus.WAITING_APPROVAL or st.approval is not None:
-                decided = ", already decided" if st.approval is not None else ""
-                raise ApprovalError(
-                    f"step {step_id!r} of run {run_id!r} is not waiting for approval "
-                    f"(it is {st.status.value}{decided})"
-                )
+            resumed = self.checkpoints.open(run_id, durability=self.config.run.durability)
+        except TraceLockedError:
+            # Live in another process: post it; that process records and applies it.
+            self._check_waiting(self.load(run_id), run_id, step_id)
+            action: inbox.Action = "approve" if approved else "deny"
+            self._post(run_id, action, step=step_id, by=by, reason=reason)
+            return "posted"
+        try:
+            self._check_waiting(resumed.state, run_id, step_id)
             resumed.writer.append(
                 RecordType.APPROVAL,
                 {"approved": approved, "by": by, "reason": reason},
@@ -350,6 +362,23 @@ class Kernel:
         finally:
             resumed.writer.close()
             self.checkpoints.forget(run_id)
+        return "recorded"
+
+    @staticmethod
+    def _check_waiting(state: RunState, run_id: str, step_id: str) -> None:
+        st = state.steps.get(step_id)
+        if st is None:
+            raise ApprovalError(f"run {run_id!r} has no step {step_id!r}")
+        if st.status is not StepStatus.WAITING_APPROVAL or st.approval is not None:
+            decided = ", already decided" if st.approval is not None else ""
+            raise ApprovalError(
+                f"step {step_id!r} of run {run_id!r} is not waiting for approval "
+                f"(it is {st.status.value}{decided})"
+            )
+
+    def _post(self, run_id: str, action: inbox.Action, **kw: Any) -> None:
+        stamp = f"{int(self._clock.now() * 1000):015d}-{self._entropy.new_id()[:12]}"
+        inbox.post(self.store.run_dir(run_id), action, request_id=stamp, **kw)
 
     async def cancel(self, run_id: str, reason: str = "cancelled by the user") -> RunResult:
         live = self._live.get(run_id)
@@ -360,7 +389,11 @@ class Kernel:
                 live.task.cancel()
             return await live.wait()
         self._require(run_id)
-        resumed = self.checkpoints.open(run_id, durability=self.config.run.durability)
+        try:
+            resumed = self.checkpoints.open(run_id, durability=self.config.run.durability)
+        except TraceLockedError:
+            self._post(run_id, "cancel", reason=reason)
+            return await self.wait_elsewhere(run_id, lambda st: st.status.terminal)
         journal = self._journal(run_id, resumed.writer, resumed.state)
         try:
             state = journal.state
@@ -388,6 +421,22 @@ class Kernel:
             return live.state
         self._require(run_id)
         return self.checkpoints.load(run_id)
+
+    async def wait_elsewhere(
+        self,
+        run_id: str,
+        done: Callable[[RunState], bool],
+        *,
+        timeout_s: float = 15.0,
+        poll_s: float = 0.1,
+    ) -> RunResult:
+        """Watch (read-only) a run live in another process until ``done(state)`` or timeout."""
+        deadline = self._clock.monotonic() + timeout_s
+        state = self.load(run_id)
+        while not done(state) and self._clock.monotonic() < deadline:
+            await self._clock.sleep(poll_s)
+            state = self.load(run_id)
+        return _result(state)
 
     def handle(self, run_id: str) -> RunHandle | None:
         return self._live.get(run_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sgr_kernel.engine._attempt import Outcome, execute_attempt
@@ -29,10 +30,14 @@ from sgr_kernel.models.failure import FailureRecord
 from sgr_kernel.models.plan import Plan, StepSpec
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.skills.base import Skill
+from sgr_kernel.trace import inbox as inbox_files
 from sgr_kernel.trace._crash import crashpoint
 from sgr_kernel.trace.base import RecordType
 
-__all__ = ["LifecycleEngine"]
+__all__ = ["INBOX_POLL_S", "LifecycleEngine"]
+
+INBOX_POLL_S = 0.25
+"""How often a live run looks for decisions posted by other processes."""
 
 S = StepStatus
 
@@ -49,8 +54,15 @@ class LifecycleEngine:
         skills: Mapping[str, type[Skill]],
         *,
         pause_when_waiting: bool = False,
+        inbox: Path | None = None,
     ) -> None:
         self.rt = rt
+        self._inbox = inbox
+        """The run directory whose inbox other processes post decisions to (live runs only)."""
+        self._inbox_due = inbox is not None
+        self._inbox_applied: dict[str, list[inbox_files.InboxRequest]] = {}
+        self._inbox_cancels: list[inbox_files.InboxRequest] = []
+        self._ticker: asyncio.TimerHandle | None = None
         self.plan = plan
         self.dag = dag
         self.skills = skills
@@ -109,15 +121,44 @@ class LifecycleEngine:
         if self.state.status in (RunStatus.PLANNED, RunStatus.PAUSED):
             journal.run_status(RunStatus.RUNNING)
         self._init_from_state()
+        if self._inbox is not None:
+            self._tick()
         try:
             await self._loop()
         finally:
+            if self._ticker is not None:
+                self._ticker.cancel()
             for task in (*self._running, *self._timers):
                 task.cancel()
             journal.sync()
         if self._divergence is not None:
             raise self._divergence
         return RunStatus(self.state.status)
+
+    # ------------------------------------------------------------ the inbox
+
+    def _tick(self) -> None:
+        """Wake the loop every INBOX_POLL_S to look at the inbox (one timer, not one per step)."""
+        self._inbox_due = True
+        self._wakeup.set()
+        self._ticker = asyncio.get_running_loop().call_later(INBOX_POLL_S, self._tick)
+
+    def _read_inbox(self) -> None:
+        self._inbox_due = False
+        assert self._inbox is not None
+        for req in inbox_files.take(self._inbox):
+            if req.action == "cancel":
+                self.cancel(req.reason or f"cancelled by {req.by}")
+                self._inbox_cancels.append(req)
+                continue
+            try:
+                if req.step is None:
+                    raise ApprovalError("an approve/deny request must name a step")
+                self.decide(req.step, req.action == "approve", by=req.by, reason=req.reason)
+            except ApprovalError as e:
+                inbox_files.reject(req.path, str(e))
+                continue
+            self._inbox_applied.setdefault(req.step, []).append(req)
 
     def _push_ready(self, sid: str) -> None:
         if sid not in self._queued:  # a step with several parents is released once
@@ -188,6 +229,8 @@ class LifecycleEngine:
 
     async def _loop(self) -> None:
         while True:
+            if self._inbox_due:
+                self._read_inbox()
             if self._divergence is not None:
                 await self._stop(RunStatus.FAILED, f"replay diverged: {self._divergence}")
                 return
@@ -356,6 +399,8 @@ class LifecycleEngine:
                     sid, S.FAILED, attempt=st.attempt, failure=failure.model_dump(), durable=True
                 )
                 self._skip_descendants(sid)
+            for req in self._inbox_applied.pop(sid, []):
+                inbox_files.done(req)  # only now that the decision is in the log
         self._decisions.clear()
 
     # ------------------------------------------------------------ executing
@@ -457,6 +502,8 @@ class LifecycleEngine:
             if not st.status.terminal:
                 journal.step_status(sid, S.CANCELLED, attempt=st.attempt, reason=reason)
         journal.run_status(status, reason)
+        for req in self._inbox_cancels:
+            inbox_files.done(req)
 
     def _finish(self) -> None:
         steps = self.state.steps
