@@ -37,6 +37,8 @@ __all__ = [
 MAX_PLAN_STEPS = 6
 MAX_INPUT_CHARS = 200
 """Bound of each input string: a tiny model that loops inside a string must stop."""
+REPLAN_TEMPERATURE = 0.7
+"""Sampling temperature of replanning rounds (the first round uses the caller's, default 0)."""
 
 Validate = Callable[[Plan], list[str]]
 
@@ -276,7 +278,9 @@ async def plan_task(
         task: What the user asked for.
         catalogue: ``Skill.catalogue_entry()`` of every skill the plan may use.
         validate: The caller's plan validation; its problems are fed back for replanning.
-        max_replans: Extra planning rounds after the first when the plan has problems.
+        max_replans: Extra planning rounds after the first when the plan has problems; they
+            sample at ``REPLAN_TEMPERATURE`` with seed = round unless ``request_defaults``
+            sets ``temperature``/``seed``.
         budget: Put on the plan as its budget.
         max_repairs: Schema repairs per round (see :func:`generate`).
         request_defaults: Other request fields (``model``, ``temperature``, ``seed`` …).
@@ -288,9 +292,14 @@ async def plan_task(
     output_cls = planner_output_model(catalogue)
     messages = planner_messages(task, catalogue)
     problems: list[str] = []
-    for _ in range(max_replans + 1):
+    for round_ in range(max_replans + 1):
+        defaults = dict(request_defaults or {})
+        if round_:
+            # A greedy small model ignores the feedback and repeats itself; a replan samples
+            # (seeded, so the same run asks the same thing) unless the caller chose otherwise.
+            defaults = {"temperature": REPLAN_TEMPERATURE, "seed": round_, **defaults}
         result = await generate(
-            call, output_cls, messages, max_repairs=max_repairs, request_defaults=request_defaults
+            call, output_cls, messages, max_repairs=max_repairs, request_defaults=defaults
         )
         plan, problems = to_plan(result.value, catalogue, name=task, budget=budget)
         if plan is not None and not problems:

@@ -125,6 +125,8 @@ def test_bad_refs_and_caller_problems_are_fed_back() -> None:
     second, third = llm.requests[1].messages[-1].content, llm.requests[2].messages[-1].content
     assert "must name an earlier step" in second
     assert "has no output 'nope'" in third and "['text']" in third
+    sampling = [(r.temperature, r.seed) for r in llm.requests]
+    assert sampling == [(0.0, None), (0.7, 1), (0.7, 2)]  # replans sample, seeded per round
 
 
 def test_still_invalid_after_replans_raises_with_every_problem() -> None:
