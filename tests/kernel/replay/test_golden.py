@@ -190,9 +190,11 @@ MUTATIONS: list[tuple[str, str, Any, dict[str, type[Skill]] | None, str]] = [
 
 
 KNOWN_HANGS = {"reorder steps", "remove a step"}
-HANG_REASON = """Engine bug: when the recorded next launch can never become ready, strict replay waits
-forever instead of raising ReplayDivergenceError (lifecycle ``_loop``/``_next_ready`` with the
-replay oracle: nothing running, the ready set non-empty, so neither finish nor divergence)."""
+HANG_REASON = (
+    "engine bug: when the recorded next launch can never become ready, strict replay waits "
+    "forever instead of raising ReplayDivergenceError (lifecycle _loop/_next_ready with the "
+    "replay oracle: nothing running, the ready set non-empty, so neither finish nor divergence)"
+)
 
 
 def _detect(mutation: tuple[str, str, Any, Any, str]) -> tuple[bool, Any]:
