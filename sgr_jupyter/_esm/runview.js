@@ -17,6 +17,8 @@ const CSS = `
 .sgr-rv .tl span{font:11px monospace}
 .sgr-rv button{margin:2px 4px 2px 0}
 .sgr-rv .notice{color:#b91c1c}
+.sgr-rv .grid{display:flex;flex-wrap:wrap;gap:2px;max-width:640px}
+.sgr-rv .grid .cell{width:10px;height:10px;border:1px solid #a1a1aa;background:#f4f4f5;cursor:pointer}
 `;
 
 function el(tag, attrs = {}, ...kids) {
@@ -61,6 +63,7 @@ function renderOne(mermaid, id, text) {
   return next;
 }
 
+const MAX_DAG_NODES = 200;
 let seq = 0;
 function render({ model, el: root }) {
   const uid = `sgr-${Math.random().toString(36).slice(2)}-${seq++}`; // P5: unique per widget
@@ -92,6 +95,10 @@ function render({ model, el: root }) {
       const cls = `sgr_${s.toLowerCase()}`;
       g.classList.add(cls);
       const style = palette[cls] || {};
+      if (g.tagName === "SPAN") { // a cell of the grid drawn for big plans
+        g.style.background = style.fill || ""; g.style.borderColor = style.stroke || "";
+        continue;
+      }
       for (const shape of g.querySelectorAll("rect,path,polygon,circle,ellipse")) {
         if (shape.closest(".label")) continue;
         for (const k of ["fill", "stroke", "stroke-width", "stroke-dasharray"]) {
@@ -115,14 +122,15 @@ function render({ model, el: root }) {
     const text = model.get("mermaid");
     if (!text || text === renderedText) return paintStates();
     renderedText = text;
+    readPalette(text);
+    const ids = model.get("nodes") || {};
+    if (Object.keys(ids).length > MAX_DAG_NODES) return paintGrid(ids);
     const mermaid = await getMermaid(model);
     if (!mermaid) { dag.replaceChildren(el("pre", {}, text)); return; }
     try {
       const { svg } = await renderOne(mermaid, `${uid}-dag`, text);
       if (text !== model.get("mermaid")) return; // a newer plan arrived meanwhile
       dag.innerHTML = svg; // mermaid's own sanitised output; labels are escaped by the kernel
-      readPalette(text);
-      const ids = model.get("nodes") || {};
       const byNode = Object.fromEntries(Object.entries(ids).map(([s, n]) => [n, s]));
       nodes = {};
       for (const g of dag.querySelectorAll("g.node")) {
@@ -135,6 +143,20 @@ function render({ model, el: root }) {
       dag.setAttribute("data-sgr-rendered", "1");
       paintStates();
     } catch (e) { dag.replaceChildren(el("pre", {}, String(e), "\n", text)); }
+  }
+  // A Mermaid layout of hundreds of nodes takes seconds and blocks the page (bench/ui_bench.py),
+  // so a big plan is drawn as a grid of steps, one coloured cell each, clickable like nodes.
+  function paintGrid(ids) {
+    nodes = {};
+    const cells = Object.keys(ids).map((sid) => {
+      const c = el("span", { class: "cell", title: sid, "data-sgr-step": sid });
+      c.addEventListener("click", () => model.send({ type: "select", step: sid }));
+      nodes[sid] = c;
+      return c;
+    });
+    dag.replaceChildren(el("div", { class: "grid" }, ...cells));
+    dag.setAttribute("data-sgr-rendered", "grid");
+    paintStates();
   }
   function paintHeader() {
     title.textContent = model.get("name") || "run";
