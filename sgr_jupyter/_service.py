@@ -3,11 +3,15 @@
 The REST handlers in ``sgr_jupyter.server`` only translate HTTP to these calls (STYLE 17), so
 everything here is tested without a server. It imports only ``sgr_kernel``.
 
-One writer per run (DESIGN §3.4): a run that is live in *another* process (a notebook kernel,
-an ``sgr run``) holds its trace's lock, so this process cannot record a decision or a cancel
-into it. Rather than fight for the lock, the service says so up front with
-``TraceLockedError`` (HTTP 409): the decision has to come from the process that drives the
-run. Runs that are paused, crashed or live in *this* process can be steered from here.
+One writer per run (DESIGN §3.4, ADR 011): a run that is live in *another* process (a notebook
+kernel, an ``sgr run``) holds its trace's lock, so this process never writes into it. Approve,
+deny and cancel still work: the kernel *posts* them to the run's inbox, the process that drives
+the run records and applies them (within ~0.25 s), and the service watches the log (read-only)
+for a short bounded time to say whether that happened. Every steering call returns a
+:class:`Steered` row: the run's summary plus ``delivered`` (``live`` here, ``recorded`` into a
+stopped run, ``posted`` to a run live elsewhere) and ``applied`` (False only for a posted
+request not yet taken when the wait ran out: HTTP 202). Only ``resume`` of a run live elsewhere
+is refused (``TraceLockedError``, HTTP 409): it already runs.
 """
 
 from __future__ import annotations
@@ -20,21 +24,33 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sgr_kernel.engine.kernel import Kernel, KernelConfig, default_home
-from sgr_kernel.errors import RunNotFoundError, TraceError, TraceLockedError
+from sgr_kernel.engine.kernel import Delivery, Kernel, KernelConfig, default_home
+from sgr_kernel.errors import ApprovalError, RunNotFoundError, TraceError, TraceLockedError
 from sgr_kernel.graph.mermaid import plan_to_mermaid
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.trace.state import PLAN_STEP, RunState
 from sgr_kernel.trace.view import RequestTrace, materialise
 from sgr_kernel.trace.wal import validate_run_id
 
-__all__ = ["LIVE_ELSEWHERE_HINT", "RunDetail", "RunService", "RunSummary"]
+__all__ = [
+    "LIVE_ELSEWHERE_HINT",
+    "STEER_WAIT_S",
+    "RunDetail",
+    "RunService",
+    "RunSummary",
+    "Steered",
+]
 
 LIVE_ELSEWHERE_HINT = (
-    "decide from the process that runs it: the widget's buttons or `%sgr approve RUN STEP` "
-    "in its notebook, or stop that run first"
+    "it is already running in another process (a notebook kernel?): approve, deny or cancel "
+    "it from here, or stop it there and resume it then"
 )
-"""What to do instead when a run is live in another process (sent with the 409)."""
+"""What to do instead of resuming a run live in another process (sent with the 409)."""
+
+STEER_WAIT_S = 10.0
+"""How long a decision posted to a run live elsewhere is watched for before answering
+``applied=False`` (the live run polls its inbox every 0.25 s, so this only runs out when
+that process is stuck or stops first; the request then stays posted)."""
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -93,6 +109,24 @@ class RunDetail(BaseModel):
     summary: RunSummary
     view: RequestTrace
     mermaid: str | None = Field(None, description="None until the run has a plan.")
+
+
+class Steered(RunSummary):
+    """What a steering call did: the run's summary after it, and where the request went."""
+
+    delivered: Delivery = Field(
+        description="'live' (the engine in this process took it), 'recorded' (written into a "
+        "stopped run's log; resume applies it), 'posted' (to the inbox of a run live elsewhere)."
+    )
+    applied: bool = Field(
+        description="The run took it: False only when a posted request was not yet recorded "
+        "by the process that runs it when the wait ran out (it stays posted)."
+    )
+
+    @property
+    def resumable(self) -> bool:
+        """Stopped, not finished, and written by no process: ``resume`` can continue it here."""
+        return not self.status.terminal and self.live is None
 
 
 @dataclass(frozen=True)
@@ -201,36 +235,98 @@ class RunService:
 
     # ------------------------------------------------------------ steering
 
-    def approve(self, run_id: str, step_id: str, *, by: str = "panel") -> RunSummary:
-        """Approve a waiting step. A paused run records it; ``resume`` then applies it."""
-        self._writable(run_id)
-        self.kernel.approve(run_id, step_id, by=by)
-        return self._summary(run_id, self._state(run_id))
+    async def approve(
+        self, run_id: str, step_id: str, *, by: str = "panel", wait_s: float = STEER_WAIT_S
+    ) -> Steered:
+        """Approve a waiting step, wherever its run lives (see the module docstring).
 
-    def deny(
-        self, run_id: str, step_id: str, *, by: str = "panel", reason: str | None = None
-    ) -> RunSummary:
-        """Deny a waiting step (it fails; its dependents are skipped on resume)."""
-        self._writable(run_id)
-        self.kernel.deny(run_id, step_id, by=by, reason=reason)
-        return self._summary(run_id, self._state(run_id))
+        Raises ``ApprovalError`` when the step is not waiting, or was decided meanwhile by
+        someone else (the live run then refuses this decision; nothing is recorded twice).
+        """
+        return await self._decide(run_id, step_id, True, by=by, reason=None, wait_s=wait_s)
 
-    async def cancel(
-        self, run_id: str, reason: str = "cancelled from the side panel"
-    ) -> RunSummary:
-        """Cancel a run that is paused, crashed, or live in this process."""
-        self._writable(run_id)
-        if self.kernel.handle(run_id) is not None:
+    async def deny(
+        self,
+        run_id: str,
+        step_id: str,
+        *,
+        by: str = "panel",
+        reason: str | None = None,
+        wait_s: float = STEER_WAIT_S,
+    ) -> Steered:
+        """Deny a waiting step (it fails; its dependents are skipped), as :meth:`approve`."""
+        return await self._decide(run_id, step_id, False, by=by, reason=reason, wait_s=wait_s)
+
+    async def _decide(
+        self,
+        run_id: str,
+        step_id: str,
+        approved: bool,
+        *,
+        by: str,
+        reason: str | None,
+        wait_s: float,
+    ) -> Steered:
+        self._require(run_id)
+        if approved:
+            delivered = self.kernel.approve(run_id, step_id, by=by)
+        else:
+            delivered = self.kernel.deny(run_id, step_id, by=by, reason=reason)
+        applied = True
+        if delivered == "posted":
+            applied = await self._taken(run_id, step_id, (approved, by), wait_s)
+        return self._steered(run_id, delivered, applied)
+
+    async def _taken(
+        self, run_id: str, step_id: str, decision: tuple[bool, str], wait_s: float
+    ) -> bool:
+        """Watch the log until the live run has recorded a decision for the step (or its
+        writer is gone, or time runs out); True when the recorded decision is ours."""
+
+        def settled(state: RunState) -> bool:
+            st = state.steps.get(step_id)
+            return (
+                st is None
+                or st.approval is not None
+                or st.status is not StepStatus.WAITING_APPROVAL
+                or self.holder(run_id) is None  # it stopped: a resume applies the request
+            )
+
+        await self.kernel.wait_elsewhere(run_id, settled, timeout_s=wait_s)
+        st = self._state(run_id).steps.get(step_id)
+        if st is None or st.approval is None:
+            return False
+        if (st.approval, st.approval_by) != decision:
+            # Someone (the notebook's widget, another panel) decided first; the live run
+            # moved our request to inbox/rejected/. Same answer as deciding twice here.
+            verdict = "approved" if st.approval else "denied"
+            raise ApprovalError(
+                f"step {step_id!r} of run {run_id!r} was {verdict} meanwhile by "
+                f"{st.approval_by}; this decision was refused"
+            )
+        return True
+
+    async def cancel(self, run_id: str, reason: str = "cancelled from the side panel") -> Steered:
+        """Cancel a run: live here (its engine stops it), stopped (recorded), or live in
+        another process (posted; the kernel watches up to 15 s for the run to end)."""
+        self._require(run_id)
+        handle = self.kernel.handle(run_id)
+        if handle is not None:
             # Live here: the engine stops it; don't wait for in-flight steps to notice.
-            handle = self.kernel.handle(run_id)
-            assert handle is not None
             if handle.engine is not None:
                 handle.engine.cancel(reason)
             elif handle.task is not None:
                 handle.task.cancel()
-            return self._summary(run_id, handle.state)
-        await self.kernel.cancel(run_id, reason)
-        return self._summary(run_id, self._state(run_id))
+            return self._steered(run_id, "live", True)
+        # Where the kernel sends it follows the lock; the lock file's text says the same
+        # without touching the lock, and a request that lands elsewhere is posted there.
+        elsewhere = self.holder(run_id) is not None
+        result = await self.kernel.cancel(run_id, reason)
+        return self._steered(run_id, "posted" if elsewhere else "recorded", result.status.terminal)
+
+    def _steered(self, run_id: str, delivered: Delivery, applied: bool) -> Steered:
+        row = self._summary(run_id, self._state(run_id))
+        return Steered(**dict(row), delivered=delivered, applied=applied)
 
     async def resume(self, run_id: str) -> RunSummary:
         """Continue a stopped run in this process (its steps run here, with this server's

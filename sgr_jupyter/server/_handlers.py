@@ -6,13 +6,22 @@
     GET  /sgr/api/v1/runs/RUN                   RunDetail (view, mermaid, summary)
     GET  /sgr/api/v1/runs/RUN/export            the `sgr export` JSON, as a download
     GET  /sgr/api/v1/runs/RUN/artifacts/SHA256  an artifact a step output references
-    POST /sgr/api/v1/runs/RUN/approve           {"step", "resume"?}        -> RunSummary
-    POST /sgr/api/v1/runs/RUN/deny              {"step", "reason"?, "resume"?}
-    POST /sgr/api/v1/runs/RUN/cancel            {"reason"?}
-    POST /sgr/api/v1/runs/RUN/resume            {}
+    POST /sgr/api/v1/runs/RUN/approve           {"step", "resume"?}        -> Steered
+    POST /sgr/api/v1/runs/RUN/deny              {"step", "reason"?, "resume"?} -> Steered
+    POST /sgr/api/v1/runs/RUN/cancel            {"reason"?}                -> Steered
+    POST /sgr/api/v1/runs/RUN/resume            {}                         -> RunSummary
+
+``Steered`` is the run's summary plus ``delivered`` (``live`` | ``recorded`` | ``posted``) and
+``applied``. A run live in another process (a notebook kernel) gets approve/deny/cancel through
+its inbox (ADR 011); the handler answers once that process has recorded it (200), or after a
+short bounded wait with ``applied: false`` (202 Accepted: posted, not yet taken; it stays
+posted). ``"resume": true`` resumes a run here only when the decision was *recorded* into a
+stopped run.
 
 Errors are ``{"error": CODE, "message": ...}``: 400 bad input, 404 unknown run, 409 a step
-not waiting / a run live in another process (with ``hint``), 500 a damaged trace.
+not waiting or already decided (also when decided meanwhile in the notebook), 409
+``run-live-elsewhere`` (with ``hint``) for a resume of a run live in another process, 500 a
+damaged trace.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from jupyter_server.utils import url_path_join
 from pydantic import BaseModel
 from tornado import web
 
-from sgr_jupyter._service import LIVE_ELSEWHERE_HINT, RunService
+from sgr_jupyter._service import LIVE_ELSEWHERE_HINT, RunService, RunSummary, Steered
 from sgr_jupyter.server._config import API_PREFIX
 from sgr_kernel.errors import (
     ApprovalError,
@@ -157,6 +166,7 @@ class ActionHandler(_Base):
     @web.authenticated
     async def post(self, run_id: str, action: str) -> None:
         svc = self.service
+        result: RunSummary
         try:
             body = self._body()
             if action in ("approve", "deny"):
@@ -165,12 +175,16 @@ class ActionHandler(_Base):
                     raise SgrUsageError(f'{action} needs {{"step": "STEP_ID"}} in the body')
                 by = f"panel:{self.current_user.username}" if self.current_user else "panel"
                 if action == "approve":
-                    result = svc.approve(run_id, step, by=by)
+                    steered = await svc.approve(run_id, step, by=by)
                 else:
                     reason = body.get("reason")
-                    result = svc.deny(run_id, step, by=by, reason=str(reason) if reason else None)
-                if body.get("resume") and not result.status.terminal and result.live is None:
-                    result = await svc.resume(run_id)
+                    why = str(reason) if reason else None
+                    steered = await svc.deny(run_id, step, by=by, reason=why)
+                result = steered
+                # Only a decision recorded into a stopped run needs this process to go on.
+                if body.get("resume") and steered.delivered == "recorded" and steered.resumable:
+                    resumed = await svc.resume(run_id)
+                    result = Steered(**dict(resumed), delivered="recorded", applied=True)
             elif action == "cancel":
                 reason = body.get("reason")
                 result = await svc.cancel(
@@ -181,6 +195,8 @@ class ActionHandler(_Base):
         except (SgrUsageError, TraceError) as e:
             self._fail(e)
             return
+        if isinstance(result, Steered) and not result.applied:
+            self.set_status(202)  # posted to the run's process, not recorded by it yet
         self._reply(result)
 
 

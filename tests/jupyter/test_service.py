@@ -1,5 +1,5 @@
-"""RunService without HTTP: list, detail, approve/deny/cancel/resume, export, and the
-one-writer rule against a run that is live in another process."""
+"""RunService without HTTP: list, detail, approve/deny/cancel/resume, export, and steering a
+run that is live in another process through its inbox (one writer per run, ADR 011)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from service_helpers import PNG, artifact_run
 
-from sgr_jupyter._service import RunService
+from sgr_jupyter._service import RunService, RunSummary, Steered
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
 from sgr_kernel.errors import ApprovalError, InvalidRunIdError, RunNotFoundError, TraceLockedError
 from sgr_kernel.models.plan import parse_plan
@@ -80,16 +80,17 @@ def test_approve_then_resume_finishes(tmp_path: Path) -> None:
     svc = RunService(home)
 
     before = records(home, run_id)
-    with pytest.raises(ApprovalError, match="not waiting"):
-        svc.approve(run_id, "a")
-    assert records(home, run_id) == before  # a refused decision leaves the trace alone
-
-    row = svc.approve(run_id, "gate", by="tester")
-    assert row.waiting == [] and row.status is RunStatus.PAUSED
-    with pytest.raises(ApprovalError, match="already decided"):
-        svc.approve(run_id, "gate")
 
     async def go() -> RunStatus:
+        with pytest.raises(ApprovalError, match="not waiting"):
+            await svc.approve(run_id, "a")
+        assert records(home, run_id) == before  # a refused decision leaves the trace alone
+
+        row = await svc.approve(run_id, "gate", by="tester")
+        assert row.waiting == [] and row.status is RunStatus.PAUSED
+        assert (row.delivered, row.applied, row.resumable) == ("recorded", True, True)
+        with pytest.raises(ApprovalError, match="already decided"):
+            await svc.approve(run_id, "gate")
         await svc.resume(run_id)
         return (await svc.wait(run_id)).status
 
@@ -105,9 +106,8 @@ def test_deny_and_cancel(tmp_path: Path) -> None:
     denied, cancelled = run_plan(home, GATE), run_plan(home, GATE)
     svc = RunService(home)
 
-    svc.deny(denied, "gate", reason="not today")
-
     async def finish() -> RunStatus:
+        await svc.deny(denied, "gate", reason="not today")
         await svc.resume(denied)
         return (await svc.wait(denied)).status
 
@@ -118,6 +118,7 @@ def test_deny_and_cancel(tmp_path: Path) -> None:
 
     row = asyncio.run(svc.cancel(cancelled, "no longer needed"))
     assert row.status is RunStatus.CANCELLED and row.reason == "no longer needed"
+    assert (row.delivered, row.applied) == ("recorded", True)
     assert {s.status for s in svc.detail(cancelled).view.steps} >= {"CANCELLED"}
 
 
@@ -137,73 +138,137 @@ LIVE = textwrap.dedent(
     from sgr_kernel.engine.kernel import Kernel, KernelConfig
     from sgr_kernel.models.plan import parse_plan
     kernel = Kernel(KernelConfig(home=Path(sys.argv[1]), pause_when_waiting=False))
-    asyncio.run(kernel.run(plan=parse_plan(sys.stdin.read())))
+    result = asyncio.run(kernel.run(plan=parse_plan(sys.stdin.read())))
+    print(result.status.value, flush=True)
     """
 )
 
 
-def wait_for(predicate, proc: subprocess.Popen[bytes]) -> None:
+def live_run(home: Path) -> subprocess.Popen[str]:
+    """A notebook kernel stand-in: drives GATE and waits (not pauses) at its approval."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LIVE, str(home)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(GATE)
+    proc.stdin.close()
+    return proc
+
+
+def wait_for(predicate, proc: subprocess.Popen[str]) -> None:
     """Poll until ``predicate()``; the test's own timeout bounds it, the process must live."""
     while not predicate():
         assert proc.poll() is None, "the run's process died early"
         time.sleep(0.05)
 
 
-def test_run_live_in_another_process_is_refused_then_steerable_after_it_dies(
-    tmp_path: Path,
-) -> None:
-    """A notebook kernel (here: a subprocess) drives a run waiting for approval; the service
-    refuses to write into it (409 upstream) and leaves its trace untouched. Once that process
-    is killed, the same approval is recorded and a resume here finishes the run."""
+def waiting_row(svc: RunService, proc: subprocess.Popen[str]) -> RunSummary:
+    """The run ``proc`` drives, once it waits for approval (live in another process)."""
+
+    def mine() -> RunSummary | None:
+        rows = [r for r in svc.runs() if r.holder and f"pid={proc.pid} " in f"{r.holder} "]
+        return rows[0] if rows and rows[0].waiting else None
+
+    wait_for(lambda: mine() is not None, proc)
+    row = mine()
+    assert row is not None and row.live == "elsewhere" and row.status is RunStatus.RUNNING
+    return row
+
+
+def gate_records(home: Path, run_id: str) -> tuple[int, int]:
+    """(approval records, times `gate` started running) in the run's log."""
+    recs = Kernel(KernelConfig(home=home)).store.read(run_id).records
+    gate = [r for r in recs if r.step == "gate"]
+    approvals = sum(1 for r in gate if r.type == "approval")
+    starts = sum(1 for r in gate if r.type == "step" and r.data.get("status") == "RUNNING")
+    return approvals, starts
+
+
+def test_steer_a_run_live_in_another_process_through_its_inbox(tmp_path: Path) -> None:
+    """Two notebook kernels (here: subprocesses) drive runs waiting for approval. The service
+    approves one (the live process records and applies it: the run finishes COMPLETED with
+    the approval recorded once, by the panel) and cancels the other (it ends CANCELLED); it
+    never writes into either log itself, and resume stays refused while they are live."""
     home = tmp_path / "home"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LIVE, str(home)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    assert proc.stdin is not None
-    proc.stdin.write(GATE.encode())
-    proc.stdin.close()
+    to_approve, to_cancel = live_run(home), live_run(home)
     svc = RunService(home)
     try:
-        wait_for(lambda: any(r.waiting for r in svc.runs()), proc)
-        (row,) = svc.runs()
-        assert row.live == "elsewhere" and row.status is RunStatus.RUNNING
-        assert row.holder is not None and f"pid={proc.pid}" in row.holder
-        before = records(home, row.run_id)
-        refused = 0
-        with pytest.raises(TraceLockedError, match="another process"):
-            svc.approve(row.run_id, "gate")
-        refused += 1
-        with pytest.raises(TraceLockedError):
-            svc.deny(row.run_id, "gate")
-        refused += 1
-        with pytest.raises(TraceLockedError):
-            asyncio.run(svc.cancel(row.run_id))
-        refused += 1
-        with pytest.raises(TraceLockedError):
-            asyncio.run(svc.resume(row.run_id))
-        refused += 1
-        assert records(home, row.run_id) == before
+        a, c = waiting_row(svc, to_approve), waiting_row(svc, to_cancel)
+
+        async def steer() -> tuple[Steered, Steered]:
+            with pytest.raises(ApprovalError, match="not waiting"):
+                await svc.approve(a.run_id, "a")  # refused up front, nothing posted
+            with pytest.raises(TraceLockedError, match="another process"):
+                await svc.resume(a.run_id)
+            approved = await svc.approve(a.run_id, "gate")
+            with pytest.raises(ApprovalError):  # a double decision is refused
+                await svc.approve(a.run_id, "gate")
+            return approved, await svc.cancel(c.run_id, "stop it from the panel")
+
+        approved, cancelled = asyncio.run(steer())
+        assert (approved.delivered, approved.applied) == ("posted", True)
+        assert approved.waiting == []
+        assert (cancelled.delivered, cancelled.applied) == ("posted", True)
+        assert cancelled.status is RunStatus.CANCELLED
+        assert cancelled.reason == "stop it from the panel"
+        assert to_approve.stdout is not None and to_cancel.stdout is not None
+        assert to_approve.stdout.readline().strip() == "COMPLETED"
+        assert to_cancel.stdout.readline().strip() == "CANCELLED"
+        assert to_approve.wait() == 0 and to_cancel.wait() == 0
+    finally:
+        for proc in (to_approve, to_cancel):
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+    view = svc.detail(a.run_id).view
+    assert view.status == "COMPLETED" and view.steps[-1].output == {"text": "x!"}
+    gate = next(s for s in view.steps if s.id == "gate")
+    assert gate.approval is True and gate.approval_by == "panel" and gate.attempts == 1
+    approvals, starts = gate_records(home, a.run_id)
+    assert (approvals, starts) == (1, 1)
+    # The applied request is gone; the double decision was refused before anything was posted.
+    assert list((svc.kernel.store.run_dir(a.run_id) / "inbox").rglob("*.json")) == []
+    c_view = svc.detail(c.run_id).view
+    assert {s.id: s.status for s in c_view.steps}["gate"] == "CANCELLED"
+    assert svc.runs()[0].live is None  # both writers let go
+    double = (approvals - 1) + (starts - 1)
+    print(
+        f"FIGURE panel live_elsewhere approved_via_inbox={int(approved.applied)} "
+        f"cancelled_via_inbox={int(cancelled.status is RunStatus.CANCELLED)} "
+        f"double_execution={double}"
+    )
+
+
+def test_a_killed_writer_is_recognised_and_its_run_steerable_here(tmp_path: Path) -> None:
+    """The process driving a run dies (kill -9) while it waits: its lock text is recognised as
+    stale, the approval is recorded (not posted) and a resume here finishes the run."""
+    home = tmp_path / "home"
+    proc = live_run(home)
+    svc = RunService(home)
+    try:
+        row = waiting_row(svc, proc)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-
+        assert proc.stdout is not None
+        proc.stdout.close()
     (after_kill,) = svc.runs()
-    assert after_kill.live is None  # the dead writer's lock text is recognised as stale
-    svc.approve(row.run_id, "gate")
+    assert after_kill.live is None and after_kill.holder is None
 
-    async def finish() -> RunStatus:
+    async def finish() -> tuple[Steered, RunStatus]:
+        steered = await svc.approve(row.run_id, "gate")
         await svc.resume(row.run_id)
-        return (await svc.wait(row.run_id)).status
+        return steered, (await svc.wait(row.run_id)).status
 
-    status = asyncio.run(finish())
-    assert status is RunStatus.COMPLETED
-    print(
-        f"FIGURE panel live_elsewhere refused={refused} trace_writes_while_live=0 "
-        f"after_kill={status.value}"
-    )
+    steered, status = asyncio.run(finish())
+    assert steered.delivered == "recorded" and status is RunStatus.COMPLETED
 
 
 def test_service_imports_no_jupyter() -> None:
