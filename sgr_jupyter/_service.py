@@ -151,16 +151,24 @@ class RunService:
     Args:
         home: The store root (``SGR_HOME`` by default).
         kernel: A kernel to use instead of building one (tests inject services this way).
+        steer_wait_s: How long a decision posted to a run live elsewhere is watched for.
 
     Sync methods must be called on the thread of the event loop that awaits the async ones
     (the server's IOLoop), because runs resumed here live on that loop.
     """
 
-    def __init__(self, home: Path | str | None = None, *, kernel: Kernel | None = None) -> None:
+    def __init__(
+        self,
+        home: Path | str | None = None,
+        *,
+        kernel: Kernel | None = None,
+        steer_wait_s: float = STEER_WAIT_S,
+    ) -> None:
         if kernel is None:
             cfg = KernelConfig(home=Path(home) if home else default_home(), pause_when_waiting=True)
             kernel = Kernel(cfg)
         self.kernel = kernel
+        self.steer_wait_s = steer_wait_s
         self._cache: dict[str, _Cached] = {}
 
     @property
@@ -236,7 +244,7 @@ class RunService:
     # ------------------------------------------------------------ steering
 
     async def approve(
-        self, run_id: str, step_id: str, *, by: str = "panel", wait_s: float = STEER_WAIT_S
+        self, run_id: str, step_id: str, *, by: str = "panel", wait_s: float | None = None
     ) -> Steered:
         """Approve a waiting step, wherever its run lives (see the module docstring).
 
@@ -252,7 +260,7 @@ class RunService:
         *,
         by: str = "panel",
         reason: str | None = None,
-        wait_s: float = STEER_WAIT_S,
+        wait_s: float | None = None,
     ) -> Steered:
         """Deny a waiting step (it fails; its dependents are skipped), as :meth:`approve`."""
         return await self._decide(run_id, step_id, False, by=by, reason=reason, wait_s=wait_s)
@@ -265,7 +273,7 @@ class RunService:
         *,
         by: str,
         reason: str | None,
-        wait_s: float,
+        wait_s: float | None,
     ) -> Steered:
         self._require(run_id)
         if approved:
@@ -274,7 +282,8 @@ class RunService:
             delivered = self.kernel.deny(run_id, step_id, by=by, reason=reason)
         applied = True
         if delivered == "posted":
-            applied = await self._taken(run_id, step_id, (approved, by), wait_s)
+            wait = self.steer_wait_s if wait_s is None else wait_s
+            applied = await self._taken(run_id, step_id, (approved, by), wait)
         return self._steered(run_id, delivered, applied)
 
     async def _taken(

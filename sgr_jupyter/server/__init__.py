@@ -2,7 +2,9 @@
 :class:`sgr_jupyter._service.RunService`, for the JupyterLab side panel.
 
 Enabled by ``jupyter-config/jupyter_server_config.d/sgr_jupyter.json`` (installed by pip).
-Settings: ``c.SgrServer.home`` (the store root; default ``SGR_HOME`` or ``~/.sgr``).
+Settings: ``c.SgrServer.home`` (the store root; default ``SGR_HOME`` or ``~/.sgr``),
+``c.SgrServer.steer_wait_s`` (how long a decision posted to a run live in a notebook kernel is
+watched for before answering 202).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     from sgr_jupyter.server._handlers import routes
 
     settings = SgrServer(config=serverapp.config)
-    service = RunService(settings.home or None)
+    service = RunService(settings.home or None, steer_wait_s=settings.steer_wait_s)
     web_app = serverapp.web_app
     base_url = web_app.settings["base_url"]
     web_app.add_handlers(".*$", routes(base_url, service))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from traitlets import Unicode
+from traitlets import Float, Unicode
 from traitlets.config import Configurable
 
 API_PREFIX = "sgr/api/v1"
@@ -15,4 +15,11 @@ class SgrServer(Configurable):
     home = Unicode(
         "",
         help="The trace store root the side panel shows (default: SGR_HOME or ~/.sgr).",
+    ).tag(config=True)
+
+    steer_wait_s = Float(
+        10.0,
+        min=0.0,
+        help="How long an approve/deny/cancel posted to a run live in another process (a "
+        "notebook kernel) is watched for before the API answers 202 (posted, not applied yet).",
     ).tag(config=True)

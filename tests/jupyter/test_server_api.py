@@ -14,6 +14,10 @@ import functools
 import inspect
 import json
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -44,7 +48,8 @@ def home(tmp_path: Path) -> Path:
 def jp_server_config(home: Path) -> dict[str, Any]:
     return {
         "ServerApp": {"jpserver_extensions": {"sgr_jupyter.server": True}},
-        "SgrServer": {"home": str(home)},
+        # Short, so the 202 test does not wait long for a run whose process is stopped.
+        "SgrServer": {"home": str(home), "steer_wait_s": 1.0},
     }
 
 
@@ -69,12 +74,14 @@ async def paused_run(home: Path) -> str:
     return (await kernel.run(plan=parse_plan(GATE))).run_id
 
 
-async def call(jp_fetch: Any, *path: str, body: dict[str, Any] | None = None) -> Any:
+async def call(
+    jp_fetch: Any, *path: str, body: dict[str, Any] | None = None, code: int = 200
+) -> Any:
     if body is None:
         resp = await jp_fetch("sgr", "api", "v1", *path)
     else:
         resp = await jp_fetch("sgr", "api", "v1", *path, method="POST", body=json.dumps(body))
-    assert resp.code == 200
+    assert resp.code == code
     return json.loads(resp.body)
 
 
@@ -129,21 +136,112 @@ async def test_errors_map_to_status_codes(jp_fetch: Any, home: Path) -> None:
     code, body = await failure(jp_fetch, "runs", run_id, "deny", body={"step": "nope"})
     assert code == 409
 
-    # A run live in another process: its lock file names a live holder (this test process
-    # stands in for the notebook kernel by holding the writer open).
-    kernel = Kernel(KernelConfig(home=home))
-    _, writer = kernel.store.open_append(run_id)
+
+LIVE = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from sgr_kernel.engine.kernel import Kernel, KernelConfig
+    from sgr_kernel.models.plan import parse_plan
+    kernel = Kernel(KernelConfig(home=Path(sys.argv[1]), pause_when_waiting=False))
+    result = asyncio.run(kernel.run(plan=parse_plan(sys.stdin.read())))
+    print(result.status.value, flush=True)
+    """
+)
+
+
+def live_run(home: Path) -> subprocess.Popen[str]:
+    """A notebook kernel stand-in: drives GATE and waits (not pauses) at its approval."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LIVE, str(home)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(GATE)
+    proc.stdin.close()
+    return proc
+
+
+async def waiting_run(jp_fetch: Any, proc: subprocess.Popen[str]) -> str:
+    """The id of the run ``proc`` drives, once the API lists it waiting and live elsewhere."""
+    while True:
+        assert proc.poll() is None, "the run's process died early"
+        for row in (await call(jp_fetch, "runs"))["runs"]:
+            if f"pid={proc.pid} " in f"{row['holder']} " and row["waiting"]:
+                assert row["live"] == "elsewhere"
+                return str(row["run_id"])
+        await asyncio.sleep(0.05)
+
+
+async def ended(proc: subprocess.Popen[str]) -> str:
+    """What the run's process printed when its run stopped (read off the server's loop)."""
+    assert proc.stdout is not None
+    return (await asyncio.to_thread(proc.stdout.readline)).strip()
+
+
+def reap(*procs: subprocess.Popen[str]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@on_server_loop
+async def test_steer_a_run_live_in_another_process(jp_fetch: Any, home: Path) -> None:
+    """Approve and cancel over HTTP reach runs driven by other processes (through their
+    inbox): 200 with ``delivered: posted, applied: true``; resume stays 409."""
+    to_approve, to_cancel = live_run(home), live_run(home)
     try:
-        lock = kernel.store.run_dir(run_id) / "lock"
-        lock.write_text(f"pid=1 host={os.uname().nodename}")  # pid 1 is always alive
-        code, body = await failure(jp_fetch, "runs", run_id, "cancel", body={})
+        a = await waiting_run(jp_fetch, to_approve)
+        c = await waiting_run(jp_fetch, to_cancel)
+        code, body = await failure(jp_fetch, "runs", a, "resume", body={})
         assert (code, body["error"]) == (409, "run-live-elsewhere") and "hint" in body
-        listing = await call(jp_fetch, "runs")
-        assert listing["runs"][0]["live"] == "elsewhere"
+        code, body = await failure(jp_fetch, "runs", a, "approve", body={"step": "a"})
+        assert (code, body["error"]) == (409, "approval")
+
+        row = await call(jp_fetch, "runs", a, "approve", body={"step": "gate", "resume": True})
+        assert (row["delivered"], row["applied"], row["waiting"]) == ("posted", True, [])
+        code, body = await failure(jp_fetch, "runs", a, "approve", body={"step": "gate"})
+        assert (code, body["error"]) == (409, "approval")  # a double decision
+        row = await call(jp_fetch, "runs", c, "cancel", body={"reason": "done here"})
+        assert (row["delivered"], row["applied"]) == ("posted", True)
+        assert (row["status"], row["reason"]) == ("CANCELLED", "done here")
+
+        assert await ended(to_approve) == "COMPLETED"
+        assert await ended(to_cancel) == "CANCELLED"
     finally:
-        writer.close()
-    row = await call(jp_fetch, "runs", run_id, "cancel", body={"reason": "done here"})
-    assert row["status"] == "CANCELLED"
+        reap(to_approve, to_cancel)
+    detail = await call(jp_fetch, "runs", a)
+    gate = next(s for s in detail["view"]["steps"] if s["id"] == "gate")
+    assert gate["approval"] is True and gate["approval_by"].startswith("panel")
+    assert gate["attempts"] == 1 and detail["summary"]["status"] == "COMPLETED"
+
+
+@on_server_loop
+async def test_a_decision_not_yet_taken_is_202_and_applied_later(jp_fetch: Any, home: Path) -> None:
+    """The run's process is stopped (SIGSTOP) when the approval arrives: after the server's
+    short wait the answer is 202 (posted, not applied); once the process goes on it applies
+    the posted approval and its run completes."""
+    proc = live_run(home)
+    try:
+        run_id = await waiting_run(jp_fetch, proc)
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            row = await call(jp_fetch, "runs", run_id, "approve", body={"step": "gate"}, code=202)
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+        assert (row["delivered"], row["applied"], row["waiting"]) == ("posted", False, ["gate"])
+        assert await ended(proc) == "COMPLETED"
+    finally:
+        reap(proc)
+    detail = await call(jp_fetch, "runs", run_id)
+    gate = next(s for s in detail["view"]["steps"] if s["id"] == "gate")
+    assert gate["approval"] is True and gate["approval_by"].startswith("panel")
 
 
 @on_server_loop
