@@ -1,0 +1,182 @@
+"""Engine per-step overhead on 1,000-step no-op DAGs vs LangGraph, same machine, same run.
+
+Topologies: a chain of 1,000 steps and a wide fan-out (1 -> 998 -> 1). Ours runs with
+``durability=sync`` (fsync before a step is acknowledged; group commit) and ``none``; LangGraph
+runs the equivalent ``StateGraph`` with ``SqliteSaver`` and ``durability="sync"`` (comparable
+durability) and with no checkpointer. Figure: wall time / steps, median of ROUNDS.
+LangGraph is a bench-only dependency (``pip install -e .[bench]``); without it only ours runs.
+
+Run: ``.venv/bin/python bench/engine_bench.py``. Writes ``bench/results/engine.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import operator
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+from pydantic import BaseModel
+
+from sgr_kernel.engine import Kernel, KernelConfig, RunConfig
+from sgr_kernel.models.plan import plan_from_data
+from sgr_kernel.skills.base import Skill, SkillContext
+from sgr_kernel.trace.base import Durability
+
+N = 1_000
+ROUNDS = 3
+OUT = Path(__file__).parent / "results" / "engine.json"
+
+
+class _In(BaseModel):
+    model_config = {"extra": "allow"}
+
+
+class _Out(BaseModel):
+    v: int = 0
+
+
+class NoopSkill(Skill):
+    name = "noop"
+    description = "Does nothing."
+    Input = _In
+    Output = _Out
+
+    async def run(self, ctx: SkillContext, inputs: Any) -> BaseModel:
+        return _Out()
+
+
+def plan(shape: str) -> Any:
+    if shape == "chain":
+        steps = [
+            {"id": f"n{i}", "skill": "noop", "depends_on": [f"n{i - 1}"] if i else []}
+            for i in range(N)
+        ]
+    else:
+        mid = [{"id": f"p{i}", "skill": "noop", "depends_on": ["src"]} for i in range(N - 2)]
+        steps = [
+            {"id": "src", "skill": "noop"},
+            *mid,
+            {"id": "join", "skill": "noop", "depends_on": [s["id"] for s in mid]},
+        ]
+    return plan_from_data({"name": shape, "steps": steps})
+
+
+def ours(shape: str, durability: Durability) -> float:
+    p = plan(shape)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = RunConfig(durability=durability, max_concurrency=64, snapshot_every=10_000)
+        k = Kernel(
+            KernelConfig(home=Path(tmp), run=cfg),
+            skills={"noop": NoopSkill},
+            llm=object(),
+            sandbox=object(),
+            dispatcher=object(),
+        )
+        t0 = time.perf_counter()
+        result = asyncio.run(k.run(plan=p))
+        dt = time.perf_counter() - t0
+        assert result.ok, result
+    return dt / N * 1e6
+
+
+def langgraph(shape: str, sqlite: bool) -> float | None:
+    try:
+        from langgraph.graph import END, START, StateGraph
+    except ImportError:
+        return None
+
+    class Chain(TypedDict):
+        counter: int
+
+    class Fan(TypedDict):
+        counter: Annotated[int, operator.add]
+
+    if shape == "chain":
+        g = StateGraph(Chain)
+        for i in range(N):
+            g.add_node(f"n{i}", lambda s: {"counter": s["counter"] + 1})
+        g.add_edge(START, "n0")
+        for i in range(1, N):
+            g.add_edge(f"n{i - 1}", f"n{i}")
+        g.add_edge(f"n{N - 1}", END)
+    else:
+        g = StateGraph(Fan)
+        g.add_node("src", lambda s: {"counter": 1})
+        mids = [f"p{i}" for i in range(N - 2)]
+        for m in mids:
+            g.add_node(m, lambda s: {"counter": 1})
+            g.add_edge("src", m)
+        g.add_node("join", lambda s: {"counter": 1})
+        g.add_edge(START, "src")
+        g.add_edge(mids, "join")
+        g.add_edge("join", END)
+    with tempfile.TemporaryDirectory() as tmp:
+        if sqlite:
+            from langgraph.checkpoint.sqlite import SqliteSaver
+
+            with SqliteSaver.from_conn_string(str(Path(tmp) / "lg.sqlite")) as saver:
+                app = g.compile(checkpointer=saver)
+                cfg: Any = {"configurable": {"thread_id": "t"}, "recursion_limit": N + 100}
+                t0 = time.perf_counter()
+                app.invoke({"counter": 0}, cfg, durability="sync")
+                dt = time.perf_counter() - t0
+        else:
+            app = g.compile()
+            t0 = time.perf_counter()
+            app.invoke({"counter": 0}, {"recursion_limit": N + 100})
+            dt = time.perf_counter() - t0
+    return dt / N * 1e6
+
+
+def main() -> int:
+    rows: dict[str, dict[str, float | None]] = {}
+    for shape in ("chain", "fanout"):
+        samples: dict[str, list[float]] = {
+            "ours_sync": [],
+            "ours_none": [],
+            "langgraph_sqlite_sync": [],
+            "langgraph_none": [],
+        }
+        for _ in range(ROUNDS):  # interleaved, so drift on the shared disk hits all alike
+            samples["ours_sync"].append(ours(shape, Durability.SYNC))
+            samples["ours_none"].append(ours(shape, Durability.NONE))
+            for key, sqlite in (("langgraph_sqlite_sync", True), ("langgraph_none", False)):
+                v = langgraph(shape, sqlite)
+                if v is not None:
+                    samples[key].append(v)
+        rows[shape] = {k: round(statistics.median(v), 1) if v else None for k, v in samples.items()}
+        print(shape, "  ".join(f"{k}={v}µs" for k, v in rows[shape].items()))
+    metrics: dict[str, Any] = {"us_per_step": rows}
+    for shape, r in rows.items():
+        if r["langgraph_sqlite_sync"] and r["ours_sync"]:
+            metrics[f"speedup_vs_langgraph_sync_{shape}"] = round(
+                r["langgraph_sqlite_sync"] / r["ours_sync"], 2
+            )
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(
+        json.dumps(
+            {
+                "bench": "engine",
+                "steps": N,
+                "rounds": ROUNDS,
+                "python": platform.python_version(),
+                "metrics": metrics,
+                "target": "speedup >= 3 (ours sync vs LangGraph SqliteSaver sync)",
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(json.dumps(metrics))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
