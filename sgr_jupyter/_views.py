@@ -128,14 +128,15 @@ def doctor_table(cfg: SgrConfig, kernel_doctor: str) -> Table:
         rows.append(
             (mod, "ok" if ok else "missing", "" if ok else "pip install 'sgr-jupyter[jupyter]'")
         )
-    ext = _paths.labextension_dir()
-    rows.append(
-        (
-            "labextension",
-            "ok" if ext.is_dir() else "not built",
-            "" if ext.is_dir() else "pip install -e . (builds it) or make venv",
-        )
-    )
+    ext = _paths.installed_labextension()
+    built = _paths.labextension_dir().is_dir()
+    if ext is not None:
+        ext_row = ("labextension", f"ok ({ext})", "")
+    elif built:
+        ext_row = ("labextension", "built, not installed", "pip install -e . installs it")
+    else:
+        ext_row = ("labextension", "not built", "pip install -e . (builds it) or make venv")
+    rows.append(ext_row)
     bundle = _paths.mermaid_bundle()
     rows.append(
         (
