@@ -71,6 +71,12 @@ def test_quickstart_cell_draws_a_live_dag(lab_server: LabServer, browser: Browse
     svg = page.locator(".sgr-rv .dag svg")
     assert "answer" in (svg.text_content() or "")
     assert page.locator(".sgr-rv g.node.sgr_committed").count() == 1
+    # The colour the user sees is the kernel's committed style (graph/mermaid.py: #dcfce7).
+    fill = page.evaluate(
+        "() => getComputedStyle(document.querySelector("
+        "'.sgr-rv g.node[data-sgr-step] :is(rect,path,polygon)')).fill"
+    )
+    assert fill == "rgb(220, 252, 231)", fill
     seen = page.evaluate("() => window.__sgrSeen")
     assert seen[-1] == ["s1", "COMMITTED"]
     shot(page.locator(".sgr-rv").first, "runview_quickstart")
@@ -177,3 +183,36 @@ def kernel_print(page: Any, code: str) -> str:
         }""",
         code,
     )
+
+
+def test_a_big_plan_is_drawn_as_a_grid_that_colours_live(
+    lab_server: LabServer, browser: Browser
+) -> None:
+    page = browser.page
+    n = 250
+    steps = "\\n".join(
+        f"  - {{id: s{i}, skill: format, inputs: {{template: x}}"
+        + (f", depends_on: [s{i - 10}]" if i >= 10 else "")
+        + "}"
+        for i in range(n)
+    )
+    code = (
+        f'plan = "name: big\\nbudget: {{max_steps: {n}}}\\nsteps:\\n{steps}"\n'
+        'get_ipython().run_cell_magic("sgr", "--plan --durability batch", plan)'
+    )
+    name = lab_server.write_notebook("big.ipynb", ["%load_ext sgr_jupyter", code])
+    open_notebook(browser, lab_server, name)
+    run_all(browser)
+    page.locator(".sgr-rv .dag[data-sgr-rendered='grid']").wait_for(timeout=60_000)
+    page.wait_for_function(
+        "(n) => document.querySelectorAll("
+        "'.sgr-rv .grid .cell[data-sgr-status=\"COMMITTED\"]').length === n",
+        arg=n,
+        timeout=60_000,
+    )
+    assert page.locator(".sgr-rv .dag svg").count() == 0  # no Mermaid layout for 250 nodes
+    page.locator(".sgr-rv .grid .cell[data-sgr-step='s7']").click()
+    page.get_by_text("Step s7").wait_for(timeout=30_000)
+    shot(page.locator(".sgr-rv").first, "runview_big_plan_grid")
+    print(f"FIGURE runview_grid steps={n} external_requests={len(browser.external)}")
+    assert browser.external == [], browser.external
