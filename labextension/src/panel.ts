@@ -17,6 +17,7 @@ import {
   INLINE_IMAGES,
   IRunDetail,
   IRunSummary,
+  ISteered,
   RunsApi
 } from './runsApi';
 
@@ -47,10 +48,21 @@ function h(
   return el;
 }
 
-/** Why the panel cannot steer a run that another process writes (one writer per run). */
+/** How the panel steers a run that another process writes (one writer per run, ADR 011). */
 const ELSEWHERE =
-  'This run is live in another process (a notebook kernel?): steer it from there, with ' +
-  "the widget's buttons or %sgr approve RUN STEP.";
+  'Live in another process (a notebook kernel?): approve, deny and cancel are sent to it ' +
+  "through the run's inbox, and it records and applies them.";
+
+/** What the panel says after steering a run live in another process. */
+function posted(what: string, r: ISteered): string {
+  if (r.applied) {
+    return `${what}: sent to the running notebook… applied.`;
+  }
+  return (
+    `${what}: sent to the running notebook, not applied yet: it applies it when it next ` +
+    'reads its inbox (or when the run is resumed).'
+  );
+}
 
 function button(
   label: string,
@@ -82,6 +94,8 @@ function json(value: unknown): string {
 export class RunsPanel extends Widget {
   private api = new RunsApi();
   private selected: string | null = null;
+  /** A steering request in flight: its buttons stay disabled across polls (no double send). */
+  private busy = false;
   private timer = 0;
   private lastDag = '';
   private blobs = new Map<string, Promise<string>>();
@@ -127,6 +141,7 @@ export class RunsPanel extends Widget {
 
   private say(e: unknown): void {
     const err = e as ApiError;
+    this.clearMessage();
     this.message.textContent = err?.message ?? String(e);
     if (err?.hint) {
       this.message.textContent += ` (${err.hint})`;
@@ -134,18 +149,43 @@ export class RunsPanel extends Widget {
     this.message.classList.add('sgr-mod-error');
   }
 
-  private clearMessage(): void {
-    this.message.textContent = '';
-    this.message.classList.remove('sgr-mod-error');
+  private inform(text: string, pending = false): void {
+    this.clearMessage();
+    this.message.textContent = text;
+    this.message.classList.add(pending ? 'sgr-mod-pending' : 'sgr-mod-info');
   }
 
-  private async act(path: string[], body: Record<string, unknown>): Promise<void> {
+  private clearMessage(): void {
+    this.message.textContent = '';
+    this.message.classList.remove('sgr-mod-error', 'sgr-mod-info', 'sgr-mod-pending');
+  }
+
+  /** Approve / deny / cancel / resume; `what` names it in the feedback ("approve publish"). */
+  private async act(
+    what: string,
+    s: IRunSummary,
+    action: string,
+    body: Record<string, unknown>
+  ): Promise<void> {
+    if (this.busy) {
+      return;
+    }
+    this.busy = true;
+    if (s.live === 'elsewhere') {
+      // The server waits (briefly) for that process to record it: say so meanwhile.
+      this.inform(`${what}: sending to the running notebook…`, true);
+    }
     try {
-      await this.api.post(body, ...path);
-      this.clearMessage();
+      const r = await this.api.post<ISteered>(body, 'runs', s.run_id, action);
+      if (r.delivered === 'posted') {
+        this.inform(posted(what, r));
+      } else {
+        this.clearMessage();
+      }
     } catch (e) {
       this.say(e);
-      return;
+    } finally {
+      this.busy = false;
     }
     await this.refresh();
   }
@@ -186,17 +226,18 @@ export class RunsPanel extends Widget {
   private showDetail(d: IRunDetail): void {
     const s = d.summary;
     const open = !TERMINAL.has(s.status);
-    const why = s.live === 'elsewhere' ? ELSEWHERE : null;
+    const elsewhere = s.live === 'elsewhere' ? ELSEWHERE : null;
+    const sending = this.busy ? 'sending…' : null;
     const actions = h(
       'div',
       'sgr-Panel-actions',
       null,
       button('← Runs', 'sgr-Panel-back', () => this.open(null)),
       open
-        ? button('Cancel', 'sgr-Panel-cancel', () => void this.act(['runs', s.run_id, 'cancel'], {}), why)
+        ? button('Cancel', 'sgr-Panel-cancel', () => void this.act('cancel', s, 'cancel', {}), sending)
         : null,
       open && !s.live
-        ? button('Resume', 'sgr-Panel-resume', () => void this.act(['runs', s.run_id, 'resume'], {}))
+        ? button('Resume', 'sgr-Panel-resume', () => void this.act('resume', s, 'resume', {}), sending)
         : null,
       button('Export', 'sgr-Panel-export', () => void this.exportRun(s.run_id))
     );
@@ -208,7 +249,7 @@ export class RunsPanel extends Widget {
       h('span', 'sgr-Panel-name', s.name || s.run_id),
       h('div', 'sgr-Panel-meta', `${s.run_id} · ${s.tokens} tokens · $${s.cost_usd.toFixed(4)}`),
       s.reason ? h('div', 'sgr-Panel-reason', s.reason) : null,
-      why ? h('div', 'sgr-Panel-live sgr-Panel-elsewhere', `${why} (${s.holder})`) : null
+      elsewhere ? h('div', 'sgr-Panel-live sgr-Panel-elsewhere', `${elsewhere} (${s.holder})`) : null
     );
     // Keep the DAG element across polls: re-rendering an unchanged SVG would flicker.
     let dag = this.body.querySelector<HTMLElement>('.sgr-Panel-dag');
@@ -224,7 +265,7 @@ export class RunsPanel extends Widget {
       h('div', 'sgr-Panel-section', 'Timeline'),
       this.timeline(d),
       h('div', 'sgr-Panel-section', 'Steps'),
-      this.steps(d, s, why)
+      this.steps(d, s, sending)
     );
   }
 
@@ -271,7 +312,7 @@ export class RunsPanel extends Widget {
     return box;
   }
 
-  private steps(d: IRunDetail, s: IRunSummary, why: string | null): HTMLElement {
+  private steps(d: IRunDetail, s: IRunSummary, sending: string | null): HTMLElement {
     const inputs = new Map((d.view.plan?.steps ?? []).map(p => [p.id, p.inputs]));
     const list = h('div', 'sgr-Panel-steps');
     for (const st of d.view.steps) {
@@ -287,16 +328,16 @@ export class RunsPanel extends Widget {
           ? button(
               'Approve',
               'sgr-Panel-approve',
-              () => void this.act(['runs', s.run_id, 'approve'], { step: st.id, resume: true }),
-              why
+              () => void this.act(`approve ${st.id}`, s, 'approve', { step: st.id, resume: true }),
+              sending
             )
           : null,
         waiting
           ? button(
               'Deny',
               'sgr-Panel-deny',
-              () => void this.act(['runs', s.run_id, 'deny'], { step: st.id, resume: true }),
-              why
+              () => void this.act(`deny ${st.id}`, s, 'deny', { step: st.id, resume: true }),
+              sending
             )
           : null
       );

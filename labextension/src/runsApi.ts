@@ -19,6 +19,14 @@ export interface IRunSummary {
   cost_usd: number;
 }
 
+/** What approve / deny / cancel did (`Steered` in sgr_jupyter/_service.py): the run's summary
+ * after it, where the request went, and whether the run has taken it. `posted` + not applied
+ * comes back as HTTP 202: the process that runs it has not recorded it yet. */
+export interface ISteered extends IRunSummary {
+  delivered: 'live' | 'recorded' | 'posted';
+  applied: boolean;
+}
+
 export interface IStepView {
   id: string;
   skill: string;
@@ -28,6 +36,7 @@ export interface IStepView {
   error: string | null;
   reason: string | null;
   approval: boolean | null;
+  approval_by: string | null;
   started_ts: number | null;
   ended_ts: number | null;
   duration_s: number | null;

@@ -189,54 +189,67 @@ def test_panel_lists_runs_shows_dag_and_approves(lab: Lab, browser: Browser) -> 
 LIVE = """
 import asyncio, sys
 from pathlib import Path
-from sgr_kernel._defaults import default_skills
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
 from sgr_kernel.models.plan import parse_plan
-from sgr_kernel.skills.base import Skill, SkillContext
-from sgr_kernel.trace.base import ArtifactRef
 kernel = Kernel(KernelConfig(home=Path(sys.argv[1]), pause_when_waiting=False))
-asyncio.run(kernel.run(plan=parse_plan(sys.stdin.read()), name="live in a notebook"))
+result = asyncio.run(kernel.run(plan=parse_plan(sys.stdin.read()), name="live in a notebook"))
+print(result.status.value, flush=True)
 """
 
 
-def test_panel_refuses_to_approve_a_run_live_in_another_process(lab: Lab, browser: Browser) -> None:
-    """A run driven by another process (a notebook kernel) shows up live in the list; approving
-    it from the panel is refused with the reason and the fix, and its trace is untouched."""
+def test_panel_approves_a_run_live_in_another_process(lab: Lab, browser: Browser) -> None:
+    """A run driven by another process (a notebook kernel) shows up live in the list; the
+    panel's Approve goes through the run's inbox, the panel says it was applied, and that
+    process finishes the run with the approval recorded once, by the panel."""
     page = browser.page
     proc = subprocess.Popen(
         [sys.executable, "-c", LIVE, str(lab.home)],
         stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
-    assert proc.stdin is not None
-    proc.stdin.write(GATE.encode())
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(GATE)
     proc.stdin.close()
     try:
         open_panel(page, lab)
         row = page.locator(".sgr-Panel-run", has_text="live in a kernel")
         row.wait_for(timeout=60_000)  # the list polls; the run reaches its approval
-        assert proc.poll() is None
         row.locator(".sgr-Panel-waiting").wait_for(timeout=60_000)
+        assert proc.poll() is None
         run_id = row.get_attribute("data-run-id")
-        before = len(Kernel(KernelConfig(home=lab.home)).store.read(run_id).records)
+        assert run_id is not None
         row.click()
         note = page.locator(".sgr-Panel-elsewhere")
         note.wait_for(timeout=30_000)
-        assert "%sgr approve" in note.inner_text() and f"pid={proc.pid}" in note.inner_text()
+        assert "inbox" in note.inner_text() and f"pid={proc.pid}" in note.inner_text()
         approve = page.locator(".sgr-Panel-approve")
-        assert approve.is_disabled() and page.locator(".sgr-Panel-cancel").is_disabled()
-        # Even if a click gets through (the run went live after the panel drew), the server
-        # refuses with the reason and the fix: 409, shown in the panel.
-        approve.evaluate("b => { b.disabled = false; b.click(); }")
-        msg = page.locator(".sgr-Panel-message.sgr-mod-error")
-        msg.wait_for(timeout=30_000)
-        assert "another process" in msg.inner_text() and "%sgr approve" in msg.inner_text()
+        assert approve.is_enabled() and page.locator(".sgr-Panel-cancel").is_enabled()
+        assert page.locator(".sgr-Panel-resume").count() == 0  # it already runs elsewhere
         shot(page, "side_panel_live_elsewhere")
-        assert len(Kernel(KernelConfig(home=lab.home)).store.read(run_id).records) == before
+
+        approve.click()
+        msg = page.locator(".sgr-Panel-message.sgr-mod-info")
+        msg.wait_for(timeout=30_000)
+        assert "sent to the running notebook… applied" in msg.inner_text()
+        page.locator(".sgr-Panel-detailHead .sgr-Panel-status-completed").wait_for(timeout=30_000)
+        shot(page, "side_panel_live_elsewhere_approved")
+        assert proc.stdout.readline().strip() == "COMPLETED"
+        assert proc.wait(timeout=30) == 0
     finally:
-        proc.kill()
-        proc.wait()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+    records = Kernel(KernelConfig(home=lab.home)).store.read(run_id).records
+    approvals = [r for r in records if r.type == "approval"]
+    assert len(approvals) == 1 and approvals[0].data["by"].startswith("panel")
+    view = Kernel(KernelConfig(home=lab.home)).show(run_id)
+    assert view.status == "COMPLETED"
+    assert next(s for s in view.steps if s.id == "publish").attempts == 1
+    assert browser.console_errors == [], browser.console_errors
     assert browser.external == [], browser.external
 
 
