@@ -161,6 +161,8 @@ class LifecycleEngine:
             self._inbox_applied.setdefault(req.step, []).append(req)
 
     def _push_ready(self, sid: str) -> None:
+        if self._oracle is not None and self._replay_denial(sid):
+            return
         if sid not in self._queued:  # a step with several parents is released once
             self._queued.add(sid)
             heapq.heappush(self._ready, (self._pos[sid], sid))
@@ -242,7 +244,7 @@ class LifecycleEngine:
                 return
             self._apply_decisions()
             self._launch()
-            if self._abort is not None:
+            if self._abort is not None or self._divergence is not None:
                 continue  # the next turn stops the run
             busy = self._running or self._timers or self._finished or self._expired
             if self.recording_ended and not busy:
@@ -376,6 +378,22 @@ class LifecycleEngine:
         )
         self._waiting.add(sid)
         return False
+
+    def _replay_denial(self, sid: str) -> bool:
+        """Replay: a step the recording denied never launched, so the launch order cannot
+        bring it to the gate; the recorded denial is applied as soon as it is ready."""
+        assert self._oracle is not None
+        decision = self._oracle.recorded.approvals.get(sid)
+        if decision is None or decision[0] or not self._specs[sid].requires_approval:
+            return False
+        st = self.state.steps[sid]
+        via = (S.READY,) if st.status is S.PENDING else ()
+        self.rt.journal.step_status(
+            sid, S.WAITING_APPROVAL, via=via, attempt=st.attempt, reason="requires approval"
+        )
+        self._waiting.add(sid)
+        self._decisions[sid] = decision
+        return True
 
     def _apply_decisions(self) -> None:
         journal = self.rt.journal

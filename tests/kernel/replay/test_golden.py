@@ -96,13 +96,8 @@ def test_golden_traces_replay_exactly() -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="engine bug: replaying a recorded denial leaves the run RUNNING — the denied step "
-    "was never launched, so the recorded launch order never reaches the approval gate and the "
-    "denial is not applied (lifecycle _gate/_next_ready in replay mode)",
-    strict=True,
-)
 def test_denied_approval_replays() -> None:
+    """A denied step never launched; replay applies the recorded denial when it is ready."""
     report = _replay(_records("denial"))
     assert report.recorded_status is RunStatus.FAILED
     assert report.divergences == []
@@ -189,14 +184,6 @@ MUTATIONS: list[tuple[str, str, Any, dict[str, type[Skill]] | None, str]] = [
 ]
 
 
-KNOWN_HANGS = {"reorder steps", "remove a step"}
-HANG_REASON = (
-    "engine bug: when the recorded next launch can never become ready, strict replay waits "
-    "forever instead of raising ReplayDivergenceError (lifecycle _loop/_next_ready with the "
-    "replay oracle: nothing running, the ready set non-empty, so neither finish nor divergence)"
-)
-
-
 def _detect(mutation: tuple[str, str, Any, Any, str]) -> tuple[bool, Any]:
     name, case, edit, skills, step = mutation
     records = _records(case)
@@ -213,16 +200,7 @@ def _detect(mutation: tuple[str, str, Any, Any, str]) -> tuple[bool, Any]:
 
 @pytest.mark.parametrize(
     "mutation",
-    [
-        pytest.param(
-            m,
-            id=m[0].replace(" ", "-"),
-            marks=[pytest.mark.xfail(strict=True, reason=HANG_REASON)]
-            if m[0] in KNOWN_HANGS
-            else [],
-        )
-        for m in MUTATIONS
-    ],
+    [pytest.param(m, id=m[0].replace(" ", "-")) for m in MUTATIONS],
 )
 def test_mutation_is_detected_at_the_right_step(mutation: Any) -> None:
     ok, first = _detect(mutation)
@@ -234,6 +212,6 @@ def test_mutation_figure() -> None:
     detected = sum(results.values())
     print(
         f"FIGURE mutations={len(MUTATIONS)} detected={detected} "
-        f"silent_or_hung={len(MUTATIONS) - detected} (known engine hang: {len(KNOWN_HANGS)})"
+        f"silent_or_hung={len(MUTATIONS) - detected}"
     )
-    assert {name for name, ok in results.items() if not ok} <= KNOWN_HANGS
+    assert all(results.values()), results
