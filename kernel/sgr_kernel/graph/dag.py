@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -96,16 +97,16 @@ def build_dag(plan: Plan) -> Dag:
             children[p].append(s)
     position = {s: i for i, s in enumerate(plan.step_ids)}
     indeg = {s: len(parents[s]) for s in plan.step_ids}
-    ready = [s for s in plan.step_ids if indeg[s] == 0]
+    ready = [(position[s], s) for s in plan.step_ids if indeg[s] == 0]
+    heapq.heapify(ready)
     order: list[str] = []
     while ready:
-        ready.sort(key=position.__getitem__, reverse=True)
-        node = ready.pop()
+        _, node = heapq.heappop(ready)
         order.append(node)
         for c in children[node]:
             indeg[c] -= 1
             if indeg[c] == 0:
-                ready.append(c)
+                heapq.heappush(ready, (position[c], c))
     if len(order) != len(position):
         raise PlanValidationError(["the plan has a cycle"])
     return Dag(
