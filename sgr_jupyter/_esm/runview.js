@@ -17,6 +17,8 @@ const CSS = `
 .sgr-rv .tl span{font:11px monospace}
 .sgr-rv button{margin:2px 4px 2px 0}
 .sgr-rv .notice{color:#b91c1c}
+.sgr-rv g.node.sgr-sel{filter:drop-shadow(0 0 3px #7c3aed) drop-shadow(0 0 1px #7c3aed)}
+.sgr-rv .grid .cell.sgr-sel{outline:2px solid #7c3aed}
 .sgr-rv .grid{display:flex;flex-wrap:wrap;gap:2px;max-width:640px}
 .sgr-rv .grid .cell{width:10px;height:10px;border:1px solid #a1a1aa;background:#f4f4f5;cursor:pointer}
 `;
@@ -141,7 +143,7 @@ function render({ model, el: root }) {
         g.addEventListener("click", () => model.send({ type: "select", step: sid }));
       }
       dag.setAttribute("data-sgr-rendered", "1");
-      paintStates();
+      paintStates(); markSelected();
     } catch (e) { dag.replaceChildren(el("pre", {}, String(e), "\n", text)); }
   }
   // A Mermaid layout of hundreds of nodes takes seconds and blocks the page (bench/ui_bench.py),
@@ -156,7 +158,7 @@ function render({ model, el: root }) {
     });
     dag.replaceChildren(el("div", { class: "grid" }, ...cells));
     dag.setAttribute("data-sgr-rendered", "grid");
-    paintStates();
+    paintStates(); markSelected();
   }
   function paintHeader() {
     title.textContent = model.get("name") || "run";
@@ -187,8 +189,13 @@ function render({ model, el: root }) {
       el("span", {}, `+${e.t.toFixed(2)}s ${e.step} ${e.status}${e.attempt > 1 ? ` #${e.attempt}` : ""}`)));
     tl.scrollTop = tl.scrollHeight;
   }
+  function markSelected() {
+    const id = (model.get("detail") || {}).id;
+    for (const [sid, n] of Object.entries(nodes)) n.classList.toggle("sgr-sel", sid === id);
+  }
   function paintDetail() {
     const d = model.get("detail") || {};
+    markSelected();
     if (!d.id) { detail.replaceChildren(); return; }
     const rows = ["skill", "status", "attempts", "duration_s", "llm_calls", "tokens", "cost_usd", "error"]
       .filter((k) => d[k] !== null && d[k] !== undefined && d[k] !== "")
