@@ -1,0 +1,9 @@
+"""Test doubles for the model: :class:`ScriptedLLM` (re-exported from ``sgr_kernel.llm``).
+
+``from sgr_kernel.testing.scripted import ScriptedLLM`` is the spelling DESIGN §2 promises
+for tests; the class itself lives beside the other providers.
+"""
+
+from sgr_kernel.llm.scripted import ScriptedLLM
+
+__all__ = ["ScriptedLLM"]
