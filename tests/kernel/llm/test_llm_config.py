@@ -118,3 +118,12 @@ def test_importing_the_kernel_loads_no_llm_sdk() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_local_model_setting_must_be_a_gguf(tmp_path: Path) -> None:
+    from sgr_kernel.llm.local import LocalLLM
+
+    with pytest.raises(ConfigError, match=r"\.gguf"):
+        LocalLLM.from_settings(LLMSettings(model="llama3:8b"))
+    with pytest.raises(ConfigError, match=r"no such \.gguf file"):
+        LocalLLM.from_settings(LLMSettings(model=str(tmp_path / "missing.gguf")))
