@@ -17,14 +17,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from sgr_kernel.engine.base import Clock, Entropy, RecordListener, RunConfig
+from sgr_kernel.engine.driver import drive
 from sgr_kernel.engine.journal import RunJournal
 from sgr_kernel.engine.lifecycle import LifecycleEngine
-from sgr_kernel.engine.planning import plan_run
 from sgr_kernel.engine.runtime import HttpTransport, RunRuntime, Services
 from sgr_kernel.errors import (
     ApprovalError,
     RunNotFoundError,
-    SgrError,
     SgrUsageError,
     TraceLockedError,
 )
@@ -229,24 +228,19 @@ class Kernel:
 
     async def _drive(self, handle: RunHandle, rt: RunRuntime, plan: Plan | None) -> RunResult:
         journal = handle.journal
+
+        def attach(engine: LifecycleEngine) -> None:
+            handle.engine = engine
+
         try:
-            if plan is None:
-                plan = await plan_run(rt, self.skills)
-            rt.budget.policy = rt.config.budget.merged(plan.budget)
-            engine = LifecycleEngine(
+            await drive(
                 rt,
-                plan,
-                build_dag(plan),
                 self.skills,
+                plan,
                 pause_when_waiting=self.config.pause_when_waiting,
                 inbox=self.store.run_dir(handle.run_id),
+                on_engine=attach,
             )
-            handle.engine = engine
-            await engine.run()
-        except (SgrError, Exception) as e:
-            # Whatever went wrong, the log must say so: a run is never left looking alive.
-            if not journal.state.status.terminal:
-                journal.run_status(RunStatus.FAILED, f"{type(e).__name__}: {e}")
         finally:
             await rt.close()
             journal.sync()

@@ -18,12 +18,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from sgr_kernel.engine.base import Mode, RunConfig
+from sgr_kernel.engine.driver import drive
 from sgr_kernel.engine.journal import MemoryWriter, RunJournal
-from sgr_kernel.engine.lifecycle import LifecycleEngine
-from sgr_kernel.engine.planning import plan_run
 from sgr_kernel.engine.runtime import RunRuntime, Services
 from sgr_kernel.errors import ReplayDivergenceError, SgrUsageError
-from sgr_kernel.graph.dag import build_dag
 from sgr_kernel.llm.base import LLMRequest, LLMResponse, TokenCallback
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.skills.base import HttpResponse, Skill
@@ -193,17 +191,11 @@ class ReplayEngine:
                         via=(StepStatus.READY, StepStatus.RUNNING),
                         **{k: v for k, v in rec.data.items() if k != "status"},
                     )
+            # A user's plan is in run_created; a task is planned again, from the recording.
             plan = recorded.state.plan if created.get("plan") is not None else None
             if plan is not None:
                 journal.run_status(RunStatus.PLANNED)
-            elif recorded.state.plan is not None:
-                plan = await plan_run(rt, self.skills)
-            if plan is not None:
-                rt.budget.policy = cfg.budget.merged(plan.budget)
-                engine = LifecycleEngine(
-                    rt, plan, build_dag(plan), self.skills, pause_when_waiting=True
-                )
-                await engine.run()
+            await drive(rt, self.skills, plan, pause_when_waiting=True)
         except ReplayDivergenceError as e:
             divergences.append(
                 Divergence(step=e.step, expected=e.expected, actual=e.actual, message=str(e))
