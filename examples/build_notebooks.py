@@ -37,7 +37,7 @@ NOTEBOOKS = {
         "click a node for its inputs, output, tokens and cost). `--wait` blocks until the "
         "run ends, for scripts and tests; `--out` binds the result.",
         "%%sgr --wait --out answer\n"
-        "Explain in two sentences why an agent should log each step before acknowledging it.",
+        "What is the capital of France?",
         "answer.status, list(answer.outputs)",
         "## A plan written by you\n\nWith `--plan` the cell is a YAML plan. `{name}` "
         "interpolates a kernel variable; `${step.output.field}` passes an upstream output "

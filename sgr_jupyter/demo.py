@@ -1,8 +1,10 @@
 """``python -m sgr_jupyter.demo``: run the quickstart notebook headless, write an HTML report.
 
-Executes ``examples/01_quickstart.ipynb`` in a fresh kernel (offline: the notebook uses the
-scripted provider), writes ``reports/quickstart.html`` and prints its path and a summary.
-The committed notebook is not modified.
+Executes a copy of ``examples/01_quickstart.ipynb`` in a fresh kernel on the embedded
+defaults — the local model, offline, with nothing configured — writes
+``reports/01_quickstart.html`` and prints its path and a summary. The committed notebook pins
+the scripted provider so its outputs are stable under nbval; the demo drops that line
+(``--scripted`` keeps it). The committed notebook is not modified.
 """
 
 from __future__ import annotations
@@ -21,13 +23,37 @@ __all__ = ["main", "run_demo"]
 _REPO = Path(__file__).resolve().parents[1]
 
 
-def run_demo(notebook: Path, out_dir: Path) -> tuple[Path, list[str]]:
-    """Execute ``notebook`` and write ``out_dir/<stem>.html``; returns (path, summary lines)."""
+_PINNED_PROVIDER = re.compile(r"^%config SgrMagics\.provider\b")
+
+
+def _use_embedded_defaults(nb: Any) -> None:
+    """Drop the cell that pins a provider, so the run uses whatever is configured — the
+    embedded local model when nothing is."""
+    from nbformat.v4 import new_markdown_cell
+
+    kept = [c for c in nb.cells if not _PINNED_PROVIDER.match("".join(c.source).strip())]
+    if len(kept) != len(nb.cells):
+        note = new_markdown_cell(
+            "*Run by `make demo` on the embedded defaults: the local model, offline. Its "
+            "answers are small-model answers; the plan, trace and replay are the real thing.*"
+        )
+        kept.insert(1, note)
+    nb.cells = kept
+
+
+def run_demo(notebook: Path, out_dir: Path, *, scripted: bool = False) -> tuple[Path, list[str]]:
+    """Execute ``notebook`` and write ``out_dir/<stem>.html``; returns (path, summary lines).
+
+    With ``scripted`` the notebook's pinned provider is kept; otherwise the embedded defaults
+    are used (see :func:`_use_embedded_defaults`).
+    """
     import nbformat
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(notebook, 4)
+    if not scripted:
+        _use_embedded_defaults(nb)
     with tempfile.TemporaryDirectory(prefix="sgr-demo-") as home:
         env_home = os.environ.get("SGR_HOME")
         os.environ["SGR_HOME"] = home
@@ -87,8 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sgr_jupyter.demo", description=__doc__)
     parser.add_argument("--notebook", type=Path, default=_REPO / "examples" / "01_quickstart.ipynb")
     parser.add_argument("--out", type=Path, default=_REPO / "reports")
+    parser.add_argument(
+        "--scripted", action="store_true", help="keep the notebook's scripted provider"
+    )
     args = parser.parse_args(argv)
-    path, summary = run_demo(args.notebook.resolve(), args.out.resolve())
+    path, summary = run_demo(args.notebook.resolve(), args.out.resolve(), scripted=args.scripted)
     print(f"report: {path}")
     for line in summary:
         print(f"  {line}")

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from sgr_kernel.errors import SgrUsageError, TraceError
 from sgr_kernel.models.status import RunStatus
+from sgr_kernel.trace.state import PLAN_STEP
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -67,7 +68,7 @@ def _summary(kernel: Any, run_id: str) -> dict[str, Any]:
         {"id": s.id, "status": s.status.value, "attempts": s.attempts, "error": s.error}
         for s in view.steps
     ]
-    outputs = {s.id: s.output for s in view.steps if s.output is not None}
+    outputs = {s.id: s.output for s in view.steps if s.output is not None and s.id != PLAN_STEP}
     return {
         "run_id": run_id,
         "status": view.status.value,

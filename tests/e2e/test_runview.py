@@ -18,7 +18,7 @@ from e2e_lab import Browser, LabServer, open_notebook, run_all, shot
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
-TASK = "Explain in two sentences why an agent should log each step before acknowledging it."
+TASK = "What is the capital of France?"
 GATE = """%%sgr --plan --name gate
 steps:
   - {id: draft, skill: format, inputs: {template: draft}}

@@ -1,18 +1,41 @@
-"""`make demo`: the quickstart runs headless and an HTML report is written."""
+"""`make demo`: the quickstart runs headless and an HTML report is written, offline."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sgr_jupyter.demo import main
 
 
-def test_demo_writes_an_html_report(tmp_path: Path, capsys) -> None:
-    assert main(["--out", str(tmp_path)]) == 0
-    report = tmp_path / "01_quickstart.html"
+def _check_report(report: Path) -> str:
     html = report.read_text(encoding="utf-8")
     assert "COMPLETED" in html and "no divergence" in html
     # It opens offline: nothing is loaded from a CDN (Mermaid is inlined).
     assert "cdnjs" not in html and 'src="http' not in html
+    return html
+
+
+def test_demo_writes_an_html_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--out", str(tmp_path), "--scripted"]) == 0
+    report = tmp_path / "01_quickstart.html"
+    assert "Paris." in _check_report(report)
     out = capsys.readouterr().out
     assert f"report: {report}" in out and "COMPLETED" in out
+
+
+@pytest.mark.slow
+def test_demo_on_the_embedded_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `make demo` runs: nothing configured, so the embedded local model plans and
+    answers, offline."""
+    pytest.importorskip("llama_cpp", reason="the local extra is installed by `make`")
+    for name in ("SGR_PROVIDER", "SGR_MODEL", "SGR_BASE_URL", "SGR_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.sgr/config.toml either
+    assert main(["--out", str(tmp_path)]) == 0
+    html = _check_report(tmp_path / "01_quickstart.html")
+    assert "embedded defaults" in html and "scripted:" not in html
+    assert "COMPLETED" in capsys.readouterr().out

@@ -14,7 +14,7 @@ from sgr_kernel.engine.reliability import run_in_process
 from sgr_kernel.engine.runtime import RunRuntime
 from sgr_kernel.errors import StepContractError
 from sgr_kernel.models.plan import StepSpec
-from sgr_kernel.models.refs import RefError, find_refs, resolve_inputs
+from sgr_kernel.models.refs import RefError, resolve_inputs
 from sgr_kernel.models.status import StepStatus
 from sgr_kernel.skills.base import Skill
 
@@ -42,8 +42,9 @@ def _inputs(spec: StepSpec, skill: type[Skill], outputs: Mapping[str, Any]) -> B
         values = resolve_inputs(spec.inputs, outputs)
     except RefError as e:
         raise StepContractError(f"cannot resolve inputs: {e}") from None
-    # Literal inputs are bounded by the plan's size limit; only substituted ones can grow.
-    if any(True for _ in find_refs(spec.inputs)):
+    # Literal inputs are bounded by the plan's size limit; only substituted ones (from the
+    # parents' outputs) can grow.
+    if outputs and values != spec.inputs:
         size = len(json.dumps(values, default=str))
         if size > MAX_INPUT_BYTES:
             raise StepContractError(
