@@ -11,7 +11,7 @@ EXTRAS := dev,docker,openai,jupyter
 
 export SGR_REPO := $(CURDIR)
 
-.PHONY: venv demo test check lint typecheck imports bench system clean
+.PHONY: venv demo test check lint typecheck imports bench system image clean
 
 venv: $(STAMP)
 
@@ -19,13 +19,18 @@ $(STAMP): pyproject.toml scripts/bootstrap-venv.sh
 	bash scripts/bootstrap-venv.sh "$(PY)" "$(VENV)" "$(EXTRAS)"
 	touch $@
 
+# The machine: a Docker engine and Chromium (installed and started when absent).
 system:
 	bash scripts/prepare-system.sh
 
-demo: venv system
+# The sandbox image, built locally from the recipe (no registry); rebuilt only when it changes.
+image: venv system
+	bash scripts/ensure-sandbox-image.sh
+
+demo: venv system image
 	$(BIN)/python -m sgr_jupyter.demo
 
-test: venv system
+test: venv system image
 	$(BIN)/pytest
 
 lint: venv
@@ -40,7 +45,8 @@ imports: venv
 
 check: lint typecheck imports test
 
-bench: venv system
+bench: venv system image
+	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python -m bench
 
 clean:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Bring up what the tests and the demo need on this machine: each piece is idempotent.
+# Bring up what the tests and the demo need on this machine: a Docker engine and Chromium.
+# Each piece is idempotent. The sandbox image needs the virtual environment, so `make image`
+# builds it after `make venv`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for s in scripts/ensure-docker.sh scripts/ensure-chromium.sh; do
-  if [ -f "$s" ]; then bash "$s"; fi
-done
-if [ -f scripts/ensure-sandbox-image.sh ]; then bash scripts/ensure-sandbox-image.sh; fi
+bash scripts/ensure-docker.sh
+bash scripts/ensure-chromium.sh
