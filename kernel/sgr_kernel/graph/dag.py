@@ -91,13 +91,14 @@ def _find_cycle(parents: Mapping[str, Collection[str]], ids: list[str]) -> list[
 def build_dag(plan: Plan) -> Dag:
     """The DAG of a plan already known to be acyclic (see :func:`validate_plan`)."""
     parents = _parents(plan)
-    children: dict[str, list[str]] = {s: [] for s in plan.step_ids}
-    for s in plan.step_ids:
+    ids = plan.step_ids
+    children: dict[str, list[str]] = {s: [] for s in ids}
+    for s in ids:
         for p in parents[s]:
             children[p].append(s)
-    position = {s: i for i, s in enumerate(plan.step_ids)}
-    indeg = {s: len(parents[s]) for s in plan.step_ids}
-    ready = [(position[s], s) for s in plan.step_ids if indeg[s] == 0]
+    position = {s: i for i, s in enumerate(ids)}
+    indeg = {s: len(parents[s]) for s in ids}
+    ready = [(position[s], s) for s in ids if indeg[s] == 0]
     heapq.heapify(ready)
     order: list[str] = []
     while ready:
@@ -112,7 +113,8 @@ def build_dag(plan: Plan) -> Dag:
     return Dag(
         order=tuple(order),
         parents={k: frozenset(v) for k, v in parents.items()},
-        children={k: tuple(sorted(v, key=position.__getitem__)) for k, v in children.items()},
+        # Filled in plan order above, so each child list is already in plan order.
+        children={k: tuple(v) for k, v in children.items()},
     )
 
 

@@ -14,7 +14,7 @@ Write cost: one snapshot (``O(size of state)``) per ``every`` records, i.e. amor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -85,6 +85,36 @@ class _Tracked:
     last_snap_seq: int
 
 
+class _Snapshots:
+    """A run's snapshots, newest first, parsed lazily: a snapshot is only renamed to the
+    previous name just before a newer one takes the current name, so the current file (when
+    readable) is always the newest, and the older one is read only if a fallback is needed."""
+
+    def __init__(self, manager: CheckpointManager[Any], run_id: str) -> None:
+        self._manager, self._run_id = manager, run_id
+        self._names = list(SNAPSHOT_NAMES)
+        self._read: list[_Snap] = []
+
+    def _more(self) -> bool:
+        while self._names:
+            snap = self._manager._read_snapshot(self._run_id, self._names.pop(0))
+            if snap is not None:
+                self._read.append(snap)
+                return True
+        return False
+
+    def first(self) -> _Snap | None:
+        if not self._read and not self._more():
+            return None
+        return self._read[0]
+
+    def __iter__(self) -> Iterator[_Snap]:
+        i = 0
+        while i < len(self._read) or self._more():
+            yield self._read[i]
+            i += 1
+
+
 class CheckpointManager(Generic[S]):
     """Snapshots every ``every`` records; restores from snapshot + tail with fallbacks.
 
@@ -126,18 +156,18 @@ class CheckpointManager(Generic[S]):
     def open(self, run_id: str, *, durability: Durability = Durability.SYNC) -> Resumed[S]:
         """Recover a run for writing: newest agreeing snapshot + the WAL tail."""
         snaps = self._snapshots(run_id)
-        if not snaps:
+        s0 = snaps.first()
+        if s0 is None:
             log, writer = self.store.open_append(run_id, durability=durability)
         else:
-            s0 = snaps[0]
             log, writer = self.store.open_append_after(
                 run_id, seq=s0.seq, crc=s0.crc, offset=s0.offset, durability=durability
             )
         try:
-            loaded = self._load(snaps[0]) if snaps else None
+            loaded = self._load(s0) if s0 is not None else None
             used: _Snap | None
-            if loaded is not None and log.report.snapshot_seq == snaps[0].seq:
-                state, used = self._fold(loaded, log.records), snaps[0]
+            if loaded is not None and s0 is not None and log.report.snapshot_seq == s0.seq:
+                state, used = self._fold(loaded, log.records), s0
             else:
                 if log.report.snapshot_seq is not None:
                     # The newest snapshot agreed but cannot be loaded: we only hold the
@@ -204,7 +234,9 @@ class CheckpointManager(Generic[S]):
             state = apply(state, rec)
         return state
 
-    def _restore(self, snaps: list[_Snap], records: tuple[Record, ...]) -> tuple[S, _Snap | None]:
+    def _restore(
+        self, snaps: Iterable[_Snap], records: tuple[Record, ...]
+    ) -> tuple[S, _Snap | None]:
         """Newest snapshot that agrees with ``records`` (the whole log) + the rest folded."""
         for snap in snaps:
             if snap.seq < len(records) and records[snap.seq].crc == snap.crc:
@@ -219,27 +251,26 @@ class CheckpointManager(Generic[S]):
         except (ValueError, TypeError, KeyError):
             return None  # a snapshot is a cache: an unreadable one only costs a longer fold
 
-    def _snapshots(self, run_id: str) -> list[_Snap]:
-        """Readable snapshots of the run, newest (highest seq) first."""
-        out: list[_Snap] = []
-        run_dir = self.store.run_dir(run_id)
-        for name in SNAPSHOT_NAMES:
-            try:
-                obj = _format.unseal(self.fileio.read(run_dir / name))
-            except FileNotFoundError:
-                continue
-            if obj is None or obj.get("snap") != _SNAP_FORMAT or obj.get("run_id") != run_id:
-                continue
-            seq, crc, offset, state = (obj.get(k) for k in ("seq", "wal_crc", "offset", "state"))
-            if (
-                isinstance(seq, int)
-                and isinstance(crc, int)
-                and (offset is None or isinstance(offset, int))
-                and isinstance(state, dict)
-            ):
-                out.append(_Snap(name, seq, crc, offset, state))
-        out.sort(key=lambda s: s.seq, reverse=True)
-        return out
+    def _snapshots(self, run_id: str) -> _Snapshots:
+        """Readable snapshots of the run, newest first, each read only when asked for."""
+        return _Snapshots(self, run_id)
+
+    def _read_snapshot(self, run_id: str, name: str) -> _Snap | None:
+        try:
+            obj = _format.unseal(self.fileio.read(self.store.run_dir(run_id) / name))
+        except FileNotFoundError:
+            return None
+        if obj is None or obj.get("snap") != _SNAP_FORMAT or obj.get("run_id") != run_id:
+            return None
+        seq, crc, offset, state = (obj.get(k) for k in ("seq", "wal_crc", "offset", "state"))
+        if (
+            isinstance(seq, int)
+            and isinstance(crc, int)
+            and (offset is None or isinstance(offset, int))
+            and isinstance(state, dict)
+        ):
+            return _Snap(name, seq, crc, offset, state)
+        return None
 
     def _write_atomic(self, run_dir: Path, body: bytes) -> None:
         io = self.fileio

@@ -17,6 +17,9 @@ from sgr_kernel.trace.base import Record, RecordType
 
 __all__ = ["PLAN_STEP", "RunState", "RunStateCodec", "StepState", "Usage"]
 
+_STEP_STATUS = {s.value: s for s in StepStatus}
+"""Faster than ``StepStatus(value)`` on the fold's hot path."""
+
 PLAN_STEP = "__plan__"
 """The pseudo-step under which the planner's model calls are recorded."""
 
@@ -123,7 +126,7 @@ class RunState:
         assert rec.step is not None
         d = rec.data
         st = self.step(rec.step)
-        st.status = StepStatus(d["status"])
+        st.status = _STEP_STATUS[d["status"]]
         st.attempt = int(d.get("attempt", st.attempt))
         st.reason = d.get("reason", st.reason)
         if st.status is StepStatus.WAITING_APPROVAL:
@@ -186,7 +189,7 @@ class RunState:
     def load(cls, data: dict[str, Any]) -> RunState:
         def step(d: dict[str, Any]) -> StepState:
             return StepState(
-                status=StepStatus(d["status"]),
+                status=_STEP_STATUS[d["status"]],
                 attempt=d["attempt"],
                 output=d["output"],
                 failure=FailureRecord.model_validate(d["failure"]) if d["failure"] else None,
