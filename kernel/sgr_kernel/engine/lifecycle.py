@@ -13,7 +13,6 @@ import asyncio
 import heapq
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from sgr_kernel.engine._attempt import Outcome, execute_attempt
 from sgr_kernel.engine._oracle import ReplayOracle
@@ -33,6 +32,7 @@ from sgr_kernel.skills.base import Skill
 from sgr_kernel.trace import inbox as inbox_files
 from sgr_kernel.trace._crash import crashpoint
 from sgr_kernel.trace.base import RecordType
+from sgr_kernel.trace.state import RunState
 
 __all__ = ["INBOX_POLL_S", "LifecycleEngine"]
 
@@ -57,8 +57,8 @@ class LifecycleEngine:
         inbox: Path | None = None,
     ) -> None:
         self.rt = rt
+        # The run directory whose inbox other processes post decisions to (live runs only).
         self._inbox = inbox
-        """The run directory whose inbox other processes post decisions to (live runs only)."""
         self._inbox_due = inbox is not None
         self._inbox_applied: dict[str, list[inbox_files.InboxRequest]] = {}
         self._inbox_cancels: list[inbox_files.InboxRequest] = []
@@ -92,7 +92,7 @@ class LifecycleEngine:
     # ------------------------------------------------------------ steering
 
     @property
-    def state(self) -> Any:
+    def state(self) -> RunState:
         return self.rt.journal.state
 
     def waiting(self) -> list[str]:
