@@ -36,8 +36,7 @@ NOTEBOOKS = {
         "## A task\n\nThe cell returns a live `RunView` (the DAG colours as steps commit; "
         "click a node for its inputs, output, tokens and cost). `--wait` blocks until the "
         "run ends, for scripts and tests; `--out` binds the result.",
-        "%%sgr --wait --out answer\n"
-        "What is the capital of France?",
+        "%%sgr --wait --out answer\nWhat is the capital of France?",
         "answer.status, list(answer.outputs)",
         "## A plan written by you\n\nWith `--plan` the cell is a YAML plan. `{name}` "
         "interpolates a kernel variable; `${step.output.field}` passes an upstream output "
