@@ -34,7 +34,7 @@ def _use_embedded_defaults(nb: Any) -> None:
     kept = [c for c in nb.cells if not _PINNED_PROVIDER.match("".join(c.source).strip())]
     if len(kept) != len(nb.cells):
         note = new_markdown_cell(
-            "*This copy was run by `make demo` without the `%config` line below, so it ran on "
+            "*This copy was run by `make demo` without the notebook's `%config` line, so it ran on "
             "the embedded defaults: the local model, offline. Its answers are a small model's; "
             "the plan, the trace and the replay are the real thing.*"
         )
