@@ -1,7 +1,8 @@
 """The RunView widget in a real JupyterLab (Debian Chromium, Playwright for Python).
 
-- the quickstart cell (scripted provider) draws the plan as a Mermaid SVG through Lab's own
-  Mermaid and its nodes end COMMITTED;
+- the quickstart cell (scripted provider) draws the plan as a Mermaid SVG through the
+  labextension's Mermaid (our patched flow-only bundle, served by Jupyter once) and its nodes
+  end COMMITTED;
 - a plan with an approval gate: the gated node waits, Approve is clicked in the widget while
   the run is live, and the run finishes;
 - without the labextension's hook the widget fetches the bundled flow-only Mermaid over the
@@ -79,6 +80,10 @@ def test_quickstart_cell_draws_a_live_dag(lab_server: LabServer, browser: Browse
     assert fill == "rgb(220, 252, 231)", fill
     seen = page.evaluate("() => window.__sgrSeen")
     assert seen[-1] == ["s1", "COMMITTED"]
+    # It drew through our patched flow-only Mermaid, which Jupyter serves from the
+    # labextension's static folder (labextension/src/mermaid.ts), not through Lab's own.
+    fast = [u for u in browser.requests if u.split("?")[0].endswith("/static/sgr-mermaid.js")]
+    assert len(fast) == 1, fast
     shot(page.locator(".sgr-rv").first, "runview_quickstart")
     shot(page, "runview_quickstart_page")
     print(
