@@ -1,6 +1,7 @@
 // RunView: the live run widget (anywidget ESM). Kept dependency-free and small: Mermaid
-// comes from JupyterLab (our labextension exposes its IMermaidManager) or, elsewhere, from a
-// bundle the kernel sends once per page. Never from a CDN.
+// comes from our labextension (its manager loads our patched flow-only bundle from Jupyter's
+// static files, labextension/src/mermaid.ts) or, elsewhere, from the same bundle the kernel
+// sends once per page. Never from a CDN.
 const CSS = `
 .sgr-rv{font:13px/1.4 var(--jp-ui-font-family,system-ui,sans-serif);color:var(--jp-ui-font-color1,#222);border:1px solid var(--jp-border-color2,#ddd);border-radius:6px;padding:8px}
 .sgr-rv header{display:flex;gap:8px;align-items:center;flex-wrap:wrap}
@@ -146,8 +147,9 @@ function render({ model, el: root }) {
       paintStates(); markSelected();
     } catch (e) { dag.replaceChildren(el("pre", {}, String(e), "\n", text)); }
   }
-  // A Mermaid layout of hundreds of nodes takes seconds and blocks the page (bench/ui_bench.py),
-  // so a big plan is drawn as a grid of steps, one coloured cell each, clickable like nodes.
+  // A Mermaid layout takes about 0.6 s for 200 nodes but seconds for 1,000, blocking the page
+  // (bench/ui_bench.py), so a bigger plan is drawn as a grid of steps, one coloured cell each,
+  // clickable like nodes.
   function paintGrid(ids) {
     nodes = {};
     const cells = Object.keys(ids).map((sid) => {
