@@ -374,7 +374,11 @@ class Kernel:
         stamp = f"{int(self._clock.now() * 1000):015d}-{self._entropy.new_id()[:12]}"
         inbox.post(self.store.run_dir(run_id), action, request_id=stamp, **kw)
 
-    async def cancel(self, run_id: str, reason: str = "cancelled by the user") -> RunResult:
+    async def cancel(
+        self, run_id: str, reason: str = "cancelled by the user", *, wait_s: float = 15.0
+    ) -> RunResult:
+        """Cancel a run: live here, stopped, or live in another process (posted to its inbox;
+        ``wait_s`` bounds how long to watch for it to end)."""
         live = self._live.get(run_id)
         if live is not None:
             if live.engine is not None:
@@ -387,7 +391,9 @@ class Kernel:
             resumed = self.checkpoints.open(run_id, durability=self.config.run.durability)
         except TraceLockedError:
             self._post(run_id, "cancel", reason=reason)
-            return await self.wait_elsewhere(run_id, lambda st: st.status.terminal)
+            return await self.wait_elsewhere(
+                run_id, lambda st: st.status.terminal, timeout_s=wait_s
+            )
         journal = self._journal(run_id, resumed.writer, resumed.state)
         try:
             state = journal.state
