@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -44,3 +47,39 @@ def artifact_run(home: Path) -> tuple[Kernel, str]:
     kernel = Kernel(KernelConfig(home=home, pause_when_waiting=True), skills=skills)
     plan = parse_plan("steps:\n  - {id: chart, skill: draw, inputs: {name: sales}}\n")
     return kernel, asyncio.run(kernel.run(plan=plan)).run_id
+
+
+GATE = """
+name: gate
+steps:
+  - {id: a, skill: format, inputs: {template: x}}
+  - {id: gate, skill: format, requires_approval: true, inputs: {template: "${a.output.text}!"}}
+  - {id: after, skill: format, inputs: {template: "${gate.output.text}"}}
+"""
+
+LIVE = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from sgr_kernel.engine.kernel import Kernel, KernelConfig
+    from sgr_kernel.models.plan import parse_plan
+    kernel = Kernel(KernelConfig(home=Path(sys.argv[1]), pause_when_waiting=False))
+    result = asyncio.run(kernel.run(plan=parse_plan(sys.stdin.read())))
+    print(result.status.value, flush=True)
+    """
+)
+
+
+def live_run(home: Path) -> subprocess.Popen[str]:
+    """A notebook kernel stand-in: drives GATE and waits (not pauses) at its approval."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LIVE, str(home)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(GATE)
+    proc.stdin.close()
+    return proc

@@ -16,27 +16,17 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import textwrap
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F403 - fixtures, this module only
-from service_helpers import PNG, artifact_run
+from service_helpers import GATE, PNG, artifact_run, live_run
 from tornado.httpclient import HTTPClientError
 
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
 from sgr_kernel.models.plan import parse_plan
-
-GATE = """
-name: gate
-steps:
-  - {id: a, skill: format, inputs: {template: x}}
-  - {id: gate, skill: format, requires_approval: true, inputs: {template: "${a.output.text}!"}}
-  - {id: after, skill: format, inputs: {template: "${gate.output.text}"}}
-"""
 
 
 @pytest.fixture
@@ -135,34 +125,6 @@ async def test_errors_map_to_status_codes(jp_fetch: Any, home: Path) -> None:
     assert (code, body["error"]) == (400, "usage")
     code, body = await failure(jp_fetch, "runs", run_id, "deny", body={"step": "nope"})
     assert code == 409
-
-
-LIVE = textwrap.dedent(
-    """
-    import asyncio, sys
-    from pathlib import Path
-    from sgr_kernel.engine.kernel import Kernel, KernelConfig
-    from sgr_kernel.models.plan import parse_plan
-    kernel = Kernel(KernelConfig(home=Path(sys.argv[1]), pause_when_waiting=False))
-    result = asyncio.run(kernel.run(plan=parse_plan(sys.stdin.read())))
-    print(result.status.value, flush=True)
-    """
-)
-
-
-def live_run(home: Path) -> subprocess.Popen[str]:
-    """A notebook kernel stand-in: drives GATE and waits (not pauses) at its approval."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LIVE, str(home)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdin is not None
-    proc.stdin.write(GATE)
-    proc.stdin.close()
-    return proc
 
 
 async def waiting_run(jp_fetch: Any, proc: subprocess.Popen[str]) -> str:

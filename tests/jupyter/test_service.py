@@ -8,12 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from service_helpers import PNG, artifact_run
+from service_helpers import GATE, PNG, artifact_run, live_run
 
 from sgr_jupyter._service import RunService, RunSummary, Steered
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
@@ -26,13 +25,6 @@ name: chain
 steps:
   - {id: a, skill: format, inputs: {template: one}}
   - {id: b, skill: format, inputs: {template: "${a.output.text} two"}}
-"""
-GATE = """
-name: gate
-steps:
-  - {id: a, skill: format, inputs: {template: x}}
-  - {id: gate, skill: format, requires_approval: true, inputs: {template: "${a.output.text}!"}}
-  - {id: after, skill: format, inputs: {template: "${gate.output.text}"}}
 """
 
 
@@ -129,34 +121,6 @@ def test_export_has_view_and_every_record(tmp_path: Path) -> None:
     assert out["view"]["run_id"] == run_id and out["view"]["status"] == "COMPLETED"
     assert [r["seq"] for r in out["records"]] == list(range(records(home, run_id)))
     assert out["recovery"]["torn_tail"] is False
-
-
-LIVE = textwrap.dedent(
-    """
-    import asyncio, sys
-    from pathlib import Path
-    from sgr_kernel.engine.kernel import Kernel, KernelConfig
-    from sgr_kernel.models.plan import parse_plan
-    kernel = Kernel(KernelConfig(home=Path(sys.argv[1]), pause_when_waiting=False))
-    result = asyncio.run(kernel.run(plan=parse_plan(sys.stdin.read())))
-    print(result.status.value, flush=True)
-    """
-)
-
-
-def live_run(home: Path) -> subprocess.Popen[str]:
-    """A notebook kernel stand-in: drives GATE and waits (not pauses) at its approval."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LIVE, str(home)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdin is not None
-    proc.stdin.write(GATE)
-    proc.stdin.close()
-    return proc
 
 
 def wait_for(predicate, proc: subprocess.Popen[str]) -> None:
