@@ -2,16 +2,21 @@
 
 Exit codes: 0 the run COMPLETED (or the command succeeded); 1 the run FAILED or replay
 diverged; 2 a usage error; 3 the run is PAUSED waiting for approval; 4 ABORTED (budget or
-policy); 5 CANCELLED; 6 the trace is damaged or locked by another writer.
+policy); 5 CANCELLED; 6 the trace is damaged or locked by another writer, or the store cannot
+be written; 128+N a signal N stopped the run (130 SIGINT, 143 SIGTERM): it is INTERRUPTED and
+``sgr resume`` continues it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,16 +94,48 @@ def _human_summary(data: dict[str, Any]) -> str:
         lines.append(f"  {s['status']:<17} {s['id']} (attempts: {s['attempts']}){err}")
     if data["status"] == RunStatus.PAUSED.value:
         lines.append(f"  approve with: sgr approve {data['run_id']} STEP   (or sgr deny …)")
+    if data["status"] == RunStatus.INTERRUPTED.value:
+        lines.append(f"  continue with: sgr resume {data['run_id']}")
     return "\n".join(lines)
 
 
 async def _finish(args: argparse.Namespace, kernel: Any, handle: Any) -> int:
-    result = await handle.wait()
+    with _interruptible(kernel, handle.run_id) as caught:
+        result = await handle.wait()
     data = _summary(kernel, result.run_id)
     if getattr(handle, "recovery", None) is not None and handle.recovery.torn_tail:
         data["recovery"] = handle.recovery.model_dump()
     _print(args, data, lambda: _human_summary(data))
+    if caught:
+        return 128 + caught[0]
     return EXIT_CODES.get(result.status, 1)
+
+
+@contextlib.contextmanager
+def _interruptible(kernel: Any, run_id: str) -> Iterator[list[int]]:
+    """While a run is driven here, SIGINT/SIGTERM stop it INTERRUPTED (resumable) and the
+    command exits 128 + the signal's number; a second signal exits at once."""
+    loop = asyncio.get_running_loop()
+    caught: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if caught:
+            os._exit(128 + signum)
+        caught.append(signum)
+        kernel.interrupt(run_id, reason=f"interrupted by {signal.Signals(signum).name}")
+
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, on_signal, signum)
+            installed.append(signum)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or no signal support here
+    try:
+        yield caught
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
 
 
 # ---------------------------------------------------------------- commands

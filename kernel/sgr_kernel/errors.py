@@ -17,12 +17,14 @@ failed while running). Each misuse error carries a ``code`` that names its secti
     ├── TraceError                    the trace store cannot do what was asked
     │   ├── TraceCorruptError         damage in the middle of a WAL (names the seq)
     │   ├── TraceLockedError          another writer holds the run
+    │   ├── RunNotCreatedError        a run whose creation never became durable
     │   └── TraceWriteError           a write or fsync failed; the run needs recovery
     ├── ReplayDivergenceError         the code asked for something the trace did not record
     ├── IllegalTransitionError        a state-machine bug: never caught, always a defect
     └── StepError                     a step failed at run time (run, step, attempt)
         ├── SkillFailed               the skill raised (retryable unless it says otherwise)
         ├── StepContractError         inputs/outputs do not fit the skill's models (never retried)
+        ├── ResumeMismatch            a resumed step's calls differ from its logged ones
         ├── StepTimeout               a step ran past its deadline (retryable)
         ├── BudgetExceeded            a budget would be overrun (the run is ABORTED)
         ├── ApprovalDenied            a human said no (never retried)
@@ -58,6 +60,8 @@ __all__ = [
     "PlanValidationError",
     "RemoteJobError",
     "ReplayDivergenceError",
+    "ResumeMismatch",
+    "RunNotCreatedError",
     "RunNotFoundError",
     "SandboxError",
     "SandboxExecutionError",
@@ -178,6 +182,19 @@ class TraceLockedError(TraceError):
         )
 
 
+class RunNotCreatedError(TraceError):
+    """A run directory whose log ends before its ``run_created`` record: the process making it
+    died first, so the run never existed. It is not listed and cannot be resumed."""
+
+    def __init__(self, run_id: str, root: str) -> None:
+        self.run_id = run_id
+        super().__init__(
+            f"run {run_id!r} under {root} was never created: its log has no run_created "
+            "record (the process making it stopped first), so nothing of it ran. Start a new "
+            f"run; the leftover folder {root}/runs/{run_id} can be deleted."
+        )
+
+
 class TraceWriteError(TraceError):
     """A write or fsync failed. Nothing after it is acknowledged; the run needs recovery."""
 
@@ -253,6 +270,10 @@ class ApprovalDenied(StepError):
 
 class CapabilityDenied(StepError):
     """The step asked for a capability the run does not grant."""
+
+
+class ResumeMismatch(StepError):
+    """A resumed step asked for something other than what its interrupted attempt logged."""
 
 
 class SideEffectInDoubt(StepError):

@@ -17,6 +17,7 @@ from sgr_kernel.models.plan import StepSpec
 from sgr_kernel.models.refs import RefError, resolve_inputs
 from sgr_kernel.models.status import StepStatus
 from sgr_kernel.skills.base import Skill
+from sgr_kernel.trace.state import RecordedCall
 
 __all__ = ["MAX_INPUT_BYTES", "Outcome", "execute_attempt"]
 
@@ -71,11 +72,14 @@ async def execute_attempt(
     skill_cls: type[Skill],
     attempt: int,
     outputs: Mapping[str, Any],
+    *,
+    carry: dict[int, RecordedCall] | None = None,
 ) -> Outcome:
     """Run one attempt; never raises (but for cancellation): errors come back in the Outcome.
 
     ``outputs`` holds the committed outputs of the step's parents, which is every step its
-    references can name.
+    references can name. ``carry``: the finished calls of an attempt a crash cut short, served
+    from the log instead of being made again (see ``RunContext``).
     """
     recorded = rt.recorded.attempts.get((spec.id, attempt)) if rt.recorded else None
     if rt.replaying:
@@ -90,7 +94,7 @@ async def execute_attempt(
             # A deadline is wall time: replay takes the recorded verdict instead of re-running.
             return Outcome(spec.id, attempt, error=rebuild_error(recorded.failure))
     caps = frozenset(rt.config.grants | set(spec.capabilities))
-    ctx = RunContext(rt, spec.id, attempt, capabilities=caps, recorded=recorded)
+    ctx = RunContext(rt, spec.id, attempt, capabilities=caps, recorded=recorded, carry=carry)
     try:
         inputs = _inputs(spec, skill_cls, outputs)
         skill = skill_cls()

@@ -6,6 +6,11 @@ and a ``result`` after every call (the intent fsynced first when the call has si
 Replaying, answers come from the recording and each request is checked against it; the first
 mismatch raises :class:`ReplayDivergenceError`. Calls are numbered per attempt, so concurrent
 steps replay independently of scheduling order.
+
+Resuming, an attempt cut short by a crash is *continued*: the calls it finished (``carry``)
+are served from the log and copied into the new attempt's records (marked ``carried``), so an
+effect whose result is logged is never done twice; the first call it did not finish, and every
+call after, is made live.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from sgr_kernel.errors import (
     LLMError,
     LLMTimeout,
     ReplayDivergenceError,
+    ResumeMismatch,
     SkillFailed,
     StepError,
     StepTimeout,
@@ -37,7 +43,8 @@ from sgr_kernel.sandbox.base import ExecResult
 from sgr_kernel.skills.base import CAP_LLM, CAP_NETWORK, CAP_REMOTE, CAP_SANDBOX, HttpResponse
 from sgr_kernel.trace._crash import crashpoint
 from sgr_kernel.trace.base import ArtifactRef, RecordType
-from sgr_kernel.trace.recorded import RecordedAttempt, RecordedCall
+from sgr_kernel.trace.recorded import RecordedAttempt
+from sgr_kernel.trace.state import RecordedCall
 
 __all__ = ["RunContext", "rebuild_error"]
 
@@ -73,12 +80,14 @@ class RunContext:
         *,
         capabilities: frozenset[str],
         recorded: RecordedAttempt | None = None,
+        carry: dict[int, RecordedCall] | None = None,
     ) -> None:
         self._rt = rt
         self._step = step_id
         self._attempt = attempt
         self._caps = capabilities
         self._recorded = recorded
+        self._carry = carry or None
         self._n = 0
         self.in_doubt = False
         """A side effect started and its outcome is unknown (set by timeouts, cancellation)."""
@@ -115,10 +124,33 @@ class RunContext:
             if not call.is_value:
                 raise ReplayDivergenceError(self._step, f"call {call.kind}", f"value {kind}")
             return call.value
-        value = live()
-        data = {"attempt": self._attempt, "n": self._n, "kind": kind, "value": value}
+        carried = self._carried(self._n, kind, None)
+        value = carried.value if carried is not None else live()
+        data: dict[str, Any] = {"attempt": self._attempt, "n": self._n, "kind": kind}
+        data["value"] = value
+        if carried is not None:
+            data["carried"] = True
         self._rt.journal.append(RecordType.VALUE, data, step=self._step)
         return value
+
+    def _carried(self, n: int, kind: str, request: dict[str, Any] | None) -> RecordedCall | None:
+        """Resuming: call ``n`` as the interrupted attempt finished it, or None (go live)."""
+        if self._carry is None:
+            return None
+        call = self._carry.get(n)
+        if call is None or call.open:
+            self._carry = None  # from the first unfinished call on, everything is live
+            return None
+        if call.kind != kind or (
+            request is not None and fingerprint(call.request) != fingerprint(request)
+        ):
+            raise ResumeMismatch(
+                f"resuming step {self._step!r}: call #{n} is now {kind!r} with a different "
+                f"request than the interrupted attempt logged ({call.kind!r}); the step's code "
+                "is not deterministic, so it is not re-run blindly. Check the step, then "
+                "`sgr fork` the run from it."
+            )
+        return call
 
     # ------------------------------------------------------------ effects
 
@@ -166,6 +198,9 @@ class RunContext:
             return dict(call.result["response"])
         base = {"attempt": self._attempt, "n": n, "kind": kind, "key": key}
         journal = self._rt.journal
+        carried = self._carried(n, kind, request)
+        if carried is not None:
+            return self._serve_carried(carried, base, request)
         journal.append(
             RecordType.INTENT,
             {**base, "request": request, "fingerprint": fingerprint(request)},
@@ -193,6 +228,27 @@ class RunContext:
             RecordType.RESULT, {**base, "ok": True, "response": response}, step=self._step
         )
         return response
+
+    def _serve_carried(
+        self, call: RecordedCall, base: dict[str, Any], request: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Copy a finished call of the interrupted attempt into this one; do nothing again."""
+        assert call.result is not None
+        journal = self._rt.journal
+        base = {**base, "key": call.key or base["key"], "carried": True}
+        journal.append(
+            RecordType.INTENT,
+            {**base, "request": request, "fingerprint": fingerprint(request)},
+            step=self._step,
+        )
+        result = {
+            k: v for k, v in call.result.items() if k in ("ok", "response", "failure", "unknown")
+        }
+        journal.append(RecordType.RESULT, {**base, **result}, step=self._step)
+        if not result.get("ok"):
+            self.in_doubt = self.in_doubt or bool(result.get("unknown"))
+            raise rebuild_error(FailureRecord.model_validate(result["failure"]))
+        return dict(result["response"])
 
     def _require(self, capability: str) -> None:
         if capability not in self._caps:

@@ -23,6 +23,7 @@ from sgr_kernel.engine.lifecycle import LifecycleEngine
 from sgr_kernel.engine.runtime import HttpTransport, RunRuntime, Services
 from sgr_kernel.errors import (
     ApprovalError,
+    RunNotCreatedError,
     RunNotFoundError,
     SgrUsageError,
     TraceLockedError,
@@ -82,6 +83,8 @@ class RunHandle:
         self.recovery = recovery
         self.engine: LifecycleEngine | None = None
         self.task: asyncio.Task[RunResult] | None = None
+        self.interrupted: str | None = None
+        """Why the run was stopped with its process (it ends INTERRUPTED, resumable)."""
 
     @property
     def state(self) -> RunState:
@@ -209,7 +212,8 @@ class Kernel:
                 output=output,
                 inherited=True,
             )
-        return self._launch(RunHandle(run_id, journal, None), cfg, plan)
+        forked = parent.get("run_id") if parent else None
+        return self._launch(RunHandle(run_id, journal, None), cfg, plan, origin=forked)
 
     def _journal(self, run_id: str, writer: Any, state: RunState) -> RunJournal:
         ckpt = self.checkpoints
@@ -220,8 +224,22 @@ class Kernel:
             checkpoint=lambda st, rec: (ckpt.after_append(run_id, st, rec), None)[1],
         )
 
-    def _launch(self, handle: RunHandle, cfg: RunConfig, plan: Plan | None) -> RunHandle:
-        rt = RunRuntime(handle.journal, cfg, self.services())
+    def _launch(
+        self,
+        handle: RunHandle,
+        cfg: RunConfig,
+        plan: Plan | None,
+        *,
+        resumed: bool = False,
+        origin: str | None = None,
+    ) -> RunHandle:
+        rt = RunRuntime(
+            handle.journal,
+            cfg,
+            self.services(),
+            restore_session=resumed or origin is not None,
+            workspace_from=origin,
+        )
         self._live[handle.run_id] = handle
         handle.task = asyncio.ensure_future(self._drive(handle, rt, plan))
         return handle
@@ -241,7 +259,15 @@ class Kernel:
                 inbox=self.store.run_dir(handle.run_id),
                 on_engine=attach,
             )
+        except asyncio.CancelledError:
+            if handle.interrupted is None:
+                raise
         finally:
+            if handle.interrupted is not None and not journal.state.status.terminal:
+                # Stopped with its process, not by a decision: resumable like a crash, and
+                # saying so. Steps that were running stay RUNNING in the log, which is what
+                # resume looks at.
+                journal.run_status(RunStatus.INTERRUPTED, handle.interrupted)
             await rt.close()
             journal.sync()
             journal.writer.close()
@@ -260,7 +286,7 @@ class Kernel:
         self._require(run_id)
         if run_id in self._live:
             raise SgrUsageError(f"run {run_id!r} is already running in this kernel")
-        resumed = self.checkpoints.open(run_id, durability=self.config.run.durability)
+        resumed = self._open(run_id)
         state: RunState = resumed.state
         if state.status.terminal:
             resumed.writer.close()
@@ -276,7 +302,32 @@ class Kernel:
             # never leave CREATED (CREATED -> COMPLETED is not in the table).
             journal.run_status(RunStatus.PLANNED)
         handle = RunHandle(run_id, journal, resumed.log.report)
-        return self._launch(handle, cfg, state.plan)
+        origin = (state.parent or {}).get("run_id")
+        return self._launch(handle, cfg, state.plan, resumed=True, origin=origin)
+
+    def _open(self, run_id: str) -> Any:
+        """Open a run for writing; refuses (writing nothing) one whose creation never became
+        durable."""
+        resumed = self.checkpoints.open(run_id, durability=self.config.run.durability)
+        if not resumed.state.run_id:
+            resumed.writer.close()
+            self.checkpoints.forget(run_id)
+            raise RunNotCreatedError(run_id, str(self.store.root))
+        return resumed
+
+    def interrupt(self, run_id: str | None = None, reason: str = "interrupted") -> list[str]:
+        """Stop live runs (one, or all) because their process is going away: each ends
+        INTERRUPTED, resumable with ``resume``. Returns the ids it stopped; await their
+        handles' ``wait()`` for the record to be written."""
+        stopped = []
+        for rid, handle in list(self._live.items()):
+            if run_id is not None and rid != run_id:
+                continue
+            if handle.task is not None and not handle.task.done():
+                handle.interrupted = reason
+                handle.task.cancel()
+                stopped.append(rid)
+        return stopped
 
     async def fork(
         self,
@@ -337,7 +388,7 @@ class Kernel:
             return "live"
         self._require(run_id)
         try:
-            resumed = self.checkpoints.open(run_id, durability=self.config.run.durability)
+            resumed = self._open(run_id)
         except TraceLockedError:
             # Live in another process: post it; that process records and applies it.
             self._check_waiting(self.load(run_id), run_id, step_id)
@@ -363,11 +414,17 @@ class Kernel:
         st = state.steps.get(step_id)
         if st is None:
             raise ApprovalError(f"run {run_id!r} has no step {step_id!r}")
-        if st.status is not StepStatus.WAITING_APPROVAL or st.approval is not None:
-            decided = ", already decided" if st.approval is not None else ""
+        if st.status is StepStatus.WAITING_APPROVAL and st.approval is not None:
+            verdict = "approved" if st.approval else "denied"
+            raise ApprovalError(
+                f"step {step_id!r} of run {run_id!r} was already {verdict} by "
+                f"{st.approval_by or 'someone'}; the run applies it when it continues "
+                f"(`sgr resume {run_id}`)"
+            )
+        if st.status is not StepStatus.WAITING_APPROVAL:
             raise ApprovalError(
                 f"step {step_id!r} of run {run_id!r} is not waiting for approval "
-                f"(it is {st.status.value}{decided})"
+                f"(it is {st.status.value})"
             )
 
     def _post(self, run_id: str, action: inbox.Action, **kw: Any) -> None:
@@ -388,7 +445,7 @@ class Kernel:
             return await live.wait()
         self._require(run_id)
         try:
-            resumed = self.checkpoints.open(run_id, durability=self.config.run.durability)
+            resumed = self._open(run_id)
         except TraceLockedError:
             self._post(run_id, "cancel", reason=reason)
             return await self.wait_elsewhere(
@@ -420,7 +477,10 @@ class Kernel:
         if live is not None:
             return live.state
         self._require(run_id)
-        return self.checkpoints.load(run_id)
+        state = self.checkpoints.load(run_id)
+        if not state.run_id:
+            raise RunNotCreatedError(run_id, str(self.store.root))
+        return state
 
     async def wait_elsewhere(
         self,
@@ -442,7 +502,15 @@ class Kernel:
         return self._live.get(run_id)
 
     def runs(self) -> list[RunState]:
-        return [self.load(r) for r in self.store.list_runs()]
+        """Every run in the store, oldest first; one whose creation never became durable did
+        not happen and is not listed."""
+        out = []
+        for run_id in self.store.list_runs():
+            try:
+                out.append(self.load(run_id))
+            except RunNotCreatedError:
+                continue
+        return out
 
     async def replay(self, run_id: str, *, strict: bool = False) -> Any:
         """Strictly replay a recorded run: zero live calls; returns a ``ReplayReport``."""

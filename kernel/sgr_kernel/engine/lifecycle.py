@@ -32,7 +32,7 @@ from sgr_kernel.skills.base import Skill
 from sgr_kernel.trace import inbox as inbox_files
 from sgr_kernel.trace._crash import crashpoint
 from sgr_kernel.trace.base import RecordType
-from sgr_kernel.trace.state import RunState
+from sgr_kernel.trace.state import RecordedCall, RunState
 
 __all__ = ["INBOX_POLL_S", "LifecycleEngine"]
 
@@ -86,6 +86,8 @@ class LifecycleEngine:
         self._abort: BudgetExceeded | None = None
         self._divergence: ReplayDivergenceError | None = None
         self._oracle = ReplayOracle(rt.recorded) if rt.replaying and rt.recorded else None
+        self._carry: dict[str, dict[int, RecordedCall]] = {}
+        """Resumed steps: the calls their interrupted attempt finished, served from the log."""
         self.recording_ended = False
         """Replay only: the recording stopped here (the original crashed, paused or stopped)."""
 
@@ -103,7 +105,11 @@ class LifecycleEngine:
         st = self.state.steps.get(step_id)
         if st is None:
             raise ApprovalError(f"run {self.rt.run_id!r} has no step {step_id!r}")
-        if step_id not in self._waiting or step_id in self._decisions:
+        if step_id in self._decisions:
+            raise ApprovalError(
+                f"step {step_id!r} is already decided; the decision is being applied"
+            )
+        if step_id not in self._waiting:
             raise ApprovalError(
                 f"step {step_id!r} is not waiting for approval (it is {st.status.value})"
             )
@@ -118,7 +124,7 @@ class LifecycleEngine:
 
     async def run(self) -> RunStatus:
         journal = self.rt.journal
-        if self.state.status in (RunStatus.PLANNED, RunStatus.PAUSED):
+        if self.state.status in (RunStatus.PLANNED, RunStatus.PAUSED, RunStatus.INTERRUPTED):
             journal.run_status(RunStatus.RUNNING)
         self._init_from_state()
         if self._inbox is not None:
@@ -184,6 +190,8 @@ class LifecycleEngine:
                     self._missing[child] -= 1
         for sid in self.dag.order:
             st = self.state.steps[sid]
+            if st.calls and not self.rt.replaying and not st.status.terminal:
+                self._carry[sid] = dict(st.calls)
             if st.status is S.PENDING:
                 bad = [
                     p
@@ -208,26 +216,35 @@ class LifecycleEngine:
                     self._decisions[sid] = (st.approval, st.approval_by, st.approval_reason)
 
     def _recover_in_doubt(self, sid: str) -> None:
-        """A step that was RUNNING when the process died."""
+        """A step that was RUNNING when the process died: continue its attempt. What it
+        finished is served from the log; an effect it had started with no logged outcome is
+        re-run only when that cannot repeat it (idempotent step, no side effect, a remote job
+        that re-attaches by key), else the step waits for a human to say."""
         journal = self.rt.journal
         st = self.state.steps[sid]
         spec = self._specs[sid]
-        if self._idempotent(spec) or not st.open_intents:
+        doubtful = [c for c in st.calls.values() if c.open and _has_side_effect(c)]
+        if not st.calls and st.open_intents:  # logged before calls were kept: assume the worst
+            doubtful = [RecordedCall(0, "effect")]
+        if self._idempotent(spec) or not doubtful:
             journal.step_status(sid, S.RETRY_WAIT, attempt=st.attempt, reason="interrupted; re-run")
             journal.step_status(sid, S.READY, attempt=st.attempt)
             self._push_ready(sid)
-        else:
-            journal.step_status(sid, S.RETRY_WAIT, attempt=st.attempt, reason="interrupted")
-            journal.step_status(
-                sid,
-                S.WAITING_APPROVAL,
-                via=(S.READY,),
-                attempt=st.attempt,
-                durable=True,
-                reason="in doubt: a non-idempotent side effect was under way when the run "
-                "stopped; approve to run the step again, deny to fail it",
-            )
-            self._waiting.add(sid)
+            return
+        call = doubtful[0]
+        what = f"its {call.kind} call #{call.n}" if call.n else "a side effect"
+        journal.step_status(sid, S.RETRY_WAIT, attempt=st.attempt, reason="interrupted")
+        journal.step_status(
+            sid,
+            S.WAITING_APPROVAL,
+            via=(S.READY,),
+            attempt=st.attempt,
+            durable=True,
+            reason=f"in doubt: {what} had started when the run stopped, and whether it "
+            "happened is unknown; approve to do it again (what the step had finished is not "
+            "repeated), deny to fail the step",
+        )
+        self._waiting.add(sid)
 
     async def _loop(self) -> None:
         while True:
@@ -252,10 +269,7 @@ class LifecycleEngine:
             if not busy:
                 if self._waiting and not self._decisions:
                     if self.pause_when_waiting or self.rt.replaying:
-                        names = ", ".join(self.waiting())
-                        self.rt.journal.run_status(
-                            RunStatus.PAUSED, f"waiting for approval: {names}"
-                        )
+                        self.rt.journal.run_status(RunStatus.PAUSED, self._paused_reason())
                         return
                 elif not self._ready and not self._decisions:
                     self._finish()
@@ -344,6 +358,14 @@ class LifecycleEngine:
             task = asyncio.ensure_future(self._attempt(spec, attempt))
             self._running[task] = sid
 
+    def _paused_reason(self) -> str:
+        steps = self.state.steps
+        doubt = [s for s in self.waiting() if (steps[s].reason or "").startswith("in doubt")]
+        reason = f"waiting for approval: {', '.join(self.waiting())}"
+        if doubt:
+            reason += f" (in doubt, may have had its side effect: {', '.join(doubt)})"
+        return reason
+
     def _gate(self, sid: str) -> bool:
         """Approval gate for a ready step; True when it may launch now."""
         journal = self.rt.journal
@@ -427,7 +449,8 @@ class LifecycleEngine:
         steps = self.state.steps
         outputs = {p: steps[p].output for p in self.dag.parents[spec.id]}
         skill = self.skills[spec.skill]
-        outcome = await execute_attempt(self.rt, spec, skill, attempt, outputs)
+        carry = self._carry.pop(spec.id, None)
+        outcome = await execute_attempt(self.rt, spec, skill, attempt, outputs, carry=carry)
         self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
         self._finished.append(outcome)
         self._wakeup.set()
@@ -537,3 +560,15 @@ class LifecycleEngine:
             self.rt.journal.run_status(RunStatus.FAILED, f"step {failed[0]!r} failed: {why}")
         else:
             self.rt.journal.run_status(RunStatus.COMPLETED)
+
+
+_SAFE_HTTP = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _has_side_effect(call: RecordedCall) -> bool:
+    """Whether doing ``call`` again could repeat something outside the run."""
+    if call.kind in ("llm", "remote"):  # no effect; a remote job re-attaches by its key
+        return False
+    if call.kind == "http":
+        return str((call.request or {}).get("method", "")).upper() not in _SAFE_HTTP
+    return True

@@ -39,11 +39,16 @@ async def plan_run(rt: RunRuntime, skills: Mapping[str, type[Skill]]) -> Plan:
         return validate_plan(plan, skills, grants=grants, budget=rt.config.budget)
 
     planner = journal.state.step(PLAN_STEP)
-    if planner.status is not StepStatus.PENDING:  # planning was interrupted: a fresh attempt
+    if planner.status is not StepStatus.PENDING:
+        # Planning was interrupted: a new attempt that is served the model answers the cut
+        # one had already logged (no call is paid for twice).
         attempt = planner.attempt + 1
-        journal.step_status(PLAN_STEP, StepStatus.RETRY_WAIT, attempt=planner.attempt)
-        journal.step_status(PLAN_STEP, StepStatus.READY, attempt=planner.attempt)
-        ctx = RunContext(rt, PLAN_STEP, attempt, capabilities=ctx_caps, recorded=None)
+        carry = None if rt.replaying else dict(planner.calls)
+        if planner.status is StepStatus.RUNNING:
+            journal.step_status(PLAN_STEP, StepStatus.RETRY_WAIT, attempt=planner.attempt)
+        if planner.status is StepStatus.RETRY_WAIT:
+            journal.step_status(PLAN_STEP, StepStatus.READY, attempt=planner.attempt)
+        ctx = RunContext(rt, PLAN_STEP, attempt, capabilities=ctx_caps, recorded=None, carry=carry)
     via = (StepStatus.READY,) if planner.status is StepStatus.PENDING else ()
     journal.step_status(PLAN_STEP, StepStatus.RUNNING, via=via, attempt=attempt)
     try:

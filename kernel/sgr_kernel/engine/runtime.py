@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sgr_kernel.dispatch.base import Dispatcher
+from sgr_kernel.engine import _session_state
 from sgr_kernel.engine.base import Clock, Entropy, Mode, RunConfig
 from sgr_kernel.engine.journal import RunJournal
 from sgr_kernel.engine.reliability import BudgetGuard, ReliabilityEngine
@@ -21,6 +24,8 @@ from sgr_kernel.trace.base import Record, RecordType, TraceStore
 from sgr_kernel.trace.recorded import RecordedRun
 
 __all__ = ["HttpTransport", "RunRuntime", "Services", "fingerprint"]
+
+log = logging.getLogger(__name__)
 
 HttpTransport = Callable[[str, str, dict[str, str], str | None, float], Awaitable[HttpResponse]]
 """``(method, url, headers, body, timeout_s) -> HttpResponse``."""
@@ -57,6 +62,8 @@ class RunRuntime:
         mode: Mode = Mode.LIVE,
         recorded: RecordedRun | None = None,
         prior_elapsed_s: float = 0.0,
+        restore_session: bool = False,
+        workspace_from: str | None = None,
     ) -> None:
         self.journal = journal
         self.config = config
@@ -67,6 +74,11 @@ class RunRuntime:
         self.budget = BudgetGuard(config.budget, journal.state.usage)
         self._started = services.clock.monotonic() - prior_elapsed_s
         self._session: SandboxSession | None = None
+        self._session_lock = asyncio.Lock()
+        self._restore = restore_session
+        """Resumed or forked: a new session first runs again the cells the log says ran."""
+        self._workspace_from = workspace_from
+        """A fork: its workspace starts as a copy of this run's."""
         self.live_calls = 0
 
     @property
@@ -98,20 +110,41 @@ class RunRuntime:
         if store is None:
             raise SandboxUnavailable("no trace store: the run has no workspace for the sandbox")
         path = store.run_dir(self.run_id) / "workspace"
+        if not path.exists() and self._workspace_from and store.exists(self._workspace_from):
+            parent = store.run_dir(self._workspace_from) / "workspace"
+            if parent.is_dir():
+                _session_state.copy_workspace(parent, path)
         path.mkdir(parents=True, exist_ok=True)
+        _session_state.recover_workspace(path)
         return path
 
     async def sandbox_session(self) -> SandboxSession:
-        """The run's one sandbox session, started on first use."""
-        if self._session is None:
-            backend = self.services.sandbox
-            if backend is None:
-                raise SandboxUnavailable(
-                    "no sandbox backend is configured, so code is not run anywhere. Start "
-                    "Docker and run `sgr sandbox build`, then retry (see `sgr doctor`)."
-                )
-            self._session = await backend.start(self.run_id, self.workspace())
-        return self._session
+        """The run's one sandbox session, started on first use; every step's code runs in it,
+        one cell at a time. After a restart it is rebuilt from the log first."""
+        async with self._session_lock:  # steps starting together share one session
+            if self._session is None:
+                backend = self.services.sandbox
+                if backend is None:
+                    raise SandboxUnavailable(
+                        "no sandbox backend is configured, so code is not run anywhere. Start "
+                        "Docker and run `sgr sandbox build`, then retry (see `sgr doctor`)."
+                    )
+                workspace = self.workspace()
+                session = await backend.start(self.run_id, workspace)
+                if self._restore and self.services.store is not None:
+                    try:
+                        cells = await asyncio.to_thread(
+                            _session_state.logged_cells, self.services.store, self.run_id
+                        )
+                        report = await _session_state.restore_session(session, workspace, cells)
+                    except BaseException:
+                        await session.close()
+                        raise
+                    if report.cells:
+                        self.emit(None, "sandbox_restored", vars(report))
+                        log.info("run %s: sandbox rebuilt, %d cell(s)", self.run_id, report.cells)
+                self._session = session
+            return self._session
 
     async def close(self) -> None:
         if self._session is not None:

@@ -17,13 +17,16 @@ __all__ = [
 
 
 class RunStatus(StrEnum):
-    """Where a run is. ``ABORTED`` is a budget or policy stop."""
+    """Where a run is. ``ABORTED`` is a budget or policy stop. ``INTERRUPTED``: its process
+    was stopped (a signal, a kernel restart or shutdown) — not an outcome; ``resume`` continues
+    it exactly as after a crash."""
 
     CREATED = "CREATED"
     PLANNING = "PLANNING"
     PLANNED = "PLANNED"
     RUNNING = "RUNNING"
     PAUSED = "PAUSED"
+    INTERRUPTED = "INTERRUPTED"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
@@ -61,12 +64,15 @@ _STEP_TERMINAL = frozenset(
 
 R, S = RunStatus, StepStatus
 
+_STOPS = frozenset({R.FAILED, R.CANCELLED, R.ABORTED, R.INTERRUPTED})
+
 RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
-    R.CREATED: frozenset({R.PLANNING, R.PLANNED, R.FAILED, R.CANCELLED, R.ABORTED}),
-    R.PLANNING: frozenset({R.PLANNED, R.FAILED, R.CANCELLED, R.ABORTED}),
-    R.PLANNED: frozenset({R.RUNNING, R.CANCELLED, R.FAILED, R.ABORTED}),
-    R.RUNNING: frozenset({R.PAUSED, R.COMPLETED, R.FAILED, R.CANCELLED, R.ABORTED}),
-    R.PAUSED: frozenset({R.RUNNING, R.CANCELLED, R.FAILED, R.ABORTED}),
+    R.CREATED: frozenset({R.PLANNING, R.PLANNED}) | _STOPS,
+    R.PLANNING: frozenset({R.PLANNED}) | _STOPS,
+    R.PLANNED: frozenset({R.RUNNING}) | _STOPS,
+    R.RUNNING: frozenset({R.PAUSED, R.COMPLETED}) | _STOPS,
+    R.PAUSED: frozenset({R.RUNNING}) | _STOPS,
+    R.INTERRUPTED: frozenset({R.PLANNING, R.PLANNED, R.RUNNING}) | _STOPS - {R.INTERRUPTED},
     R.COMPLETED: frozenset(),
     R.FAILED: frozenset(),
     R.CANCELLED: frozenset(),

@@ -13,22 +13,9 @@ from typing import Any
 from sgr_kernel.models.failure import FailureRecord
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.trace.base import Record, RecordType
-from sgr_kernel.trace.state import PLAN_STEP, RunState
+from sgr_kernel.trace.state import PLAN_STEP, RecordedCall, RunState
 
 __all__ = ["RecordedAttempt", "RecordedCall", "RecordedRun"]
-
-
-@dataclass
-class RecordedCall:
-    """One recorded interaction: an effect (intent + result) or a value (now/random/id)."""
-
-    n: int
-    kind: str
-    key: str = ""
-    request: dict[str, Any] | None = None
-    result: dict[str, Any] | None = None
-    value: Any = None
-    is_value: bool = False
 
 
 @dataclass

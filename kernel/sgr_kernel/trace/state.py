@@ -15,7 +15,7 @@ from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.trace.base import Record, RecordType
 
-__all__ = ["PLAN_STEP", "RunState", "RunStateCodec", "StepState", "Usage"]
+__all__ = ["PLAN_STEP", "RecordedCall", "RunState", "RunStateCodec", "StepState", "Usage"]
 
 _STEP_STATUS = {s.value: s for s in StepStatus}
 """Faster than ``StepStatus(value)`` on the fold's hot path."""
@@ -35,6 +35,31 @@ class Usage:
 
 
 @dataclass
+class RecordedCall:
+    """One recorded interaction: an effect (intent + result) or a value (now/random/id)."""
+
+    n: int
+    kind: str
+    key: str = ""
+    request: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    value: Any = None
+    is_value: bool = False
+
+    @property
+    def open(self) -> bool:
+        """An effect whose intent is logged and whose result is not: its outcome is unknown."""
+        return not self.is_value and self.result is None
+
+    def dump(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if v not in (None, "", False)}
+
+    @classmethod
+    def load(cls, d: dict[str, Any]) -> RecordedCall:
+        return cls(**d)
+
+
+@dataclass
 class StepState:
     """What the log says about one step."""
 
@@ -51,6 +76,9 @@ class StepState:
     ended_ts: float | None = None
     open_intents: set[str] = field(default_factory=set)
     usage: Usage = field(default_factory=Usage)
+    calls: dict[int, RecordedCall] = field(default_factory=dict)
+    """The calls of the latest attempt that has not ended with an outcome: what a resumed
+    attempt is served from the log instead of doing again. Emptied by an outcome."""
 
 
 @dataclass
@@ -100,9 +128,20 @@ class RunState:
         elif t is RecordType.STEP and rec.step is not None:
             self._apply_step(rec)
         elif t is RecordType.INTENT and rec.step is not None:
-            self.step(rec.step).open_intents.add(d["key"])
+            st = self.step(rec.step)
+            st.open_intents.add(d["key"])
+            st.calls[d["n"]] = RecordedCall(d["n"], d["kind"], d["key"], d.get("request"))
         elif t is RecordType.RESULT and rec.step is not None:
-            self.step(rec.step).open_intents.discard(d["key"])
+            st = self.step(rec.step)
+            st.open_intents.discard(d["key"])
+            call = st.calls.get(d["n"])
+            if call is None:
+                call = st.calls[d["n"]] = RecordedCall(d["n"], d["kind"], d["key"])
+            call.result = d
+        elif t is RecordType.VALUE and rec.step is not None:
+            self.step(rec.step).calls[d["n"]] = RecordedCall(
+                d["n"], d["kind"], value=d.get("value"), is_value=True
+            )
         elif t is RecordType.APPROVAL and rec.step is not None:
             st = self.step(rec.step)
             st.approval = bool(d["approved"])
@@ -140,14 +179,18 @@ class RunState:
         elif st.status is StepStatus.COMMITTED:
             st.output = d.get("output")
             st.ended_ts = rec.ts
+            st.calls = {}
         elif st.status in (StepStatus.FAILED, StepStatus.RETRY_WAIT):
             if d.get("failure") is not None:
                 st.failure = FailureRecord.model_validate(d["failure"])
                 st.failures.append(st.failure)
+                st.calls = {}  # the attempt ended with an outcome: the next starts afresh
             if st.status is StepStatus.FAILED:
                 st.ended_ts = rec.ts
+                st.calls = {}
         elif st.status in (StepStatus.SKIPPED, StepStatus.CANCELLED):
             st.ended_ts = rec.ts
+            st.calls = {}
 
     # ------------------------------------------------------------ snapshots
 
@@ -167,6 +210,7 @@ class RunState:
                 "ended_ts": s.ended_ts,
                 "open_intents": sorted(s.open_intents),
                 "usage": vars(s.usage),
+                "calls": [c.dump() for c in s.calls.values()],
             }
 
         return {
@@ -202,6 +246,7 @@ class RunState:
                 ended_ts=d["ended_ts"],
                 open_intents=set(d["open_intents"]),
                 usage=Usage(**d["usage"]),
+                calls={c["n"]: RecordedCall.load(c) for c in d.get("calls", ())},
             )
 
         return cls(

@@ -27,6 +27,7 @@ from typing import Any
 
 from sgr_kernel.errors import (
     InvalidRunIdError,
+    RunNotCreatedError,
     RunNotFoundError,
     TraceCorruptError,
     TraceError,
@@ -240,6 +241,8 @@ class FileTraceStore(TraceStore):
             return self.fileio.lock(self.run_dir(run_id) / "lock", holder)
         except LockBusy as e:
             raise TraceLockedError(run_id, e.holder) from None
+        except OSError as e:
+            raise _unwritable(run_id, self.run_dir(run_id), e) from e
 
     def _writer(
         self, run_id: str, lock: int, fd: int, durability: Durability, scan: _format.Scan
@@ -261,7 +264,10 @@ class FileTraceStore(TraceStore):
 
     def create(self, run_id: str, *, durability: Durability = Durability.SYNC) -> TraceWriter:
         run_dir = self.run_dir(run_id)
-        self.fileio.makedirs(run_dir)
+        try:
+            self.fileio.makedirs(run_dir)
+        except OSError as e:
+            raise _unwritable(run_id, run_dir, e) from e
         lock = self._lock(run_id)
         try:
             wal = self._wal(run_id)
@@ -321,8 +327,12 @@ class FileTraceStore(TraceStore):
                 raise _corrupt(wal, scan)
             report = self._recover(run_id, buf, scan)
             if scan.salt is None and scan.records == [] and snap_seq is None:
-                scan = self._write_header(run_id)  # a create that died before its header
+                # A create that died before its header was durable: the run never existed.
+                raise RunNotCreatedError(run_id, str(self.root))
             fd = self.fileio.open_append(wal)
+        except OSError as e:
+            self.fileio.unlock(lock)
+            raise _unwritable(run_id, wal, e) from e
         except BaseException:
             self.fileio.unlock(lock)
             raise
@@ -438,6 +448,14 @@ def _tail_reason(scan: _format.Scan, cut: int | None) -> str:
     where = f"line {scan.damage_line}" if scan.damage_line is not None else "end of file"
     bytes_ = f"{cut} byte(s) " if cut is not None else ""
     return f"{bytes_}torn at {where}: {scan.reason or 'trailing bytes'}"
+
+
+def _unwritable(run_id: str, path: Path, e: OSError) -> TraceWriteError:
+    return TraceWriteError(
+        f"run {run_id!r}: the store cannot be written at {path} ({e.strerror or e}); nothing "
+        "was changed. Make the store writable (a read-only mount, an immutable file, a full "
+        "disk?) or point SGR_HOME at one that is, then retry"
+    )
 
 
 def _corrupt(wal: Path, scan: _format.Scan) -> TraceCorruptError:

@@ -135,7 +135,7 @@ def test_approvals_across_a_crash(tmp_path: Path, decided_before_crash: bool) ->
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
     k = make_kernel(tmp_path, pause=True)
     if decided_before_crash:
-        with pytest.raises(ApprovalError, match="already decided"):
+        with pytest.raises(ApprovalError, match="already approved by dave; the run applies it"):
             k.approve(run_id, "pay")  # no re-prompt: the recorded decision stands
     else:
         k.approve(run_id, "pay", by="dave")

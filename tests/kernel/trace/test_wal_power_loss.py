@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sgr_kernel.errors import TraceCorruptError
+from sgr_kernel.errors import RunNotCreatedError, TraceCorruptError
 from sgr_kernel.testing.simdisk import Mode, SimDisk, SimulatedCrash
 from sgr_kernel.trace import CheckpointManager, Durability, FileTraceStore, Record, RecordType
 from sgr_kernel.trace._format import unseal
@@ -104,6 +104,9 @@ def check_image(image: SimDisk, out: Outcome, tally: Tally, *, snapshots: bool) 
             _, w = store.open_append(RUN)
             log_state = None
         w.close()
+    except RunNotCreatedError:
+        tally.lost += out.created  # a header that never became durable: no run, unless acked
+        return
     except TraceCorruptError:
         tally.refused += 1
         return
