@@ -186,6 +186,24 @@ class PostEffect(Skill):
         return ValueOut(value=_fold(inputs) + len(resp.body))
 
 
+class PostTwice(Skill):
+    """Two non-idempotent effects with a drawn id between them: a crash after the first
+    leaves a finished effect and maybe an unfinished one in the same attempt."""
+
+    name = "post_twice"
+    description = "POSTs twice to the sink transport (counted; not idempotent)."
+    Input = EffectIn
+    Output = ValueOut
+    capabilities = frozenset({CAP_NETWORK})
+    idempotent = False
+
+    async def run(self, ctx: SkillContext, inputs: Any) -> BaseModel:
+        first = await ctx.http("POST", "sink://effect", body=f"{ctx.step_id}:{inputs.tag}:1")
+        token = ctx.new_id()[:4]
+        second = await ctx.http("POST", "sink://effect", body=f"{ctx.step_id}:{inputs.tag}:2")
+        return ValueOut(value=_fold(inputs) + len(first.body) + len(second.body) + len(token))
+
+
 class AskIn(AnyIn):
     question: str = "hello"
 
@@ -220,7 +238,18 @@ class Now(Skill):
 
 TEST_SKILLS: dict[str, type[Skill]] = {
     s.name: s
-    for s in (Noop, Flaky, AlwaysFail, Slow, BlockForever, RemoteEffect, PostEffect, Ask, Now)
+    for s in (
+        Noop,
+        Flaky,
+        AlwaysFail,
+        Slow,
+        BlockForever,
+        RemoteEffect,
+        PostEffect,
+        PostTwice,
+        Ask,
+        Now,
+    )
 }
 
 

@@ -227,6 +227,7 @@ class RunContext:
         journal.append(
             RecordType.RESULT, {**base, "ok": True, "response": response}, step=self._step
         )
+        crashpoint("effect_recorded")  # result written, the step not yet committed
         return response
 
     def _serve_carried(
