@@ -59,9 +59,7 @@ def _result_write(home: Path, plan: Any) -> list[str]:
 
 
 @pytest.mark.parametrize("plan", [ONE_POST, TWO_POSTS], ids=["one_post", "two_posts"])
-def test_a_logged_result_is_committed_from_the_log_never_redone(
-    tmp_path: Path, plan: Any
-) -> None:
+def test_a_logged_result_is_committed_from_the_log_never_redone(tmp_path: Path, plan: Any) -> None:
     specs = ["effect_recorded:1", "effect_recorded:2", *_result_write(tmp_path, plan)]
     kills = duplicates = prompts = 0
     for i, spec in enumerate(specs):
@@ -166,7 +164,7 @@ def test_a_read_only_store_is_a_clear_trace_error(tmp_path: Path) -> None:
     undo = _read_only(tmp_path)
     try:
         k = make_kernel(tmp_path, pause=True)
-        with pytest.raises(TraceWriteError, match="cannot be written.*nothing was changed"):
+        with pytest.raises(TraceWriteError, match=r"cannot be written.*nothing was changed"):
             asyncio.run(_resume(k))
         with pytest.raises(TraceWriteError, match="cannot be written"):
             k.approve("run", "gate")
@@ -177,3 +175,27 @@ def test_a_read_only_store_is_a_clear_trace_error(tmp_path: Path) -> None:
     finally:
         undo()
     assert (tmp_path / "runs" / "run" / "wal.jsonl").read_bytes() == wal
+
+
+def test_negative_control_the_harness_sees_a_repeated_effect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With resume serving nothing from the log (the old behaviour), the same kills repeat
+    finished effects — so the harness's zero above is a finding, not a blind spot."""
+    from crash_harness import Tally, check_trial, fork_child, reference
+
+    from sgr_kernel.engine.context import RunContext
+
+    monkeypatch.setattr(RunContext, "_carried", lambda self, n, kind, request: None)
+    t = Tally()
+    ref, hits, _ = reference(tmp_path, 11)
+    for k in range(1, hits.get("effect_recorded", 0) + 1):
+        home = tmp_path / f"k{k}"
+        home.mkdir()
+        fork_child(home, "run", 11, "run", f"effect_recorded:{k}", None)
+        check_trial(home, "run", 11, ref, t)
+    print(
+        f"FIGURE negative_control duplicate_effects={t.duplicate_effects} "
+        f"silent_reexec={t.silent_reexec}"
+    )
+    assert t.silent_reexec > 0
