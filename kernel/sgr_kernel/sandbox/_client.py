@@ -10,7 +10,7 @@ import socket
 from typing import Any
 
 from sgr_kernel.errors import SandboxUnavailable
-from sgr_kernel.sandbox._profile import LABEL, OWNER_LABEL
+from sgr_kernel.sandbox._profile import LABEL, OWNER_LABEL, process_start
 
 __all__ = ["connect", "default_image", "reap_orphans", "require_image"]
 
@@ -96,7 +96,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 def reap_orphans(client: Any, *, everything: bool = False) -> list[str]:
-    """Remove sandbox containers whose owning kernel process on this host is gone.
+    """Remove sandbox containers that are provably orphaned: their owning process on this host
+    is gone (or its pid now belongs to another process). Containers of live owners, and of
+    other hosts, are left alone; one that disappears meanwhile (another reaper, auto-remove)
+    is not an error.
 
     Args:
         everything: remove every sandbox container, live owner or not (``sgr sandbox prune``).
@@ -104,16 +107,37 @@ def reap_orphans(client: Any, *, everything: bool = False) -> list[str]:
     Returns:
         The ids removed.
     """
+    import docker.errors
+
     host = socket.gethostname()
-    removed = []
-    for c in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
-        owner = c.labels.get(OWNER_LABEL, "")
-        owner_host, _, pid = owner.rpartition(":")
-        dead = owner_host == host and pid.isdigit() and not _pid_alive(int(pid))
-        if everything or dead or c.status in ("exited", "dead"):
-            try:
-                c.remove(force=True)
-                removed.append(c.id)
-            except Exception:
-                pass  # gone meanwhile (auto_remove)
+    removed: list[str] = []
+    try:
+        # One list call, labels included: no per-container inspect that can race a removal.
+        found = client.api.containers(all=True, filters={"label": f"{LABEL}=1"})
+    except docker.errors.APIError:
+        return removed
+    for c in found:
+        labels = c.get("Labels") or {}
+        if not (everything or _orphaned(labels.get(OWNER_LABEL, ""), host)):
+            continue
+        try:
+            client.api.remove_container(c["Id"], force=True)
+            removed.append(c["Id"])
+        except docker.errors.APIError:
+            pass  # gone meanwhile, or already being removed: either way not ours to fail on
     return removed
+
+
+def _orphaned(owner: str, host: str) -> bool:
+    parts = owner.split(":")
+    if len(parts) == 3:
+        owner_host, pid, started = parts
+    elif len(parts) == 2:  # written before start times were recorded
+        (owner_host, pid), started = parts, None
+    else:
+        return False
+    if owner_host != host or not pid.isdigit():
+        return False  # another host's container: only that host can know
+    if not _pid_alive(int(pid)):
+        return True
+    return started is not None and process_start(int(pid)) != started

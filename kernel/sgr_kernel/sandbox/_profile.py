@@ -15,7 +15,15 @@ from typing import Any
 
 from sgr_kernel.sandbox.base import SandboxLimits
 
-__all__ = ["LABEL", "OWNER_LABEL", "RUN_LABEL", "container_kwargs", "owner_tag", "sandbox_user"]
+__all__ = [
+    "LABEL",
+    "OWNER_LABEL",
+    "RUN_LABEL",
+    "container_kwargs",
+    "owner_tag",
+    "process_start",
+    "sandbox_user",
+]
 
 LABEL = "sgr.sandbox"
 RUN_LABEL = "sgr.run_id"
@@ -27,9 +35,23 @@ SANDBOX_UID = 65534
 RUNSC_MIN_PIDS = 512  # gVisor's own threads count against the pids limit (backend-spikes §1)
 
 
-def owner_tag() -> str:
-    """``host:pid`` of this process, so containers of a dead kernel can be recognised."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+def owner_tag(pid: int | None = None) -> str:
+    """``host:pid:start`` of a process (this one by default), so containers of a dead kernel
+    can be told apart from those of a live one — even when its pid has been reused."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{pid}:{process_start(pid)}"
+
+
+def process_start(pid: int) -> str:
+    """When ``pid`` started (clock ticks since boot), or ``""`` when it is gone or unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return ""
+    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return fields[19].decode() if len(fields) > 19 else ""
 
 
 def sandbox_user() -> str:

@@ -182,17 +182,25 @@ class DockerSession:
         )
         self._started_at = time.time()
         try:
-            container = sb.client().containers.create(**kw)
+            self.container = container = sb.client().containers.create(**kw)
             # Attach before start so the runner's ready line cannot be missed.
             self._attach = container.attach_socket(params={"stdin": 1, "stdout": 1, "stream": 1})
-            self.container = container
             container.start()
         except Exception as e:
             self._kill_sync()
             raise SandboxUnavailable(f"could not start a sandbox container: {e}") from e
 
     async def _boot(self) -> None:
-        await asyncio.to_thread(self._create)
+        creating = asyncio.ensure_future(asyncio.to_thread(self._create))
+        try:
+            await asyncio.shield(creating)
+        except asyncio.CancelledError:
+            # The engine call runs on in its thread: let it finish, then remove what it made,
+            # so a cancelled start leaves no container behind.
+            with contextlib.suppress(Exception):
+                await creating
+            await asyncio.to_thread(self._kill_sync)
+            raise
         # asyncio takes over the attach socket's fd; detaching it from the SDK's socket object
         # leaves that object closed, so its lingering wrappers never own (or leak) the fd.
         orig = getattr(self._attach, "_sock", self._attach)
