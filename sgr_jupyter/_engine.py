@@ -78,6 +78,12 @@ class KernelAdapter:
     def show(self, run_id: str) -> Any:
         return self.kernel.show(run_id)
 
+    def interrupt(self, run_id: str | None = None, reason: str = "interrupted") -> list[str]:
+        return self.kernel.interrupt(run_id, reason=reason)
+
+    def handle(self, run_id: str) -> Any:
+        return self.kernel.handle(run_id)
+
     def runs(self) -> list[dict[str, Any]]:
         return [_summary(st) for st in self.kernel.runs()]
 

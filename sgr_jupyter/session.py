@@ -225,6 +225,7 @@ class Session:
                 self._thread.start()
                 ready.wait()
                 self._loop = loop
+                _on_process_exit(self)
             return self._loop
 
     def call(self, fn: Callable[[], Awaitable[T]], timeout: float | None = None) -> T:
@@ -248,6 +249,35 @@ class Session:
     def schedule(self, delay_s: float, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the loop thread after ``delay_s`` (used for throttled flushes)."""
         self.loop.call_soon_threadsafe(self.loop.call_later, delay_s, fn)
+
+    def interrupt_all(self, reason: str, timeout_s: float = 4.0) -> list[str]:
+        """Stop every live run because this process is going away (kernel restart or shutdown,
+        SIGTERM): each ends INTERRUPTED, resumable with ``%sgr resume RUN``. Blocks up to
+        ``timeout_s`` for their records to be written; returns the ids stopped."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None or not thread.is_alive() or loop.is_closed():
+            return []
+
+        async def go() -> list[str]:
+            stopped: list[str] = []
+            tasks = []
+            for kernel in self._kernels.values():
+                interrupt = getattr(kernel, "interrupt", None)
+                if interrupt is None:
+                    continue
+                for run_id in interrupt(reason=reason):
+                    stopped.append(run_id)
+                    handle = kernel.handle(run_id)  # type: ignore[attr-defined]
+                    if handle is not None and handle.task is not None:
+                        tasks.append(handle.task)
+            if tasks:
+                await asyncio.wait(tasks, timeout=timeout_s)
+            return stopped
+
+        try:
+            return asyncio.run_coroutine_threadsafe(go(), loop).result(timeout_s + 1)
+        except (concurrent.futures.TimeoutError, RuntimeError):
+            return []
 
     def close(self) -> None:
         """Stop the loop thread (live runs are abandoned; their traces resume later)."""
@@ -346,3 +376,37 @@ def budget_kwargs(budget: Mapping[str, float]) -> dict[str, Any]:
     """Budget options as ``BudgetPolicy`` fields (ints where the policy wants ints)."""
     ints = {"max_tokens", "max_steps", "max_llm_calls"}
     return {k: int(v) if k in ints else float(v) for k, v in budget.items()}
+
+
+def _on_process_exit(session: Session) -> None:
+    """Interrupt the session's live runs when the kernel process goes away gracefully.
+
+    A kernel restart or shutdown ends the process normally: thread-exit hooks run before the
+    interpreter tears down the thread pools the runs use (which then refuse work, and the runs
+    would fail). SIGTERM would end it without any hook: it is turned into a normal exit. A
+    SIGKILL leaves the runs RUNNING in their logs, which resume handles the same way.
+    """
+    import signal
+    import weakref
+
+    ref = weakref.ref(session)
+
+    def stop(why: str) -> None:
+        live = ref()
+        if live is not None:
+            live.interrupt_all(why)
+
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        with contextlib.suppress(RuntimeError):  # already shutting down
+            register(lambda: stop("interrupted: the notebook kernel shut down or restarted"))
+    if threading.current_thread() is threading.main_thread():
+        with contextlib.suppress(ValueError, OSError):
+            if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+
+                def on_term(signum: int, frame: Any) -> None:
+                    stop("interrupted by SIGTERM")
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    raise SystemExit(128 + signum)
+
+                signal.signal(signal.SIGTERM, on_term)
