@@ -14,7 +14,7 @@ from sgr_kernel.errors import PlanValidationError
 from sgr_kernel.models.plan import Plan, StepSpec
 from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.models.refs import Ref, RefError, find_refs
-from sgr_kernel.skills.base import DEFAULT_GRANTS, Skill
+from sgr_kernel.skills.base import DEFAULT_GRANTS, KNOWN_CAPABILITIES, Skill
 
 __all__ = ["Dag", "build_dag", "check_plan", "validate_plan"]
 
@@ -187,6 +187,12 @@ def validate_plan(
                         f"step {s.id!r}: reference {r}: skill {target.name!r} has no output "
                         f"{r.path[0]!r} (outputs: {', '.join(sorted(out_fields))})"
                     )
+        unknown = sorted(set(s.capabilities) - KNOWN_CAPABILITIES)
+        if unknown:
+            problems.append(
+                f"step {s.id!r}: unknown capability {', '.join(map(repr, unknown))} "
+                f"(known: {', '.join(sorted(KNOWN_CAPABILITIES))})"
+            )
         if skill is not None:
             _check_inputs(s, skill, problems)
             missing = set(skill.capabilities) - set(grants) - set(s.capabilities)
