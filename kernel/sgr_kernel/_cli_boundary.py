@@ -11,22 +11,25 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import traceback
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from sgr_kernel.errors import (
-    ReplayDivergenceError,
-    SgrError,
-    SgrUsageError,
-    StepError,
-    TraceCorruptError,
-    TraceError,
-    TraceLockedError,
+from sgr_kernel.boundary import (
+    EXIT_ABORTED,
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PAUSED,
+    EXIT_STORE,
+    EXIT_USAGE,
+    Failure,
+    classify,
+    debug_env,
 )
-from sgr_kernel.safety import clip, safe_text
+from sgr_kernel.errors import SgrUsageError
+from sgr_kernel.safety import clip
 
 __all__ = [
     "EXIT_ABORTED",
@@ -47,12 +50,6 @@ __all__ = [
     "report",
 ]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PAUSED = 0, 1, 2, 3
-EXIT_ABORTED, EXIT_CANCELLED, EXIT_STORE, EXIT_INTERRUPTED = 4, 5, 6, 130
-
-MAX_MESSAGE = 4000
-"""Longest error message printed; the rest is cut (it may echo a large input)."""
-
 
 class ArgumentError(SgrUsageError):
     """A command-line argument is missing, unknown or malformed."""
@@ -68,66 +65,8 @@ class Parser(argparse.ArgumentParser):
         raise ArgumentError(f"{self.prog}: {message} (try `{self.prog} --help`)")
 
 
-@dataclass(frozen=True)
-class Failure:
-    """What the boundary reports for one exception."""
-
-    exit_code: int
-    code: str
-    """A stable, kebab-case name; usage codes link ``docs/errors.md#CODE``."""
-    message: str
-    hint: str | None = None
-
-    def to_json(self, exc: BaseException) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "error": self.code,
-            "message": self.message,
-            "exit_code": self.exit_code,
-            "type": type(exc).__name__,
-        }
-        if self.hint:
-            body["hint"] = self.hint
-        return body
-
-
-_DEBUG_HINT = "rerun with --debug (or SGR_DEBUG=1) for the traceback, and report it"
-
-
-def classify(exc: BaseException) -> Failure:
-    """Map an exception to its exit code, error code and one clean message."""
-    text = clip(safe_text(str(exc)), MAX_MESSAGE)
-    if isinstance(exc, SgrUsageError):
-        return Failure(EXIT_USAGE, exc.code, text)
-    if isinstance(exc, TraceError):
-        code = (
-            "trace-corrupt"
-            if isinstance(exc, TraceCorruptError)
-            else "trace-locked"
-            if isinstance(exc, TraceLockedError)
-            else "trace"
-        )
-        return Failure(EXIT_STORE, code, text)
-    if isinstance(exc, ReplayDivergenceError):
-        return Failure(EXIT_FAILED, "replay-divergence", text)
-    if isinstance(exc, StepError):
-        return Failure(EXIT_FAILED, "step-failed", text)
-    if isinstance(exc, OSError) and not isinstance(exc, BlockingIOError):
-        where = f" {exc.filename}" if exc.filename else ""
-        why = exc.strerror or type(exc).__name__
-        return Failure(
-            EXIT_STORE,
-            "io",
-            clip(safe_text(f"cannot read or write{where}: {why}"), MAX_MESSAGE),
-            "check the path, its permissions and free space (`--home`, $SGR_HOME)",
-        )
-    if isinstance(exc, SgrError):
-        return Failure(EXIT_FAILED, "internal", text, _DEBUG_HINT)
-    name = type(exc).__name__
-    return Failure(EXIT_FAILED, "internal", f"unexpected {name}: {text}", _DEBUG_HINT)
-
-
 def debug_requested(argv: list[str]) -> bool:
-    return "--debug" in argv or os.environ.get("SGR_DEBUG", "") not in ("", "0")
+    return "--debug" in argv or debug_env()
 
 
 def report(exc: BaseException, *, as_json: bool, debug: bool) -> int:

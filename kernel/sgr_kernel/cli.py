@@ -157,7 +157,9 @@ async def cmd_resume(args: argparse.Namespace) -> int:
 
 async def cmd_fork(args: argparse.Namespace) -> int:
     kernel = _kernel(args)
-    inputs = loads_json(args.inputs, what="--inputs", max_bytes=1024 * 1024) if args.inputs else None
+    inputs = (
+        loads_json(args.inputs, what="--inputs", max_bytes=1024 * 1024) if args.inputs else None
+    )
     if inputs is not None and not isinstance(inputs, dict):
         raise SgrUsageError('--inputs must be a JSON object, e.g. \'{"question": "…"}\'')
     handle = await kernel.fork(args.run, from_step=args.from_step, inputs=inputs)
@@ -256,11 +258,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         if not out.parent.is_dir() or out.is_dir():
-            raise SgrUsageError(f"--out {clip(args.out, 200)}: name a file in an existing directory")
+            raise SgrUsageError(
+                f"--out {clip(args.out, 200)}: name a file in an existing directory"
+            )
         try:
             out.write_text(text, encoding="utf-8")
         except OSError as e:
-            raise SgrUsageError(f"--out {clip(args.out, 200)}: cannot write it ({e.strerror})") from None
+            raise SgrUsageError(
+                f"--out {clip(args.out, 200)}: cannot write it ({e.strerror})"
+            ) from None
         print(f"wrote {args.out} ({len(log.records)} records)")
     else:
         print(text)
@@ -379,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = asyncio.run(out) if asyncio.iscoroutine(out) else out
     except SystemExit as e:  # --help, or a command that exits on purpose
         return e.code if isinstance(e.code, int) else 0
-    except BaseException as e:  # noqa: BLE001 - the one boundary: every error becomes a line
+    except BaseException as e:
         if not isinstance(e, Exception | KeyboardInterrupt):
             raise
         return cb.report(e, as_json=as_json, debug=debug)

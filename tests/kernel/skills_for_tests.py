@@ -20,7 +20,14 @@ from sgr_kernel.dispatch.base import JobHandle
 from sgr_kernel.errors import RemoteJobError, SkillFailed, StepError
 from sgr_kernel.llm.base import LLMRequest, LLMResponse, Message, TokenCallback, Usage
 from sgr_kernel.models.remote import RemoteJobSpec
-from sgr_kernel.skills.base import CAP_LLM, CAP_NETWORK, CAP_REMOTE, HttpResponse, Skill, SkillContext
+from sgr_kernel.skills.base import (
+    CAP_LLM,
+    CAP_NETWORK,
+    CAP_REMOTE,
+    HttpResponse,
+    Skill,
+    SkillContext,
+)
 from sgr_kernel.trace._crash import crashpoint
 
 __all__ = [

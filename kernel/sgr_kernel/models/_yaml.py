@@ -32,9 +32,7 @@ class _Loader(yaml.SafeLoader):
         try:
             if self._depth > MAX_DEPTH + 1:
                 mark = self.peek_event().start_mark
-                raise ShapeError(
-                    f"nested deeper than {MAX_DEPTH} levels (line {mark.line + 1})"
-                )
+                raise ShapeError(f"nested deeper than {MAX_DEPTH} levels (line {mark.line + 1})")
             return super().compose_node(parent, index)  # type: ignore[no-any-return]
         finally:
             self._depth -= 1

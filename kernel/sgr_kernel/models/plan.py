@@ -22,6 +22,7 @@ __all__ = [
     "Plan",
     "StepSpec",
     "check_task",
+    "load_plan_data",
     "parse_plan",
     "plan_from_data",
     "read_plan_file",
@@ -130,6 +131,12 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
     Size, nesting depth and alias expansion are bounded before any value is built; a key
     written twice and a number that is not finite are refused.
     """
+    return plan_from_data(load_plan_data(text, source), source)
+
+
+def load_plan_data(text: str, source: str = "plan") -> Any:
+    """The plan text parsed to plain data (bounded as :func:`parse_plan` says), not yet a
+    :class:`Plan`: callers that fill in values (the ``%%sgr`` cell) do it on this data."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_PLAN_BYTES:
         raise PlanParseError(
@@ -154,7 +161,7 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
         raise PlanParseError(f"{source}: nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as e:  # ShapeError, DuplicateKeyError, an integer past the digit limit
         raise PlanParseError(f"{source}: {clip(str(e), 200)}") from None
-    return plan_from_data(data, source)
+    return data
 
 
 MAX_TASK_CHARS = 100_000

@@ -29,11 +29,21 @@ class BudgetPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    max_steps: int | None = Field(None, ge=0, le=10**9, description="Step launches, retries included.")
-    max_tokens: int | None = Field(None, ge=0, le=10**12, description="Prompt plus completion tokens.")
-    max_cost_usd: float | None = Field(None, ge=0, le=10**6, description="Model spend in US dollars.")
-    max_wall_s: float | None = Field(None, gt=0, le=30 * 86400, description="Wall time since the run started.")
-    max_llm_calls: int | None = Field(None, ge=0, le=10**9, description="Model calls, repairs included.")
+    max_steps: int | None = Field(
+        None, ge=0, le=10**9, description="Step launches, retries included."
+    )
+    max_tokens: int | None = Field(
+        None, ge=0, le=10**12, description="Prompt plus completion tokens."
+    )
+    max_cost_usd: float | None = Field(
+        None, ge=0, le=10**6, description="Model spend in US dollars."
+    )
+    max_wall_s: float | None = Field(
+        None, gt=0, le=30 * 86400, description="Wall time since the run started."
+    )
+    max_llm_calls: int | None = Field(
+        None, ge=0, le=10**9, description="Model calls, repairs included."
+    )
 
     def merged(self, other: BudgetPolicy) -> BudgetPolicy:
         """The stricter of two budgets, field by field."""
