@@ -26,6 +26,7 @@ from sgr_jupyter.session import KernelAPI, RunController, Session, budget_kwargs
 from sgr_jupyter.widgets import RunView
 from sgr_kernel.boundary import DEBUG_HINT, classify, debug_env
 from sgr_kernel.errors import SgrUsageError
+from sgr_kernel.graph.dag import effective_grants
 from sgr_kernel.models.plan import Plan, load_plan_data, plan_from_data
 from sgr_kernel.models.policies import BudgetPolicy
 
@@ -252,6 +253,7 @@ class SgrMagics(Magics):  # type: ignore[misc]
             budget=cfg.budget_dict,
             throttle_s=cfg.throttle_s,
             window=cfg.timeline_window,
+            capabilities=_grants_of(kernel),
         )
         ns = self.shell.user_ns if self.shell is not None else {}
 
@@ -292,6 +294,16 @@ class SgrMagics(Magics):  # type: ignore[misc]
 
     def _cli(self, *args: str) -> None:
         print(self._cli_text(*args))
+
+
+def _grants_of(kernel: Any) -> Any:
+    """What each step of a plan may use, for the widget (None for a kernel that cannot say)."""
+    inner = getattr(kernel, "kernel", kernel)
+    skills, config = getattr(inner, "skills", None), getattr(inner, "config", None)
+    if skills is None or config is None or not hasattr(config, "run"):
+        return None
+    grants = config.run.grants
+    return lambda plan: effective_grants(plan, skills, grants)
 
 
 def _artifact_reader(kernel: Any, run_id: str) -> Any:

@@ -223,9 +223,27 @@ async def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from sgr_kernel.engine.base import RunConfig
+    from sgr_kernel.graph.dag import effective_grants
+
     kernel = _kernel(args)
     view = kernel.show(args.run)
-    _print(args, view.model_dump(mode="json"), lambda: _human_summary(_summary(kernel, args.run)))
+    data = view.model_dump(mode="json")
+    grants: dict[str, list[str]] = {}
+    if view.plan is not None:
+        run_grants = RunConfig.from_json(kernel.load(args.run).config).grants
+        grants = effective_grants(view.plan, kernel.skills, run_grants)
+        for step in data["steps"]:
+            step["effective_capabilities"] = grants.get(step["id"], [])
+
+    def human() -> str:
+        text = _human_summary(_summary(kernel, args.run))
+        if grants:
+            caps = "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in grants.items())
+            text += f"\n  effective capabilities: {caps}"
+        return text
+
+    _print(args, data, human)
     return 0
 
 
