@@ -155,12 +155,12 @@ class ArtifactHandler(JupyterHandler):
     def get(self, run_id: str, sha256: str) -> None:
         try:
             data, media, name = self.service.artifact(run_id, sha256)
-        except Exception as e:
-            status, code, _ = _status_of(e)
-            self._error(status, code, str(e))
-            return
         except KeyError:
             self._error(404, "artifact", f"run {run_id!r} references no artifact {sha256!r}")
+            return
+        except Exception as e:
+            status, code, _ = _status_of(e)
+            self._error(status, code, classify(e).message[:MAX_SHOWN])
             return
         inline = media in _INLINE
         self.set_header("Content-Type", media if inline else "application/octet-stream")

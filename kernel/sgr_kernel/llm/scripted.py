@@ -76,7 +76,7 @@ class ScriptedLLM:
         p = Path(path)
         try:
             if not p.is_file():
-                raise ConfigError(f"scripted replies {p}: not a regular file")
+                raise ConfigError(f"scripted replies {p}: cannot read: not a regular file")
             size = p.stat().st_size
             if size > MAX_SCRIPT_BYTES:  # checked before reading: the file may be huge
                 raise ConfigError(
