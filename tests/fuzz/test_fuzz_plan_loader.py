@@ -19,7 +19,7 @@ from sgr_kernel.models.plan import Plan, parse_plan, read_plan_file
 
 SKILLS = default_skills()
 FUZZ = settings(
-    max_examples=300,
+    max_examples=200,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -74,10 +74,7 @@ def test_plan_files_of_any_bytes(tmp_path: Path) -> None:
     @settings(FUZZ, max_examples=120)
     @given(st.one_of(st.binary(max_size=300), st.tuples(PLAN_TEXTS, encodings)))
     def case(data: bytes | tuple[str, str]) -> None:
-        if isinstance(data, tuple):
-            raw = data[0].encode(data[1], errors="replace")
-        else:
-            raw = data
+        raw = data[0].encode(data[1], errors="replace") if isinstance(data, tuple) else data
         path.write_bytes(raw)
         _judge(t, lambda: read_plan_file(path), repr(raw[:200]))
 
