@@ -35,7 +35,7 @@ class Tally:
             f"hangs={self.hangs} state_damaged={self.state_damaged}"
         )
 
-    def check(self) -> None:
+    def check(self, *, expect_errors: bool = True) -> None:
         print(self.figure())
         TOTAL.cases += self.cases
         TOTAL.clean += self.clean
@@ -44,7 +44,8 @@ class Tally:
         TOTAL.hangs += self.hangs
         TOTAL.state_damaged += self.state_damaged
         assert self.tracebacks == self.hangs == self.state_damaged == 0, self.examples
-        assert self.clear_errors > 0 and self.cases >= self.clear_errors
+        assert self.cases > 0 and self.cases == self.clean + self.clear_errors, self.examples
+        assert self.clear_errors > 0 if expect_errors else self.clean == self.cases
 
 
 TOTAL = Tally("all")
