@@ -8,7 +8,6 @@ IPython prints just the one-line message, no traceback).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
 import shlex
@@ -19,6 +18,8 @@ from typing import Any, Literal, NoReturn
 from IPython.core.error import UsageError
 
 from sgr_jupyter._interpolate import interpolate, interpolate_plan
+from sgr_kernel.errors import SgrUsageError
+from sgr_kernel.safety import loads_json
 
 __all__ = [
     "ApproveCmd",
@@ -251,10 +252,12 @@ def _kv_input(value: str) -> tuple[str, str, Any]:
     key, sep, raw = value.partition("=")
     step, dot, name = key.partition(".")
     if not sep or not dot or not step or not name:
-        raise argparse.ArgumentTypeError(f"{value!r}: write STEP.INPUT=VALUE")
+        raise argparse.ArgumentTypeError(f"{value[:60]!r}: write STEP.INPUT=VALUE")
     try:
-        parsed: Any = json.loads(raw)
-    except json.JSONDecodeError:
+        parsed: Any = loads_json(raw, what=f"the value of {key[:60]}", max_bytes=1024 * 1024)
+    except SgrUsageError as e:
+        if raw.lstrip()[:1] in ("[", "{", '"'):  # meant as JSON, and it is not usable
+            raise argparse.ArgumentTypeError(str(e)) from None
         parsed = raw  # a bare word is a string
     return step, name, parsed
 

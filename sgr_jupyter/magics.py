@@ -29,6 +29,7 @@ from sgr_kernel.errors import SgrUsageError
 from sgr_kernel.graph.dag import effective_grants
 from sgr_kernel.models.plan import Plan, load_plan_data, plan_from_data
 from sgr_kernel.models.policies import BudgetPolicy
+from sgr_kernel.safety import safe_text
 
 __all__ = ["SgrMagics"]
 
@@ -39,7 +40,7 @@ def _as_usage() -> Iterator[None]:
     try:
         yield
     except SgrUsageError as e:
-        raise UsageError(str(e)) from None
+        raise UsageError(safe_text(str(e))) from None
 
 
 @contextlib.contextmanager

@@ -39,7 +39,7 @@ def _judge(t: Tally, fn, what: str, *, runs_dir: Path | None = None) -> None:  #
     if not finished:
         t.bad("hangs", what)
     elif type(out) is UsageError:  # the exact class: IPython prints just the line
-        if not one_line_error(str(out)):
+        if not one_line_error(str(out)) or "unexpected" in str(out):
             t.bad("tracebacks", f"unclear: {out} <- {what}")
             return
         if runs_dir is not None and runs_dir.is_dir() and set(os.listdir(runs_dir)) != before:

@@ -189,6 +189,8 @@ class Kernel:
             check_plan(plan, self.skills, grants=cfg.grants, budget=cfg.budget)
         if task is not None:
             check_task(task)
+        if name is not None and len(name) > 200:
+            raise SgrUsageError(f"the run name is {len(name)} characters; use at most 200")
         self.services()  # provider and backend settings are checked before anything is written
         run_id = run_id or self._new_run_id()
         state, writer = self.checkpoints.create(run_id, durability=cfg.durability)
