@@ -13,6 +13,7 @@ import json
 import math
 import sys
 import traceback
+from pathlib import Path
 from typing import Any, NoReturn
 
 from sgr_kernel.boundary import (
@@ -47,7 +48,9 @@ __all__ = [
     "count",
     "debug_requested",
     "finite",
+    "plan_or_task",
     "report",
+    "short_text",
 ]
 
 
@@ -122,3 +125,38 @@ def finite(lo: float, hi: float, *, open_low: bool = False) -> Any:
 
     parse.__name__ = "number"
     return parse
+
+
+_PLAN_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def plan_or_task(text: str) -> Path | str:
+    """A plan file to read, or the task text. What is neither is refused, not sent to a model:
+    an empty string, a directory or device, a path-like word that names no file."""
+    if not text.strip():
+        raise SgrUsageError("nothing to run: give a plan file or the task text in quotes")
+    path = Path(text)
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # NUL bytes, names too long for the file system
+        exists = False
+    if exists:
+        if path.is_dir():
+            raise SgrUsageError(f"{clip(text, 200)} is a directory; give a plan file inside it")
+        if not path.is_file():
+            raise SgrUsageError(f"{clip(text, 200)} is not a regular file; give a plan file")
+        return path
+    path_like = not any(c.isspace() for c in text) and (
+        "/" in text or text.startswith(("~", ".")) or path.suffix.lower() in _PLAN_SUFFIXES
+    )
+    if path_like:
+        raise SgrUsageError(
+            f"plan file {clip(text, 200)} does not exist (a task is text with spaces, in quotes)"
+        )
+    return text
+
+
+def short_text(value: str) -> str:
+    if len(value) > 200 or "\x00" in value:
+        raise argparse.ArgumentTypeError("use at most 200 characters of plain text")
+    return value

@@ -36,7 +36,6 @@ EXIT_CODES = {
     RunStatus.CANCELLED: 5,
 }
 EXIT_USAGE, EXIT_TRACE = cb.EXIT_USAGE, cb.EXIT_STORE
-_PLAN_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def _kernel(args: argparse.Namespace, **overrides: Any) -> Any:
@@ -116,38 +115,12 @@ async def cmd_run(args: argparse.Namespace) -> int:
     from sgr_kernel.models.plan import read_plan_file
 
     kernel = _kernel(args)
-    target = _target(args.target)
+    target = cb.plan_or_task(args.target)
     if isinstance(target, Path):
         handle = await kernel.start(plan=read_plan_file(target), name=args.name)
     else:
         handle = await kernel.start(task=target, name=args.name)
     return await _finish(args, kernel, handle)
-
-
-def _target(text: str) -> Path | str:
-    """A plan file to read, or the task text. What is neither is refused, not sent to a model:
-    an empty string, a directory or device, a path-like word that names no file."""
-    if not text.strip():
-        raise SgrUsageError("nothing to run: give a plan file or the task text in quotes")
-    path = Path(text)
-    try:
-        exists = path.exists()
-    except (OSError, ValueError):  # NUL bytes, names too long for the file system
-        exists = False
-    if exists:
-        if path.is_dir():
-            raise SgrUsageError(f"{clip(text, 200)} is a directory; give a plan file inside it")
-        if not path.is_file():
-            raise SgrUsageError(f"{clip(text, 200)} is not a regular file; give a plan file")
-        return path
-    path_like = not any(c.isspace() for c in text) and (
-        "/" in text or text.startswith(("~", ".")) or path.suffix.lower() in _PLAN_SUFFIXES
-    )
-    if path_like:
-        raise SgrUsageError(
-            f"plan file {clip(text, 200)} does not exist (a task is text with spaces, in quotes)"
-        )
-    return text
 
 
 async def cmd_resume(args: argparse.Namespace) -> int:
@@ -346,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = cmd("run", "run a plan file (YAML/JSON) or plan and run a task", cmd_run)
     run.add_argument("target", help="a plan file, or the task text in quotes")
-    run.add_argument("--name", type=_name)
+    run.add_argument("--name", type=cb.short_text)
     run.add_argument("--durability", choices=["sync", "batch", "none"], default="sync")
     run.add_argument("--approval", choices=["ask", "auto"], default="ask")
     run.add_argument("--max-concurrency", type=cb.count(1, 1024), default=8)
@@ -366,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
         d = cmd(name, f"{name} a step waiting for approval, then resume", cmd_decide)
         d.add_argument("run")
         d.add_argument("step")
-        d.add_argument("--by", default="cli", type=_name)
+        d.add_argument("--by", default="cli", type=cb.short_text)
         d.add_argument("--no-resume", action="store_true", help="record the decision only")
         d.add_argument(
             "--wait-s",
@@ -375,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="for a run live in another process: how long to wait for it to apply",
         )
         if name == "deny":
-            d.add_argument("--reason", type=_name)
+            d.add_argument("--reason", type=cb.short_text)
     cmd("cancel", "cancel a run", cmd_cancel).add_argument("run")
     exp = cmd("export", "export a run's view and records as JSON", cmd_export)
     exp.add_argument("run")
@@ -385,12 +358,6 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--force", action="store_true", help="rebuild even if up to date")
     cmd("doctor", "check the Docker engine, the sandbox image and limits", cmd_doctor)
     return p
-
-
-def _name(value: str) -> str:
-    if len(value) > 200 or "\x00" in value:
-        raise argparse.ArgumentTypeError("use at most 200 characters of plain text")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
