@@ -196,15 +196,17 @@ async def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from sgr_kernel.engine.base import RunConfig
     from sgr_kernel.graph.dag import effective_grants
+    from sgr_kernel.skills.base import DEFAULT_GRANTS
 
     kernel = _kernel(args)
     view = kernel.show(args.run)
     data = view.model_dump(mode="json")
     grants: dict[str, list[str]] = {}
     if view.plan is not None:
-        run_grants = RunConfig.from_json(kernel.load(args.run).config).grants
+        # Read leniently: `show` must work even on a run saved with settings now refused.
+        saved = kernel.load(args.run).config.get("grants", DEFAULT_GRANTS)
+        run_grants = [g for g in saved if isinstance(g, str)] if isinstance(saved, list) else saved
         grants = effective_grants(view.plan, kernel.skills, run_grants)
         for step in data["steps"]:
             step["effective_capabilities"] = grants.get(step["id"], [])
