@@ -45,8 +45,16 @@ class ShapeError(ValueError):
     """A value is too deep, too large, or holds a number that is not finite."""
 
 
-def check_shape(value: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES) -> None:
-    """Refuse a parsed value that is nested too deep, too large, or holds NaN/infinity.
+def check_shape(
+    value: Any,
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_nodes: int = MAX_NODES,
+    json_only: bool = False,
+) -> None:
+    """Refuse a parsed value that is nested too deep, too large, or holds NaN/infinity; with
+    ``json_only``, also one holding anything but JSON values (YAML's dates, sets, binary) or
+    a mapping key that is not a string.
 
     Iterative, so a hostile value cannot exhaust the stack; shared sub-values (YAML aliases)
     are counted every time they occur, so an alias bomb is refused early rather than walked.
@@ -60,6 +68,14 @@ def check_shape(value: Any, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_
             raise ShapeError(f"more than {max_nodes} values; pass large data as a file")
         if isinstance(node, float) and not math.isfinite(node):
             raise ShapeError(f"{node!r} is not a finite number")
+        if json_only and not isinstance(node, _JSON_TYPES):
+            raise ShapeError(
+                f"{type(node).__name__} value {clip(str(node), 60)!r} is not JSON data; "
+                "write it as a quoted string"
+            )
+        if json_only and isinstance(node, dict) and not all(isinstance(k, str) for k in node):
+            bad = next(k for k in node if not isinstance(k, str))
+            raise ShapeError(f"mapping key {clip(str(bad), 60)!r} is not a string; quote it")
         if isinstance(node, dict | list | tuple):
             if depth >= max_depth:
                 raise ShapeError(f"nested deeper than {max_depth} levels")
@@ -92,6 +108,9 @@ def loads_json(text: str | bytes, *, what: str, max_bytes: int = 4 * 1024 * 1024
     except ShapeError as e:
         raise SgrUsageError(f"{what}: {e}") from None
     return data
+
+
+_JSON_TYPES = (str, int, float, bool, type(None), dict, list, tuple)
 
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), other two-byte ESC sequences, and the

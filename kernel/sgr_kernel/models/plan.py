@@ -115,7 +115,7 @@ def plan_from_data(data: Any, source: str = "plan") -> Plan:
             f"{source}: the top level must be a mapping with 'steps', got {type(data).__name__}"
         )
     try:
-        check_shape(data)
+        check_shape(data, json_only=True)
     except ValueError as e:
         raise PlanParseError(f"{source}: {e}") from None
     try:
