@@ -127,6 +127,7 @@ def test_cli_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         max_examples=150,
         deadline=None,
         derandomize=True,
+        database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
     @given(argvs(files, run_id, tmp_path))

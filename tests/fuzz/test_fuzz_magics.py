@@ -55,7 +55,7 @@ def _judge(t: Tally, fn, what: str, *, runs_dir: Path | None = None) -> None:  #
 def test_argument_parser() -> None:
     t = Tally("magic_args")
 
-    @settings(max_examples=300, deadline=None, derandomize=True)
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None)
     @given(LINES, st.text(max_size=40))
     def case(line: str, body: str) -> None:
         _judge(t, lambda: a.parse_cell_line(line, body), repr((line, body)))
@@ -101,13 +101,18 @@ def test_plan_cells(shell: tuple[InteractiveShell, Path], monkeypatch: pytest.Mo
         ),
     )
 
-    @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=SLOW)
+    @settings(
+        max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=SLOW
+    )
     @given(lines, bodies)
     def case(line: str, body: str) -> None:
         _judge(t, lambda: sh.run_cell_magic("sgr", line, body), repr((line, body[:200])),
                runs_dir=runs)  # fmt: skip
 
     case()
+    good = 'steps:\n  - {id: a, skill: format, inputs: {template: "hi {who}"}}\n'
+    _judge(t, lambda: sh.run_cell_magic("sgr", "--plan --wait", good), "a good cell")
+    assert t.clean >= 1, "the control cell must run"
     for line in ("show ../x", "fork missing --from a --input a.b=" + "[" * 3000, "runs --limit -1"):
         _judge(t, lambda ln=line: sh.run_line_magic("sgr", ln), line)  # type: ignore[misc]
     t.check()

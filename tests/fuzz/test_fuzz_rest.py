@@ -107,6 +107,7 @@ async def test_rest_bodies(loop: asyncio.AbstractEventLoop, jp_fetch: Any, home:
         max_examples=120,
         deadline=None,
         derandomize=True,
+        database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
     @given(

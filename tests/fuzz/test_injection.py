@@ -62,7 +62,7 @@ def test_values_filled_into_a_plan_stay_values() -> None:
         plan_from_data(interpolate_plan(load_plan_data(CELL), {"who": "w", "payload": "p"}))
     )
 
-    @settings(max_examples=300, deadline=None, derandomize=True)
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None)
     @given(PAYLOADS)
     def case(payload: str) -> None:
         t.cases += 1
@@ -85,7 +85,7 @@ def test_values_filled_into_a_plan_stay_values() -> None:
 def test_outputs_flow_between_steps_unchanged() -> None:
     t = Tally("injection_flow")
 
-    @settings(max_examples=300, deadline=None, derandomize=True)
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None)
     @given(PAYLOADS)
     def case(text: str) -> None:
         t.cases += 1
