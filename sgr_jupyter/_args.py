@@ -8,7 +8,7 @@ IPython prints just the one-line message, no traceback).
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import re
 import shlex
 from collections.abc import Mapping
@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
 from IPython.core.error import UsageError
+
+from sgr_jupyter._interpolate import interpolate, interpolate_plan
+from sgr_kernel.errors import SgrUsageError
+from sgr_kernel.safety import loads_json
 
 __all__ = [
     "ApproveCmd",
@@ -33,6 +37,7 @@ __all__ = [
     "SandboxCmd",
     "ShowCmd",
     "interpolate",
+    "interpolate_plan",
     "parse_cell_line",
     "parse_line",
 ]
@@ -175,10 +180,10 @@ def _ident(value: str) -> str:
 
 
 def _nonneg_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    text = value.strip()
+    if not text.lstrip("+-").isdigit() or len(text) > 13:
+        raise argparse.ArgumentTypeError(f"{value[:40]!r} is not a whole number up to 10**12")
+    n = int(text)
     if n < 0:
         raise argparse.ArgumentTypeError(f"{value!r} must be >= 0")
     return n
@@ -186,11 +191,13 @@ def _nonneg_int(value: str) -> int:
 
 def _pos_float(value: str) -> float:
     try:
-        x = float(value)
+        x = float(value) if len(value) <= 40 else math.nan
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not x > 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be > 0")
+        x = math.nan
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"{value[:40]!r} is not a finite number")
+    if not 0 < x <= 1e6:
+        raise argparse.ArgumentTypeError(f"{value!r} must be > 0 and at most 1000000")
     return x
 
 
@@ -245,10 +252,12 @@ def _kv_input(value: str) -> tuple[str, str, Any]:
     key, sep, raw = value.partition("=")
     step, dot, name = key.partition(".")
     if not sep or not dot or not step or not name:
-        raise argparse.ArgumentTypeError(f"{value!r}: write STEP.INPUT=VALUE")
+        raise argparse.ArgumentTypeError(f"{value[:60]!r}: write STEP.INPUT=VALUE")
     try:
-        parsed: Any = json.loads(raw)
-    except json.JSONDecodeError:
+        parsed: Any = loads_json(raw, what=f"the value of {key[:60]}", max_bytes=1024 * 1024)
+    except SgrUsageError as e:
+        if raw.lstrip()[:1] in ("[", "{", '"'):  # meant as JSON, and it is not usable
+            raise argparse.ArgumentTypeError(str(e)) from None
         parsed = raw  # a bare word is a string
     return step, name, parsed
 
@@ -325,34 +334,3 @@ def parse_line(line: str) -> Command:
             return SandboxCmd(ns.action)
         case _:
             return DoctorCmd()
-
-
-_FIELD = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def interpolate(text: str, namespace: Mapping[str, Any], *, as_plan: bool = False) -> str:
-    """Replace ``{name}`` with a kernel variable; ``{{name}}`` writes a literal ``{name}``.
-
-    Only bare identifiers are fields, so plan placeholders (``${a.output.x}``) and YAML flow
-    mappings (``{a: 1}``) pass through untouched. In a plan, non-string values are inserted
-    as JSON (which YAML reads back with their type).
-
-    Raises:
-        UsageError: a field names a variable the kernel does not have.
-    """
-
-    def sub(m: re.Match[str]) -> str:
-        if m.group(1) is not None:
-            return "{" + m.group(1) + "}"
-        name = m.group(2)
-        if name not in namespace:
-            raise UsageError(
-                f"%%sgr: {{{name}}} is not defined in the kernel; define it first, or write "
-                f"{{{{{name}}}}} for a literal {{{name}}}"
-            )
-        value = namespace[name]
-        if as_plan and not isinstance(value, str):
-            return json.dumps(value, default=str)
-        return str(value)
-
-    return _FIELD.sub(sub, text)

@@ -7,10 +7,12 @@ The adapter adds nothing of substance: ``runs`` summarises the kernel's state fo
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from sgr_jupyter.config import SgrConfig
 from sgr_kernel.engine import Kernel, KernelConfig, RunConfig
+from sgr_kernel.errors import ConfigError
 from sgr_kernel.trace.base import Durability
 from sgr_kernel.trace.state import RunState
 
@@ -39,6 +41,12 @@ class _LazyClient:
         self._settings = load_settings(
             provider=cfg.provider, model=cfg.model, base_url=cfg.base_url
         )
+        path = self._settings.scripted_path
+        if self._settings.provider == "scripted" and not (path and Path(path).is_file()):
+            raise ConfigError(
+                f"provider scripted:{path or ''} names no readable file; "
+                "give scripted:PATH with PATH a JSONL file of replies"
+            )
         self.name = self._settings.provider
         self._client: Any = None
 

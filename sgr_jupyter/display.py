@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sgr_kernel.safety import safe_text
+
 __all__ = ["MermaidGraph", "RunResultView", "Table"]
 
 _CELL_CAP = 300
@@ -27,7 +29,7 @@ def _cell(value: Any) -> str:
         text = value
     else:
         text = json.dumps(value, default=str, sort_keys=True, ensure_ascii=False)
-    text = text.replace("\n", " ")
+    text = safe_text(text).replace("\n", " ")  # model/sandbox text: no terminal escapes
     return text if len(text) <= _CELL_CAP else text[: _CELL_CAP - 1] + "\u2026"
 
 
@@ -55,7 +57,7 @@ class Table:
             lines += [fmt.format(*row).rstrip() for row in rows]
         else:
             lines.append("(none)")
-        lines += list(self.notes)
+        lines += [safe_text(n) for n in self.notes]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

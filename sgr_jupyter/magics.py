@@ -24,9 +24,12 @@ from sgr_jupyter._views import doctor_table, replay_table, result_view, runs_tab
 from sgr_jupyter.config import SgrConfig
 from sgr_jupyter.session import KernelAPI, RunController, Session, budget_kwargs
 from sgr_jupyter.widgets import RunView
+from sgr_kernel.boundary import DEBUG_HINT, classify, debug_env
 from sgr_kernel.errors import SgrUsageError
-from sgr_kernel.models.plan import Plan, parse_plan
+from sgr_kernel.graph.dag import effective_grants
+from sgr_kernel.models.plan import Plan, load_plan_data, plan_from_data
 from sgr_kernel.models.policies import BudgetPolicy
+from sgr_kernel.safety import safe_text
 
 __all__ = ["SgrMagics"]
 
@@ -37,7 +40,27 @@ def _as_usage() -> Iterator[None]:
     try:
         yield
     except SgrUsageError as e:
-        raise UsageError(str(e)) from None
+        raise UsageError(safe_text(str(e))) from None
+
+
+@contextlib.contextmanager
+def _boundary() -> Iterator[None]:
+    """The magics' one error boundary: every error is one UsageError line (IPython prints no
+    traceback for that exact class) unless ``SGR_DEBUG=1`` asks for the traceback."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:
+        if debug_env():
+            raise
+        failure = classify(e)
+        hint = f" ({failure.hint})" if failure.hint else ""
+        if failure.hint == DEBUG_HINT:
+            hint = " (set SGR_DEBUG=1 and rerun for the traceback, and report it)"
+        raise UsageError(f"sgr: {failure.message}{hint}") from None
 
 
 @magics_class
@@ -100,9 +123,10 @@ class SgrMagics(Magics):  # type: ignore[misc]
     @line_cell_magic
     def sgr(self, line: str, cell: str | None = None) -> Any:
         """Run an agent task or plan (``%%sgr``), or manage runs (``%sgr SUBCOMMAND``)."""
-        if cell is not None:
-            return self._run_cell(a.parse_cell_line(line, cell))
-        return self._dispatch(a.parse_line(line))
+        with _boundary():
+            if cell is not None:
+                return self._run_cell(a.parse_cell_line(line, cell))
+            return self._dispatch(a.parse_line(line))
 
     def _dispatch(self, cmd: a.Command) -> Any:
         cfg = self.frozen_config()
@@ -196,11 +220,15 @@ class SgrMagics(Magics):  # type: ignore[misc]
             budget=dict(cmd.budget),
         )
         ns = self.shell.user_ns if self.shell is not None else {}
-        body = a.interpolate(cmd.body, ns, as_plan=cmd.plan)
         plan = None
         if cmd.plan:
+            # Values are filled into the parsed plan, never pasted into its text.
             with _as_usage():
-                plan = parse_plan(body, source="%%sgr cell")
+                data = load_plan_data(cmd.body, source="%%sgr cell")
+                plan = plan_from_data(a.interpolate_plan(data, ns), source="%%sgr cell")
+            body = cmd.body
+        else:
+            body = a.interpolate(cmd.body, ns)
         budget = BudgetPolicy(**budget_kwargs(cfg.budget_dict)) if cfg.budget else None
         task = None if cmd.plan else body.strip()
         name = cmd.name or (plan.name if plan is not None else None)
@@ -226,6 +254,7 @@ class SgrMagics(Magics):  # type: ignore[misc]
             budget=cfg.budget_dict,
             throttle_s=cfg.throttle_s,
             window=cfg.timeline_window,
+            capabilities=_grants_of(kernel),
         )
         ns = self.shell.user_ns if self.shell is not None else {}
 
@@ -266,6 +295,16 @@ class SgrMagics(Magics):  # type: ignore[misc]
 
     def _cli(self, *args: str) -> None:
         print(self._cli_text(*args))
+
+
+def _grants_of(kernel: Any) -> Any:
+    """What each step of a plan may use, for the widget (None for a kernel that cannot say)."""
+    inner = getattr(kernel, "kernel", kernel)
+    skills, config = getattr(inner, "skills", None), getattr(inner, "config", None)
+    if skills is None or config is None or not hasattr(config, "run"):
+        return None
+    grants = config.run.grants
+    return lambda plan: effective_grants(plan, skills, grants)
 
 
 def _artifact_reader(kernel: Any, run_id: str) -> Any:

@@ -21,6 +21,7 @@ import traitlets as t
 from sgr_jupyter._fold import RunFold
 from sgr_jupyter._paths import mermaid_bundle
 from sgr_kernel.models.plan import Plan
+from sgr_kernel.safety import safe_text
 from sgr_kernel.trace.base import Record
 from sgr_kernel.trace.state import RunState
 
@@ -53,6 +54,10 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
     budget = t.Dict(help="Meter: name -> [used, limit or null].").tag(sync=True)
     log = t.List(t.Dict(), help="Last lines of live output (tokens, stdout).").tag(sync=True)
     selected = t.Unicode("", help="The step whose detail is shown.").tag(sync=True)
+    grants = t.Dict(
+        help="Step id -> the capabilities it may use (its skill's declaration, narrowed to "
+        "what the run and the step grant)."
+    ).tag(sync=True)
     detail = t.Dict(help="Detail of the selected step.").tag(sync=True)
     notice = t.Unicode("", help="The last message for the user (e.g. a refusal).").tag(sync=True)
 
@@ -67,6 +72,7 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
         on_approve: Callable[[str], None] | None = None,
         on_deny: Callable[[str], None] | None = None,
         artifact_reader: Callable[[str], bytes] | None = None,
+        capabilities: Callable[[Plan], dict[str, list[str]]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name, **kwargs)
@@ -77,6 +83,7 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
         self._pending = False
         self._on_approve, self._on_deny = on_approve, on_deny
         self._artifact_reader = artifact_reader
+        self._capabilities = capabilities
         if plan is not None:
             self.fold.set_plan(plan)
         self.flush()
@@ -130,6 +137,8 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
             if "mermaid" in dirty:
                 text, nodes = fold.mermaid()
                 self.nodes, self.mermaid = nodes, text
+                if self._capabilities is not None and fold.plan is not None:
+                    self.grants = self._capabilities(fold.plan)
             if "states" in dirty or "mermaid" in dirty:
                 self.states = fold.states()
                 self.waiting = fold.waiting()
@@ -196,6 +205,8 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
                     images.append(f"data:{art['media_type']};base64,{b64}")
         if images:
             d["images"] = images
+        if step_id in self.grants:
+            d["capabilities"] = ", ".join(self.grants[step_id]) or "none"
         return d
 
     # ------------------------------------------------------------ static forms
@@ -222,14 +233,15 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
         else:
             head = f"RunView {name!r}: {len(plan.steps)} step(s)"
             rows = [(s.id, s.skill) for s in plan.steps]
-        text = "\n".join([head, *(f"  {sid} [{skill}]" for sid, skill in rows)])
+        text = safe_text("\n".join([head, *(f"  {sid} [{skill}]" for sid, skill in rows)]))
         items = "".join(f"<li>{html.escape(a)} [{html.escape(b)}]</li>" for a, b in rows)
         body = f"<ul>{items}</ul>" if rows else ""
         return text, f"<div class='sgr-runview-static'><b>{html.escape(head)}</b>{body}</div>"
 
     def __repr__(self) -> str:
         head, rows = self.summary()
-        return "\n".join([head, *(f"  {sid} [{skill}] {status}" for sid, skill, status in rows)])
+        lines = [head, *(f"  {sid} [{skill}] {status}" for sid, skill, status in rows)]
+        return safe_text("\n".join(lines))
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = super()._repr_mimebundle_(**kwargs)

@@ -50,6 +50,15 @@ class LazyLLM:
         from sgr_kernel.llm.config import load_settings
 
         self._settings = load_settings()
+        path = self._settings.scripted_path
+        if self._settings.provider == "scripted":
+            from sgr_kernel.errors import ConfigError
+
+            if not path or not Path(path).is_file():
+                raise ConfigError(
+                    f"SGR_PROVIDER=scripted:{path or ''} names no readable file; "
+                    "give scripted:PATH with PATH a JSONL file of replies"
+                )
         self.name = self._settings.provider
         self._client: LLMClient | None = None
 

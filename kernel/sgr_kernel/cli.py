@@ -1,10 +1,13 @@
-"""The ``sgr`` command (DESIGN §3.11): human output by default, ``--json`` for scripts.
+"""The ``sgr`` command: human output by default, ``--json`` for scripts.
 
-Exit codes: 0 the run COMPLETED (or the command succeeded); 1 the run FAILED or replay
-diverged; 2 a usage error; 3 the run is PAUSED waiting for approval; 4 ABORTED (budget or
-policy); 5 CANCELLED; 6 the trace is damaged or locked by another writer, or the store cannot
-be written; 128+N a signal N stopped the run (130 SIGINT, 143 SIGTERM): it is INTERRUPTED and
+Exit codes: 0 the run COMPLETED (or the command succeeded); 1 the run FAILED, replay
+diverged, or an unexpected error (one line, ``--debug`` for the traceback); 2 a usage or
+configuration error; 3 the run is PAUSED waiting for approval; 4 ABORTED (budget or policy);
+5 CANCELLED; 6 the trace is damaged or locked, or the store cannot be read or written;
+128+N a signal N stopped the run (130 SIGINT, 143 SIGTERM): it is INTERRUPTED and
 ``sgr resume`` continues it.
+Every error goes through one boundary (``_cli_boundary.report``); with ``--json`` it is also
+a JSON object ``{"error", "message", "exit_code", "type", "hint"?}`` on stdout.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sgr_kernel.errors import SgrUsageError, TraceError
+from sgr_kernel import _cli_boundary as cb
+from sgr_kernel.errors import SgrUsageError
 from sgr_kernel.models.status import RunStatus
+from sgr_kernel.safety import clip, loads_json, safe_text
 from sgr_kernel.trace.state import PLAN_STEP
 
 __all__ = ["EXIT_CODES", "main"]
@@ -35,7 +40,7 @@ EXIT_CODES = {
     RunStatus.ABORTED: 4,
     RunStatus.CANCELLED: 5,
 }
-EXIT_USAGE, EXIT_TRACE = 2, 6
+EXIT_USAGE, EXIT_TRACE = cb.EXIT_USAGE, cb.EXIT_STORE
 
 
 def _kernel(args: argparse.Namespace, **overrides: Any) -> Any:
@@ -57,6 +62,8 @@ def _kernel(args: argparse.Namespace, **overrides: Any) -> Any:
         budget=budget,
     )
     home = Path(args.home) if getattr(args, "home", None) else default_home()
+    if home.exists() and not home.is_dir():
+        raise SgrUsageError(f"the store root {home} is not a directory; give --home a directory")
     return Kernel(KernelConfig(home=home, run=run, pause_when_waiting=True), **overrides)
 
 
@@ -64,7 +71,7 @@ def _print(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> Non
     if args.json:
         print(json.dumps(data, indent=2, sort_keys=True, default=str))
     else:
-        print(human())
+        print(safe_text(human()))  # step errors and outputs may hold terminal escapes
 
 
 def _summary(kernel: Any, run_id: str) -> dict[str, Any]:
@@ -142,17 +149,14 @@ def _interruptible(kernel: Any, run_id: str) -> Iterator[list[int]]:
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
-    from sgr_kernel.models.plan import parse_plan
+    from sgr_kernel.models.plan import read_plan_file
 
     kernel = _kernel(args)
-    target = Path(args.target)
-    if target.suffix in (".yaml", ".yml", ".json") or target.is_file():
-        if not target.is_file():
-            raise SgrUsageError(f"plan file {target} does not exist")
-        plan = parse_plan(target.read_text(encoding="utf-8"), source=str(target))
-        handle = await kernel.start(plan=plan, name=args.name)
+    target = cb.plan_or_task(args.target)
+    if isinstance(target, Path):
+        handle = await kernel.start(plan=read_plan_file(target), name=args.name)
     else:
-        handle = await kernel.start(task=args.target, name=args.name)
+        handle = await kernel.start(task=target, name=args.name)
     return await _finish(args, kernel, handle)
 
 
@@ -163,7 +167,9 @@ async def cmd_resume(args: argparse.Namespace) -> int:
 
 async def cmd_fork(args: argparse.Namespace) -> int:
     kernel = _kernel(args)
-    inputs = json.loads(args.inputs) if args.inputs else None
+    inputs = (
+        loads_json(args.inputs, what="--inputs", max_bytes=1024 * 1024) if args.inputs else None
+    )
     if inputs is not None and not isinstance(inputs, dict):
         raise SgrUsageError('--inputs must be a JSON object, e.g. \'{"question": "…"}\'')
     handle = await kernel.fork(args.run, from_step=args.from_step, inputs=inputs)
@@ -227,9 +233,29 @@ async def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from sgr_kernel.graph.dag import effective_grants
+    from sgr_kernel.skills.base import DEFAULT_GRANTS
+
     kernel = _kernel(args)
     view = kernel.show(args.run)
-    _print(args, view.model_dump(mode="json"), lambda: _human_summary(_summary(kernel, args.run)))
+    data = view.model_dump(mode="json")
+    grants: dict[str, list[str]] = {}
+    if view.plan is not None:
+        # Read leniently: `show` must work even on a run saved with settings now refused.
+        saved = kernel.load(args.run).config.get("grants", DEFAULT_GRANTS)
+        run_grants = [g for g in saved if isinstance(g, str)] if isinstance(saved, list) else saved
+        grants = effective_grants(view.plan, kernel.skills, run_grants)
+        for step in data["steps"]:
+            step["effective_capabilities"] = grants.get(step["id"], [])
+
+    def human() -> str:
+        text = _human_summary(_summary(kernel, args.run))
+        if grants:
+            caps = "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in grants.items())
+            text += f"\n  effective capabilities: {caps}"
+        return text
+
+    _print(args, data, human)
     return 0
 
 
@@ -260,7 +286,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     }
     text = json.dumps(body, indent=2, sort_keys=True)
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        out = Path(args.out)
+        if not out.parent.is_dir() or out.is_dir():
+            raise SgrUsageError(
+                f"--out {clip(args.out, 200)}: name a file in an existing directory"
+            )
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise SgrUsageError(
+                f"--out {clip(args.out, 200)}: cannot write it ({e.strerror})"
+            ) from None
         print(f"wrote {args.out} ({len(log.records)} records)")
     else:
         print(text)
@@ -308,26 +344,28 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sgr", description="Run, inspect and replay agent runs.")
+    p = cb.Parser(prog="sgr", description="Run, inspect and replay agent runs.")
     p.add_argument("--home", help="store root (default: $SGR_HOME or ~/.sgr)")
+    p.add_argument("--debug", action="store_true", help="print tracebacks of errors")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def cmd(name: str, help: str, fn: Callable[..., Any]) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help, description=help)
         sp.add_argument("--json", action="store_true", help="machine-readable output")
+        sp.add_argument("--debug", action="store_true", help="print tracebacks of errors")
         sp.set_defaults(fn=fn)
         return sp
 
     run = cmd("run", "run a plan file (YAML/JSON) or plan and run a task", cmd_run)
     run.add_argument("target", help="a plan file, or the task text in quotes")
-    run.add_argument("--name")
+    run.add_argument("--name", type=cb.short_text)
     run.add_argument("--durability", choices=["sync", "batch", "none"], default="sync")
     run.add_argument("--approval", choices=["ask", "auto"], default="ask")
-    run.add_argument("--max-concurrency", type=int, default=8)
-    run.add_argument("--max-steps", type=int)
-    run.add_argument("--max-tokens", type=int)
-    run.add_argument("--max-cost-usd", type=float)
-    run.add_argument("--max-wall-s", type=float)
+    run.add_argument("--max-concurrency", type=cb.count(1, 1024), default=8)
+    run.add_argument("--max-steps", type=cb.count(0, 10**9))
+    run.add_argument("--max-tokens", type=cb.count(0, 10**12))
+    run.add_argument("--max-cost-usd", type=cb.finite(0, 10**6))
+    run.add_argument("--max-wall-s", type=cb.finite(0, 30 * 86400, open_low=True))
     cmd("runs", "list runs", cmd_runs)
     cmd("show", "show a run", cmd_show).add_argument("run")
     cmd("replay", "strictly replay a run (zero live calls)", cmd_replay).add_argument("run")
@@ -340,16 +378,16 @@ def build_parser() -> argparse.ArgumentParser:
         d = cmd(name, f"{name} a step waiting for approval, then resume", cmd_decide)
         d.add_argument("run")
         d.add_argument("step")
-        d.add_argument("--by", default="cli")
+        d.add_argument("--by", default="cli", type=cb.short_text)
         d.add_argument("--no-resume", action="store_true", help="record the decision only")
         d.add_argument(
             "--wait-s",
-            type=float,
+            type=cb.finite(0, 3600),
             default=15.0,
             help="for a run live in another process: how long to wait for it to apply",
         )
         if name == "deny":
-            d.add_argument("--reason")
+            d.add_argument("--reason", type=cb.short_text)
     cmd("cancel", "cancel a run", cmd_cancel).add_argument("run")
     exp = cmd("export", "export a run's view and records as JSON", cmd_export)
     exp.add_argument("run")
@@ -362,18 +400,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; every error leaves through :func:`_cli_boundary.report`."""
+    raw = list(sys.argv[1:] if argv is None else argv)
+    as_json, debug = "--json" in raw, cb.debug_requested(raw)
     try:
+        args = build_parser().parse_args(raw)
         out = args.fn(args)
         code = asyncio.run(out) if asyncio.iscoroutine(out) else out
-    except SgrUsageError as e:
-        print(f"sgr: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except TraceError as e:
-        print(f"sgr: trace error: {e}", file=sys.stderr)
-        return EXIT_TRACE
-    except KeyboardInterrupt:
-        return 130
+    except SystemExit as e:  # --help, or a command that exits on purpose
+        return e.code if isinstance(e.code, int) else 0
+    except BaseException as e:
+        if not isinstance(e, Exception | KeyboardInterrupt):
+            raise
+        return cb.report(e, as_json=as_json, debug=debug)
     return int(code)
 
 

@@ -199,7 +199,7 @@ function render({ model, el: root }) {
     const d = model.get("detail") || {};
     markSelected();
     if (!d.id) { detail.replaceChildren(); return; }
-    const rows = ["skill", "status", "attempts", "duration_s", "llm_calls", "tokens", "cost_usd", "error"]
+    const rows = ["skill", "status", "attempts", "duration_s", "llm_calls", "tokens", "cost_usd", "capabilities", "error"]
       .filter((k) => d[k] !== null && d[k] !== undefined && d[k] !== "")
       .map((k) => el("div", {}, `${k}: ${d[k]}`));
     const imgs = (d.images || []).map((src) => el("img", { src, style: "max-width:100%" }));

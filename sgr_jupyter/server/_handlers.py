@@ -18,15 +18,17 @@ short bounded wait with ``applied: false`` (202 Accepted: posted, not yet taken;
 posted). ``"resume": true`` resumes a run here only when the decision was *recorded* into a
 stopped run.
 
-Errors are ``{"error": CODE, "message": ...}``: 400 bad input, 404 unknown run, 409 a step
-not waiting or already decided (also when decided meanwhile in the notebook), 409
+Errors are ``{"error": CODE, "message": ...}`` (the message bounded, never the request body
+echoed whole): 400 bad input (a body over 64 KiB, not JSON, nested too deep), 404 unknown
+run, 409 a step not waiting or already decided (also when decided meanwhile in the notebook), 409
 ``run-live-elsewhere`` (with ``hint``) for a resume of a run live in another process, 500 a
-damaged trace.
+damaged trace, 500 ``internal`` for anything unexpected (logged on the server).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,6 +39,7 @@ from tornado import web
 
 from sgr_jupyter._service import LIVE_ELSEWHERE_HINT, RunService, RunSummary, Steered
 from sgr_jupyter.server._config import API_PREFIX
+from sgr_kernel.boundary import classify
 from sgr_kernel.errors import (
     ApprovalError,
     InvalidRunIdError,
@@ -45,8 +48,13 @@ from sgr_kernel.errors import (
     TraceError,
     TraceLockedError,
 )
+from sgr_kernel.models.plan import STEP_ID_PATTERN
+from sgr_kernel.safety import MAX_SHOWN, loads_json
 
 _RUN = r"(?P<run_id>[^/]+)"
+MAX_BODY = 64 * 1024
+"""Largest request body read; every action's body is a few short fields."""
+STEP_ID = re.compile(STEP_ID_PATTERN)
 _ACTIONS = ("approve", "deny", "cancel", "resume")
 
 
@@ -60,7 +68,9 @@ def _status_of(e: Exception) -> tuple[int, str, str | None]:
         return 409, e.code, None
     if isinstance(e, InvalidRunIdError | SgrUsageError):
         return 400, e.code, None
-    return 500, "trace", None
+    if isinstance(e, TraceError):
+        return 500, "trace", None
+    return 500, "internal", "see the server log"
 
 
 class _Base(APIHandler):
@@ -77,7 +87,10 @@ class _Base(APIHandler):
 
     def _fail(self, e: Exception) -> None:
         status, code, hint = _status_of(e)
-        body: dict[str, Any] = {"error": code, "message": str(e)}
+        if status == 500:
+            self.log.error("sgr: %s failed", self.request.path, exc_info=e)
+        # One bounded line: the message may quote the request (a step id of 30 MB...).
+        body: dict[str, Any] = {"error": code, "message": classify(e).message[:MAX_SHOWN]}
         if hint:
             body["hint"] = hint
         self.set_status(status)
@@ -86,10 +99,7 @@ class _Base(APIHandler):
     def _body(self) -> dict[str, Any]:
         if not self.request.body:
             return {}
-        try:
-            data = json.loads(self.request.body)
-        except ValueError:
-            raise SgrUsageError("the request body is not JSON") from None
+        data = loads_json(self.request.body, what="the request body", max_bytes=MAX_BODY)
         if not isinstance(data, dict):
             raise SgrUsageError("the request body must be a JSON object")
         return data
@@ -100,7 +110,7 @@ class RunsHandler(_Base):
     def get(self) -> None:
         try:
             self._reply({"root": str(self.service.root), "runs": _dump(self.service.runs())})
-        except (SgrUsageError, TraceError) as e:
+        except Exception as e:
             self._fail(e)
 
 
@@ -109,7 +119,7 @@ class RunHandler(_Base):
     def get(self, run_id: str) -> None:
         try:
             self._reply(self.service.detail(run_id))
-        except (SgrUsageError, TraceError) as e:
+        except Exception as e:
             self._fail(e)
 
 
@@ -118,7 +128,7 @@ class ExportHandler(_Base):
     def get(self, run_id: str) -> None:
         try:
             body = self.service.export(run_id)
-        except (SgrUsageError, TraceError) as e:
+        except Exception as e:
             self._fail(e)
             return
         self.set_header("Content-Disposition", f'attachment; filename="sgr-{run_id}.json"')
@@ -145,12 +155,12 @@ class ArtifactHandler(JupyterHandler):
     def get(self, run_id: str, sha256: str) -> None:
         try:
             data, media, name = self.service.artifact(run_id, sha256)
-        except (SgrUsageError, TraceError) as e:
-            status, code, _ = _status_of(e)
-            self._error(status, code, str(e))
-            return
         except KeyError:
             self._error(404, "artifact", f"run {run_id!r} references no artifact {sha256!r}")
+            return
+        except Exception as e:
+            status, code, _ = _status_of(e)
+            self._error(status, code, classify(e).message[:MAX_SHOWN])
             return
         inline = media in _INLINE
         self.set_header("Content-Type", media if inline else "application/octet-stream")
@@ -171,7 +181,7 @@ class ActionHandler(_Base):
             body = self._body()
             if action in ("approve", "deny"):
                 step = body.get("step")
-                if not isinstance(step, str) or not step:
+                if not isinstance(step, str) or not STEP_ID.match(step):
                     raise SgrUsageError(f'{action} needs {{"step": "STEP_ID"}} in the body')
                 by = f"panel:{self.current_user.username}" if self.current_user else "panel"
                 if action == "approve":
@@ -192,7 +202,7 @@ class ActionHandler(_Base):
                 )
             else:
                 result = await svc.resume(run_id)
-        except (SgrUsageError, TraceError) as e:
+        except Exception as e:
             self._fail(e)
             return
         if isinstance(result, Steered) and not result.applied:

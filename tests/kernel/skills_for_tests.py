@@ -20,7 +20,14 @@ from sgr_kernel.dispatch.base import JobHandle
 from sgr_kernel.errors import RemoteJobError, SkillFailed, StepError
 from sgr_kernel.llm.base import LLMRequest, LLMResponse, Message, TokenCallback, Usage
 from sgr_kernel.models.remote import RemoteJobSpec
-from sgr_kernel.skills.base import CAP_NETWORK, CAP_REMOTE, HttpResponse, Skill, SkillContext
+from sgr_kernel.skills.base import (
+    CAP_LLM,
+    CAP_NETWORK,
+    CAP_REMOTE,
+    HttpResponse,
+    Skill,
+    SkillContext,
+)
 from sgr_kernel.trace._crash import crashpoint
 
 __all__ = [
@@ -217,6 +224,7 @@ class Ask(Skill):
     description = "One raw LLM call; returns the model's text."
     Input = AskIn
     Output = TextOut
+    capabilities = frozenset({CAP_LLM})
 
     async def run(self, ctx: SkillContext, inputs: Any) -> BaseModel:
         req = LLMRequest(messages=(Message(role="user", content=inputs.question),))

@@ -16,7 +16,7 @@ from sgr_kernel.errors import StepContractError
 from sgr_kernel.models.plan import StepSpec
 from sgr_kernel.models.refs import RefError, resolve_inputs
 from sgr_kernel.models.status import StepStatus
-from sgr_kernel.skills.base import Skill
+from sgr_kernel.skills.base import Skill, effective_capabilities
 from sgr_kernel.trace.state import RecordedCall
 
 __all__ = ["MAX_INPUT_BYTES", "Outcome", "execute_attempt"]
@@ -93,7 +93,8 @@ async def execute_attempt(
         if recorded.failure and recorded.failure.type == "StepTimeout":
             # A deadline is wall time: replay takes the recorded verdict instead of re-running.
             return Outcome(spec.id, attempt, error=rebuild_error(recorded.failure))
-    caps = frozenset(rt.config.grants | set(spec.capabilities))
+    # What the skill declares, narrowed to what the run and the step grant: never more.
+    caps = effective_capabilities(skill_cls, spec, rt.config.grants)
     ctx = RunContext(rt, spec.id, attempt, capabilities=caps, recorded=recorded, carry=carry)
     try:
         inputs = _inputs(spec, skill_cls, outputs)

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from sgr_kernel import errors
 from sgr_kernel.engine.runtime import RunRuntime, fingerprint
@@ -33,6 +33,7 @@ from sgr_kernel.errors import (
     ReplayDivergenceError,
     ResumeMismatch,
     SkillFailed,
+    StepContractError,
     StepError,
     StepTimeout,
 )
@@ -356,13 +357,16 @@ class RunContext:
         rt = self._rt
         # The key leaves out the attempt, so a re-run after a crash re-attaches to the same job.
         key = f"{self.run_id}:{self._step}:{self._n + 1}"
-        spec = RemoteJobSpec(
-            job_type=job_type,
-            params=params,
-            resources=resources or {},
-            timeout_s=timeout_s,
-            idempotency_key=key,
-        )
+        try:
+            spec = RemoteJobSpec(
+                job_type=job_type,
+                params=params,
+                resources=resources or {},
+                timeout_s=timeout_s,
+                idempotency_key=key,
+            )
+        except ValidationError as e:  # refused before anything is submitted; never retried
+            raise StepContractError(f"remote job {job_type!r}: {e}") from None
 
         async def live() -> dict[str, Any]:
             dispatcher = rt.services.dispatcher

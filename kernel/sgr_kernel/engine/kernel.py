@@ -29,9 +29,10 @@ from sgr_kernel.errors import (
     TraceLockedError,
 )
 from sgr_kernel.graph.dag import build_dag, check_plan
-from sgr_kernel.models.plan import Plan
+from sgr_kernel.models.plan import Plan, check_task, plan_from_data
 from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.models.status import RunStatus, StepStatus
+from sgr_kernel.safety import check_shape
 from sgr_kernel.skills.base import Skill
 from sgr_kernel.trace import inbox
 from sgr_kernel.trace.base import RecordType, RecoveryReport, TraceStore
@@ -189,6 +190,11 @@ class Kernel:
         if plan is not None:
             cfg = replace(cfg, budget=cfg.budget.merged(plan.budget))
             check_plan(plan, self.skills, grants=cfg.grants, budget=cfg.budget)
+        if task is not None:
+            check_task(task)
+        if name is not None and len(name) > 200:
+            raise SgrUsageError(f"the run name is {len(name)} characters; use at most 200")
+        self.services()  # provider and backend settings are checked before anything is written
         run_id = run_id or self._new_run_id()
         state, writer = self.checkpoints.create(run_id, durability=cfg.durability)
         journal = self._journal(run_id, writer, state)
@@ -339,6 +345,11 @@ class Kernel:
     ) -> RunHandle:
         """A new run sharing the old one's committed steps outside ``from_step`` and its
         descendants; those go live, ``from_step`` with ``inputs`` merged over its own."""
+        if inputs is not None:
+            try:
+                check_shape(dict(inputs))
+            except ValueError as e:
+                raise SgrUsageError(f"fork inputs: {e}") from None
         old = self.load(run_id)
         if old.plan is None:
             raise SgrUsageError(f"run {run_id!r} has no plan to fork from")
@@ -352,7 +363,9 @@ class Kernel:
             else s
             for s in old.plan.steps
         ]
-        plan = old.plan.model_copy(update={"steps": tuple(steps)})
+        # Rebuilt through validation: the new inputs come from outside.
+        data = old.plan.model_copy(update={"steps": tuple(steps)}).model_dump(mode="json")
+        plan = plan_from_data(data, source="fork inputs")
         redo = {from_step} | build_dag(plan).descendants(from_step)
         inherited = {
             sid: st.output or {}

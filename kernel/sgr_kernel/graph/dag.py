@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -14,9 +14,14 @@ from sgr_kernel.errors import PlanValidationError
 from sgr_kernel.models.plan import Plan, StepSpec
 from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.models.refs import Ref, RefError, find_refs
-from sgr_kernel.skills.base import DEFAULT_GRANTS, Skill
+from sgr_kernel.skills.base import (
+    DEFAULT_GRANTS,
+    KNOWN_CAPABILITIES,
+    Skill,
+    effective_capabilities,
+)
 
-__all__ = ["Dag", "build_dag", "check_plan", "validate_plan"]
+__all__ = ["Dag", "build_dag", "check_plan", "effective_grants", "validate_plan"]
 
 
 @dataclass(frozen=True)
@@ -187,6 +192,12 @@ def validate_plan(
                         f"step {s.id!r}: reference {r}: skill {target.name!r} has no output "
                         f"{r.path[0]!r} (outputs: {', '.join(sorted(out_fields))})"
                     )
+        unknown = sorted(set(s.capabilities) - KNOWN_CAPABILITIES)
+        if unknown:
+            problems.append(
+                f"step {s.id!r}: unknown capability {', '.join(map(repr, unknown))} "
+                f"(known: {', '.join(sorted(KNOWN_CAPABILITIES))})"
+            )
         if skill is not None:
             _check_inputs(s, skill, problems)
             missing = set(skill.capabilities) - set(grants) - set(s.capabilities)
@@ -243,3 +254,15 @@ def check_plan(
     if problems:
         raise PlanValidationError(problems)
     return build_dag(plan)
+
+
+def effective_grants(
+    plan: Plan, skills: Mapping[str, type[Skill]], grants: Iterable[str] = DEFAULT_GRANTS
+) -> dict[str, list[str]]:
+    """Step id -> the capabilities it may use: its skill's declaration, narrowed to what the
+    run (``grants``) and the step grant. Shown by ``sgr show`` and the RunView widget."""
+    run = frozenset(grants)
+    return {
+        s.id: sorted(effective_capabilities(skills[s.skill], s, run)) if s.skill in skills else []
+        for s in plan.steps
+    }

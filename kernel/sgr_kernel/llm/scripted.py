@@ -47,6 +47,10 @@ def _to_reply(item: Any) -> LLMResponse | BaseException:
     return LLMResponse(text=json.dumps(item, ensure_ascii=False))
 
 
+MAX_SCRIPT_BYTES = 64 * 1024 * 1024
+"""Largest scripted-replies file read."""
+
+
 class ScriptedLLM:
     """An :class:`~sgr_kernel.llm.base.LLMClient` that serves prepared replies in order.
 
@@ -71,16 +75,25 @@ class ScriptedLLM:
         """
         p = Path(path)
         try:
+            if not p.is_file():
+                raise ConfigError(f"scripted replies {p}: cannot read: not a regular file")
+            size = p.stat().st_size
+            if size > MAX_SCRIPT_BYTES:  # checked before reading: the file may be huge
+                raise ConfigError(
+                    f"scripted replies {p}: {size} bytes is over the {MAX_SCRIPT_BYTES} byte limit"
+                )
             lines = p.read_text(encoding="utf-8").splitlines()
         except OSError as e:
             raise ConfigError(f"scripted replies {p}: cannot read: {e.strerror or e}") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"scripted replies {p}: not UTF-8 (byte {e.start})") from None
         replies: list[Any] = []
         for no, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
                 replies.append(_to_reply(json.loads(line)))
-            except (json.JSONDecodeError, ValidationError) as e:
+            except (ValueError, RecursionError, ValidationError) as e:
                 raise ConfigError(f"{p}:{no}: not a scripted reply: {e}") from None
         return cls(replies)
 

@@ -10,12 +10,12 @@ __all__ = ["BudgetPolicy", "RetryPolicy"]
 class RetryPolicy(BaseModel):
     """How often and how patiently a step is retried after a retryable failure."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     max_attempts: int = Field(1, ge=1, le=100, description="Attempts in all, the first included.")
-    backoff_s: float = Field(0.5, ge=0, description="Delay before the second attempt.")
-    max_backoff_s: float = Field(30.0, ge=0, description="Cap on any one delay.")
-    multiplier: float = Field(2.0, ge=1, description="Growth of the delay per attempt.")
+    backoff_s: float = Field(0.5, ge=0, le=3600, description="Delay before the second attempt.")
+    max_backoff_s: float = Field(30.0, ge=0, le=86400, description="Cap on any one delay.")
+    multiplier: float = Field(2.0, ge=1, le=100, description="Growth of the delay per attempt.")
     jitter: float = Field(0.2, ge=0, le=1, description="Fraction of the delay drawn at random.")
 
     def delay(self, attempt: int, unit_random: float) -> float:
@@ -27,13 +27,23 @@ class RetryPolicy(BaseModel):
 class BudgetPolicy(BaseModel):
     """Limits for one run (``None``: unlimited), checked before every LLM call and step launch."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    max_steps: int | None = Field(None, ge=0, description="Step launches, retries included.")
-    max_tokens: int | None = Field(None, ge=0, description="Prompt plus completion tokens.")
-    max_cost_usd: float | None = Field(None, ge=0, description="Model spend in US dollars.")
-    max_wall_s: float | None = Field(None, gt=0, description="Wall time since the run started.")
-    max_llm_calls: int | None = Field(None, ge=0, description="Model calls, repairs included.")
+    max_steps: int | None = Field(
+        None, ge=0, le=10**9, description="Step launches, retries included."
+    )
+    max_tokens: int | None = Field(
+        None, ge=0, le=10**12, description="Prompt plus completion tokens."
+    )
+    max_cost_usd: float | None = Field(
+        None, ge=0, le=10**6, description="Model spend in US dollars."
+    )
+    max_wall_s: float | None = Field(
+        None, gt=0, le=30 * 86400, description="Wall time since the run started."
+    )
+    max_llm_calls: int | None = Field(
+        None, ge=0, le=10**9, description="Model calls, repairs included."
+    )
 
     def merged(self, other: BudgetPolicy) -> BudgetPolicy:
         """The stricter of two budgets, field by field."""

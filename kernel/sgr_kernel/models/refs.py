@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 __all__ = ["Ref", "RefError", "find_refs", "resolve_inputs"]
 
 _PLACEHOLDER = re.compile(r"(?<!\$)\$\{([^}]*)\}")
+_TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _PATH = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)\.output((?:\.[A-Za-z0-9_-]+)*)$")
 
 
@@ -110,12 +111,26 @@ def resolve_inputs(value: Any, outputs: Mapping[str, Any]) -> Any:
             ref = Ref.parse(whole.group(1))
             return ref.pick(_output_of(ref, outputs))
 
-        def sub(m: re.Match[str]) -> str:
-            ref = Ref.parse(m.group(1))
-            return _render(ref.pick(_output_of(ref, outputs)))
-
-        return _PLACEHOLDER.sub(sub, value).replace("$${", "${")
+        return _substitute(value, outputs)
     return value
+
+
+def _substitute(text: str, outputs: Mapping[str, Any]) -> str:
+    """One pass over the plan's own text: each ``${...}`` becomes its value and each ``$${``
+    becomes ``${``. Substituted values are never scanned again, so an upstream output that
+    holds ``$${x}`` or ``${a.output.y}`` reaches the next step exactly as it was written."""
+    parts: list[str] = []
+    pos = 0
+    for m in _TOKEN.finditer(text):
+        parts.append(text[pos : m.start()])
+        if m.group(0) == "$${":
+            parts.append("${")
+        else:
+            ref = Ref.parse(m.group(1))
+            parts.append(_render(ref.pick(_output_of(ref, outputs))))
+        pos = m.end()
+    parts.append(text[pos:])
+    return "".join(parts)
 
 
 def _output_of(ref: Ref, outputs: Mapping[str, Any]) -> Any:

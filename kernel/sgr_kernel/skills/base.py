@@ -26,10 +26,12 @@ __all__ = [
     "CAP_REMOTE",
     "CAP_SANDBOX",
     "DEFAULT_GRANTS",
+    "KNOWN_CAPABILITIES",
     "Estimate",
     "HttpResponse",
     "Skill",
     "SkillContext",
+    "effective_capabilities",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -39,7 +41,10 @@ CAP_SANDBOX = "sandbox"
 CAP_NETWORK = "network"
 CAP_REMOTE = "remote"
 DEFAULT_GRANTS = frozenset({CAP_LLM, CAP_SANDBOX})
-"""Capabilities every step has unless the run narrows them; others must be granted."""
+"""Capabilities a run grants unless narrowed; others must be granted. A step still gets only
+those of them its skill declares (:func:`effective_capabilities`)."""
+KNOWN_CAPABILITIES = frozenset({CAP_LLM, CAP_SANDBOX, CAP_NETWORK, CAP_REMOTE})
+"""Every capability name; any other name in a plan or a run's grants is an error."""
 
 
 class Estimate(BaseModel):
@@ -168,3 +173,19 @@ class Skill(ABC):
             "inputs": cls.Input.model_json_schema(),
             "outputs": sorted(cls.Output.model_fields),
         }
+
+
+class _Declares(Protocol):
+    capabilities: ClassVar[frozenset[str]]
+
+
+class _Grants(Protocol):
+    @property
+    def capabilities(self) -> tuple[str, ...]: ...
+
+
+def effective_capabilities(
+    skill: type[_Declares], step: _Grants, grants: frozenset[str]
+) -> frozenset[str]:
+    """What one step may use: its skill's declaration, narrowed to the run's and step's grants."""
+    return frozenset(skill.capabilities) & (frozenset(grants) | frozenset(step.capabilities))

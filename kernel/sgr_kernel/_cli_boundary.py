@@ -1,0 +1,162 @@
+"""The ``sgr`` command's one error boundary and its bounded argument types.
+
+Every exception that leaves a command goes through :func:`report`, which maps the error tree
+to a documented exit code and prints one line (to stderr; with ``--json`` also a JSON error
+object on stdout). A traceback is printed only when asked for (``--debug`` or
+``SGR_DEBUG=1``). The table is in ``docs/errors.md#exit-codes``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, NoReturn
+
+from sgr_kernel.boundary import (
+    EXIT_ABORTED,
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PAUSED,
+    EXIT_STORE,
+    EXIT_USAGE,
+    Failure,
+    classify,
+    debug_env,
+)
+from sgr_kernel.errors import SgrUsageError
+from sgr_kernel.safety import clip
+
+__all__ = [
+    "EXIT_ABORTED",
+    "EXIT_CANCELLED",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_PAUSED",
+    "EXIT_STORE",
+    "EXIT_USAGE",
+    "ArgumentError",
+    "Failure",
+    "Parser",
+    "classify",
+    "count",
+    "debug_requested",
+    "finite",
+    "plan_or_task",
+    "report",
+    "short_text",
+]
+
+
+class ArgumentError(SgrUsageError):
+    """A command-line argument is missing, unknown or malformed."""
+
+    code = "usage"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`ArgumentError` instead of printing and exiting, so that
+    usage errors go through the same boundary (and get a JSON object with ``--json``)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ArgumentError(f"{self.prog}: {message} (try `{self.prog} --help`)")
+
+
+def debug_requested(argv: list[str]) -> bool:
+    return "--debug" in argv or debug_env()
+
+
+def report(exc: BaseException, *, as_json: bool, debug: bool) -> int:
+    """Print ``exc`` as one error line (and a JSON object with ``as_json``); return the code."""
+    if isinstance(exc, KeyboardInterrupt):
+        print("sgr: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    failure = classify(exc)
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    if as_json:
+        print(json.dumps(failure.to_json(exc), indent=2, sort_keys=True))
+    line = f"sgr: error: {failure.message}"
+    if failure.hint:
+        line += f"\n  hint: {failure.hint}"
+    print(line, file=sys.stderr)
+    return failure.exit_code
+
+
+# ---------------------------------------------------------------- bounded argument types
+
+
+def count(lo: int, hi: int) -> Any:
+    """An argparse type: a whole number in ``[lo, hi]``."""
+
+    def parse(value: str) -> int:
+        text = value.strip()
+        if not text.lstrip("+-").isdigit() or len(text) > 20:
+            raise argparse.ArgumentTypeError(f"{clip(value, 40)!r} is not a whole number")
+        n = int(text)
+        if not lo <= n <= hi:
+            raise argparse.ArgumentTypeError(f"{n} is out of range: use {lo} to {hi}")
+        return n
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def finite(lo: float, hi: float, *, open_low: bool = False) -> Any:
+    """An argparse type: a finite number in ``[lo, hi]`` (``(lo, hi]`` with ``open_low``)."""
+
+    def parse(value: str) -> float:
+        try:
+            x = float(value) if len(value) <= 40 else math.nan
+        except ValueError:
+            x = math.nan
+        if not math.isfinite(x):
+            raise argparse.ArgumentTypeError(f"{clip(value, 40)!r} is not a finite number")
+        if x < lo or x > hi or (open_low and x == lo):
+            low = f"more than {lo:g}" if open_low else f"at least {lo:g}"
+            raise argparse.ArgumentTypeError(f"{x:g} is out of range: use {low}, at most {hi:g}")
+        return x
+
+    parse.__name__ = "number"
+    return parse
+
+
+_PLAN_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def plan_or_task(text: str) -> Path | str:
+    """A plan file to read, or the task text. What is neither is refused, not sent to a model:
+    an empty string, a directory or device, a path-like word that names no file."""
+    if not text.strip():
+        raise SgrUsageError("nothing to run: give a plan file or the task text in quotes")
+    path = Path(text)
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # NUL bytes, names too long for the file system
+        exists = False
+    if exists:
+        if path.is_dir():
+            raise SgrUsageError(f"{clip(text, 200)} is a directory; give a plan file inside it")
+        if not path.is_file():
+            raise SgrUsageError(f"{clip(text, 200)} is not a regular file; give a plan file")
+        return path
+    path_like = not any(c.isspace() for c in text) and (
+        "/" in text or text.startswith(("~", ".")) or path.suffix.lower() in _PLAN_SUFFIXES
+    )
+    if path_like:
+        raise SgrUsageError(
+            f"plan file {clip(text, 200)} does not exist (a task is text with spaces, in quotes)"
+        )
+    return text
+
+
+def short_text(value: str) -> str:
+    if len(value) > 200 or "\x00" in value:
+        raise argparse.ArgumentTypeError("use at most 200 characters of plain text")
+    return value
