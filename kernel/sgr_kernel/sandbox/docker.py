@@ -199,6 +199,10 @@ class DockerSession:
             # so a cancelled start leaves no container behind.
             with contextlib.suppress(Exception):
                 await creating
+            attach, self._attach = self._attach, None
+            if attach is not None:  # as _boot takes it over: detach the fd, then close it
+                with contextlib.suppress(Exception):
+                    os.close(getattr(attach, "_sock", attach).detach())
             await asyncio.to_thread(self._kill_sync)
             raise
         # asyncio takes over the attach socket's fd; detaching it from the SDK's socket object

@@ -194,11 +194,14 @@ def test_cancelled_start_leaves_no_container(tmp_path: Path, docker_client: Any)
 
     async def go() -> None:
         sandbox = DockerSandbox()
-        task = asyncio.ensure_future(sandbox.start("cancelled-start", ws))
-        await asyncio.sleep(0.05)  # inside the engine's create call
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        try:
+            task = asyncio.ensure_future(sandbox.start("cancelled-start", ws))
+            await asyncio.sleep(0.05)  # inside the engine's create call
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            sandbox.close()
 
     asyncio.run(go())
     assert _containers(docker_client, "cancelled-start") == []
