@@ -14,23 +14,37 @@ import copy
 import json
 from typing import Any
 
-__all__ = ["LOCAL_MAX_STRING_LENGTH", "clamp_strings", "grammar_for_schema"]
+__all__ = [
+    "LOCAL_MAX_DECLARED_LENGTH",
+    "LOCAL_MAX_STRING_LENGTH",
+    "clamp_strings",
+    "grammar_for_schema",
+]
 
 LOCAL_MAX_STRING_LENGTH = 200
-"""Longest string the local model may write; below ``max_tokens`` (one token ≥ one char)."""
+"""Bound of a string the schema leaves unbounded; below ``max_tokens`` (one token ≥ one char)."""
+LOCAL_MAX_DECLARED_LENGTH = 1500
+"""Ceiling of a declared ``maxLength`` (code may be long; the grammar's size grows with it)."""
 
 _STOCK_CHAR = 'char ::= [^"\\\\]'
 _STRICT_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F]'
 
 
-def clamp_strings(schema: dict[str, Any], limit: int) -> dict[str, Any]:
-    """A copy of ``schema`` where every string has ``maxLength`` ≤ ``limit``."""
+def clamp_strings(
+    schema: dict[str, Any], limit: int, ceiling: int = LOCAL_MAX_DECLARED_LENGTH
+) -> dict[str, Any]:
+    """A copy of ``schema`` where every string is bounded.
+
+    A string without ``maxLength`` gets ``limit``; a declared one keeps its bound up to
+    ``ceiling``, so each field keeps the room it needs (code, unlike a title, is long).
+    """
     out = copy.deepcopy(schema)
 
     def visit(node: Any) -> None:
         if isinstance(node, dict):
             if node.get("type") == "string" and "enum" not in node:
-                node["maxLength"] = min(int(node.get("maxLength", limit)), limit)
+                declared = node.get("maxLength")
+                node["maxLength"] = limit if declared is None else min(int(declared), ceiling)
             for v in node.values():
                 visit(v)
         elif isinstance(node, list):

@@ -74,7 +74,7 @@ class LocalLLM:
         n_threads: int | None = None,
         seed: int = 0,
         max_string_length: int = LOCAL_MAX_STRING_LENGTH,
-        max_tokens: int = 1024,
+        max_tokens: int = 2048,
         repeat_penalty: float = 1.15,
     ) -> None:
         self.model_path = Path(model_path) if model_path is not None else bundled_model_path()

@@ -25,9 +25,11 @@ from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.models.refs import Ref, RefError, find_refs
 
 __all__ = [
+    "MAX_CODE_CHARS",
     "MAX_INPUT_CHARS",
     "MAX_PLAN_STEPS",
     "check_against_catalogue",
+    "input_bound",
     "plan_task",
     "planner_messages",
     "planner_output_model",
@@ -35,8 +37,20 @@ __all__ = [
 ]
 
 MAX_PLAN_STEPS = 6
-MAX_INPUT_CHARS = 200
-"""Bound of each input string: a tiny model that loops inside a string must stop."""
+MAX_INPUT_CHARS = 300
+"""Bound of a text input: a tiny model that loops inside a string must stop."""
+MAX_CODE_CHARS = 1500
+"""Bound of a code input (``python.code``): a program needs more room than a question."""
+_CODE_INPUTS = frozenset({"code", "source", "script"})
+
+
+def input_bound(prop: str, schema: Mapping[str, Any]) -> int:
+    """How long the planner may make input ``prop``: what the field needs, within reason."""
+    cap = MAX_CODE_CHARS if prop in _CODE_INPUTS else MAX_INPUT_CHARS
+    declared = schema.get("maxLength")
+    return min(int(declared), cap) if isinstance(declared, int) and declared > 0 else cap
+
+
 REPLAN_TEMPERATURE = 0.7
 """Sampling temperature of replanning rounds (the first round uses the caller's, default 0)."""
 
@@ -112,7 +126,7 @@ def planner_output_model(
             # Aliases keep input names such as "json" or "copy" from shadowing BaseModel.
             kw: dict[str, Any] = {
                 "alias": prop,
-                "max_length": MAX_INPUT_CHARS,
+                "max_length": input_bound(prop, schema),
                 "description": hint[:200],
             }
             if prop in required:
@@ -237,6 +251,8 @@ def _ref_problems(
 
 def check_against_catalogue(plan: Plan, catalogue: Sequence[Mapping[str, Any]]) -> list[str]:
     """Catalogue-level checks: known skills, known input names, required inputs present."""
+    from sgr_kernel.graph.dag import unreferenced_problem
+
     by = _by_name(catalogue)
     problems: list[str] = []
     for step in plan.steps:
@@ -257,6 +273,9 @@ def check_against_catalogue(plan: Plan, catalogue: Sequence[Mapping[str, Any]]) 
             for key in sorted(_required(entry))
             if step.inputs.get(key) in (None, "")
         ]
+        refers = any(not isinstance(r, RefError) for r in find_refs(step.inputs))
+        if entry.get("needs_reference") and len(plan.steps) > 1 and not refers:
+            problems.append(unreferenced_problem(step.id, step.skill))
     return problems
 
 

@@ -146,6 +146,9 @@ class Skill(ABC):
     idempotent: ClassVar[bool] = True
     isolation: ClassVar[Literal["async", "process"]] = "async"
     """``process``: the engine runs :meth:`run_blocking` in a child process it can kill."""
+    needs_reference: ClassVar[bool] = False
+    """In a plan of several steps, the step must use an earlier step's output (``format``:
+    a template that refers to nothing means the planner wrote the answer itself)."""
 
     def estimate(self, inputs: dict[str, Any]) -> Estimate:
         """Expected cost of one attempt; the default is free."""
@@ -162,9 +165,12 @@ class Skill(ABC):
     @classmethod
     def catalogue_entry(cls) -> dict[str, Any]:
         """What the planner is shown about this skill."""
-        return {
+        entry: dict[str, Any] = {
             "name": cls.name,
             "description": cls.description,
             "inputs": cls.Input.model_json_schema(),
             "outputs": sorted(cls.Output.model_fields),
         }
+        if cls.needs_reference:
+            entry["needs_reference"] = True
+        return entry

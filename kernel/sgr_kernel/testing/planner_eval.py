@@ -42,13 +42,16 @@ EVAL_CATALOGUE: tuple[dict[str, Any], ...] = (
         ["question"],
         ["text"],
     ),
-    _entry(
-        "format",
-        "Fill a text template with earlier outputs; no LLM.",
-        {"template": "Text with ${sN.output.FIELD} placeholders."},
-        ["template"],
-        ["text"],
-    ),
+    {
+        **_entry(
+            "format",
+            "Fill a text template with earlier outputs; no LLM.",
+            {"template": "Text with ${sN.output.FIELD} placeholders."},
+            ["template"],
+            ["text"],
+        ),
+        "needs_reference": True,
+    },
     _entry(
         "python",
         "Run the given Python code in the sandbox and capture what it prints.",

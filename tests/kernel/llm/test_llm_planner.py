@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 
 from sgr_kernel.errors import LLMInvalidOutput, PlanValidationError
 from sgr_kernel.llm.planner import (
+    MAX_CODE_CHARS,
+    MAX_INPUT_CHARS,
     check_against_catalogue,
     plan_task,
     planner_messages,
@@ -78,7 +80,17 @@ def test_output_schema_has_skill_enum_and_exact_input_names() -> None:
     repeat_inputs = by_skill["repeat"]["properties"]["inputs"]
     assert list(repeat_inputs["properties"]) == ["json", "n"]
     assert repeat_inputs["additionalProperties"] is False
-    assert repeat_inputs["properties"]["json"]["maxLength"] <= 200
+    assert repeat_inputs["properties"]["json"]["maxLength"] <= MAX_INPUT_CHARS
+
+
+def test_each_input_is_bounded_by_what_it_needs() -> None:
+    # Code needs room (a 200-character cap cut programs off mid-line); prose stays short.
+    schema = json_schema_for(planner_output_model(EVAL_CATALOGUE))
+    variants = schema["properties"]["steps"]["items"]["anyOf"]
+    by_skill = {v["properties"]["skill"]["enum"][0]: v["properties"]["inputs"] for v in variants}
+    assert by_skill["python"]["properties"]["code"]["maxLength"] == MAX_CODE_CHARS
+    question = by_skill["answer"]["properties"]["question"]
+    assert question["maxLength"] == MAX_INPUT_CHARS < MAX_CODE_CHARS
     assert schema["properties"]["steps"]["maxItems"] >= 1
 
 

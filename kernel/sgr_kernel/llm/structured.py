@@ -1,0 +1,125 @@
+"""Structured-output modes of OpenAI-compatible servers, and finding out which one works.
+
+Servers differ in how (and whether) they constrain an answer to a JSON schema:
+
+- ``json_schema``: ``response_format={"type": "json_schema", ...}`` (OpenAI, vLLM, Ollama ≥ 0.5);
+- ``json_object_schema``: ``response_format={"type": "json_object", "schema": ...}``, which
+  llama-cpp-python's server turns into a grammar (and which others accept as plain JSON mode);
+- ``tool_call``: one function whose parameters are the schema, forced with ``tool_choice``;
+- ``prompt``: the schema in the system prompt, no constraint; ``schema_guided`` validates and
+  repairs as in every mode.
+
+A mode is *enforced* only if the server constrains the output. :func:`probe_request` builds a
+tiny request whose schema an unconstrained model would never satisfy by chance (a one-value
+enum), and :func:`probe_outcome` classifies the answer: accepted and obeyed, refused (an
+error that names the feature, whatever the status: 400, 422, 501, or llama-cpp's 500), or
+ignored (HTTP 200 with text that does not match). The strongest enforced mode wins.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+__all__ = [
+    "MODES",
+    "PROBE_NAME",
+    "PROBE_VALUE",
+    "Mode",
+    "apply_mode",
+    "is_capability_refusal",
+    "probe_outcome",
+    "probe_request",
+]
+
+Mode = Literal["json_schema", "json_object_schema", "tool_call", "prompt"]
+MODES: tuple[Mode, ...] = ("json_schema", "json_object_schema", "tool_call", "prompt")
+"""Strongest first; ``prompt`` needs no support and is never probed."""
+
+PROBE_NAME = "sgr_capability_probe"
+PROBE_VALUE = "sgr-structured-ok"
+_PROBE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"probe": {"type": "string", "enum": [PROBE_VALUE]}},
+    "required": ["probe"],
+    "additionalProperties": False,
+}
+
+# Words with which real servers name the structured-output feature they refuse.
+_FEATURE_WORDS = (
+    "response_format",
+    "json_schema",
+    "json_object",
+    "tool_choice",
+    "tools",
+    "tool call",
+    "function",
+    "grammar",
+    "guided",
+    "schema",
+)
+_REFUSAL_STATUSES = (400, 422, 500, 501)
+
+
+def is_capability_refusal(status: int, message: str, param: str | None = None) -> bool:
+    """Does this HTTP error say "this server does not do that structured-output mode"?
+
+    Decided from the message as well as the status: llama-cpp-python's server answers an
+    unknown ``response_format`` with 500, vLLM and Ollama with 400, FastAPI servers with 422
+    (the request failed validation at ``response_format``). A 500 that names none of the
+    feature's words is an ordinary server error.
+    """
+    if status not in _REFUSAL_STATUSES:
+        return False
+    text = f"{param or ''} {message}".lower()
+    return any(word in text for word in _FEATURE_WORDS)
+
+
+def _schema_prompt(schema: dict[str, Any]) -> str:
+    text = json.dumps(schema, separators=(",", ":"))
+    return f"Answer with one JSON object, nothing else, matching this JSON schema: {text}"
+
+
+def apply_mode(
+    mode: Mode,
+    messages: list[dict[str, str]],
+    schema: dict[str, Any],
+    name: str,
+) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    """The messages and extra request parameters that ask for ``schema`` in ``mode``."""
+    name = "".join(c if c.isalnum() or c in "_-" else "_" for c in name)[:64] or "answer"
+    if mode == "json_schema":
+        rf = {
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": schema, "strict": True},
+        }
+        return messages, {"response_format": rf}
+    if mode == "json_object_schema":
+        return messages, {"response_format": {"type": "json_object", "schema": schema}}
+    if mode == "tool_call":
+        tool = {
+            "type": "function",
+            "function": {"name": name, "description": f"Record the {name}.", "parameters": schema},
+        }
+        choice = {"type": "function", "function": {"name": name}}
+        return messages, {"tools": [tool], "tool_choice": choice}
+    system = {"role": "system", "content": _schema_prompt(schema)}
+    return [system, *messages], {}
+
+
+def probe_request(mode: Mode, model: str) -> dict[str, Any]:
+    """A tiny chat request that only a server enforcing ``mode`` answers with the probe value."""
+    messages = [{"role": "user", "content": "Say hello."}]
+    msgs, extra = apply_mode(mode, messages, _PROBE_SCHEMA, PROBE_NAME)
+    return {"model": model, "messages": msgs, "temperature": 0.0, "max_tokens": 24, **extra}
+
+
+def probe_outcome(text: str | None) -> bool:
+    """Did the server obey the probe's schema (a JSON object with the enum's one value)?"""
+    if not text:
+        return False
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(data, dict) and data.get("probe") == PROBE_VALUE
