@@ -1,23 +1,29 @@
 """A GBNF grammar from a JSON schema that a tiny model cannot escape (notes: backend-spikes §3).
 
-Two fixes over llama-cpp-python's stock converter, both measured (16/24 → 24/24 valid):
+Three fixes over llama-cpp-python's stock converter:
 
 1. the stock ``char`` rule admits raw control characters (newlines) inside strings, which
-   strict JSON parsers reject: they are excluded;
+   strict JSON parsers reject: they are excluded (measured 16/24 → 24/24 valid);
 2. a tiny model loops inside a string until ``max_tokens`` cuts the JSON short: every string
-   is bounded by ``maxLength`` (clamped here) so the grammar closes it in time.
+   is bounded by ``maxLength`` so the grammar closes it in time;
+3. the converter writes a bound of N as N nested optional groups, which llama.cpp's grammar
+   parser refuses above about a thousand ("exceeds sane defaults") and then crashes on: the
+   nesting is rewritten as the flat repetition ``char{m,n}``, so a field keeps the bound it
+   declares (code: thousands of characters).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 __all__ = [
     "LOCAL_MAX_DECLARED_LENGTH",
     "LOCAL_MAX_STRING_LENGTH",
     "clamp_strings",
+    "flatten_repetitions",
     "grammar_for_schema",
 ]
 
@@ -55,6 +61,23 @@ def clamp_strings(
     return out
 
 
+# `char char (char (char (char)?)?)?` = two required, three optional: char{2,5}.
+_NESTED = re.compile(r"((?:char )*)((?:\(char )*)\(char\)\?((?:\)\?)*)")
+
+
+def _flat(m: re.Match[str]) -> str:
+    required = m.group(1).count("char")
+    optional = m.group(2).count("(char") + 1
+    if m.group(3).count(")?") != optional - 1:  # not the converter's shape: leave it
+        return m.group(0)
+    return f"char{{{required},{required + optional}}}"
+
+
+def flatten_repetitions(gbnf: str) -> str:
+    """Rewrite the converter's nested optional ``char`` groups as ``char{m,n}``."""
+    return _NESTED.sub(_flat, gbnf)
+
+
 def grammar_for_schema(schema: dict[str, Any], *, max_string_length: int) -> str:
     """GBNF text for ``schema`` with strict strings and bounded lengths.
 
@@ -71,4 +94,4 @@ def grammar_for_schema(schema: dict[str, Any], *, max_string_length: int) -> str
             "llama_cpp's JSON-schema grammar no longer has the rule "
             f"{_STOCK_CHAR!r}; update sgr_kernel/llm/_gbnf.py"
         )
-    return text.replace(_STOCK_CHAR, _STRICT_CHAR)
+    return flatten_repetitions(text.replace(_STOCK_CHAR, _STRICT_CHAR))

@@ -338,18 +338,18 @@ class OpenAICompatLLM:
         self, request: LLMRequest, model: str, mode: Mode | None, on_token: TokenCallback | None
     ) -> tuple[str, Usage, str | None, str]:
         params = self._params(request, model, mode)
-        if on_token is None:
+        if on_token is None or mode == "tool_call":
+            # Streamed tool calls are where servers differ most (llama-cpp-python's server
+            # drops the connection): a forced tool call is asked whole and shown in one piece.
             resp = await self._client.chat.completions.create(**params)
             if not getattr(resp, "choices", None):
                 raise LLMServerError(f"{self.base_url}: a completion without choices")
             choice = resp.choices[0]
             served = resp.model or model
-            return (
-                _message_text(choice.message, mode),
-                self._usage(served, resp.usage),
-                choice.finish_reason,
-                served,
-            )
+            text = _message_text(choice.message, mode)
+            if on_token is not None and text:
+                on_token(text)
+            return text, self._usage(served, resp.usage), choice.finish_reason, served
         stream = await self._client.chat.completions.create(
             **params, stream=True, stream_options={"include_usage": True}
         )

@@ -18,10 +18,12 @@ ignored (HTTP 200 with text that does not match). The strongest enforced mode wi
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any, Literal
 
 __all__ = [
+    "GRAMMAR_MAX_LENGTH",
     "MODES",
     "PROBE_NAME",
     "PROBE_VALUE",
@@ -30,6 +32,7 @@ __all__ = [
     "is_capability_refusal",
     "probe_outcome",
     "probe_request",
+    "relax_long_strings",
 ]
 
 Mode = Literal["json_schema", "json_object_schema", "tool_call", "prompt"]
@@ -59,6 +62,29 @@ _FEATURE_WORDS = (
     "schema",
 )
 _REFUSAL_STATUSES = (400, 422, 500, 501)
+
+GRAMMAR_MAX_LENGTH = 1000
+"""Longest ``maxLength`` sent in ``json_object_schema`` and ``tool_call`` modes. llama-cpp-python's server writes
+a bound of N as N nested grammar groups and crashes above about a thousand; a longer field is
+sent unbounded (``max_tokens`` still ends it, and validation still applies the real bound)."""
+
+
+def relax_long_strings(schema: dict[str, Any], limit: int = GRAMMAR_MAX_LENGTH) -> dict[str, Any]:
+    """A copy of ``schema`` without the ``maxLength`` bounds above ``limit``."""
+    out = copy.deepcopy(schema)
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "string" and int(node.get("maxLength", 0)) > limit:
+                del node["maxLength"]
+            for v in node.values():
+                visit(v)
+        elif isinstance(node, list):
+            for v in node:
+                visit(v)
+
+    visit(out)
+    return out
 
 
 def is_capability_refusal(status: int, message: str, param: str | None = None) -> bool:
@@ -95,11 +121,16 @@ def apply_mode(
         }
         return messages, {"response_format": rf}
     if mode == "json_object_schema":
-        return messages, {"response_format": {"type": "json_object", "schema": schema}}
+        rf = {"type": "json_object", "schema": relax_long_strings(schema)}
+        return messages, {"response_format": rf}
     if mode == "tool_call":
         tool = {
             "type": "function",
-            "function": {"name": name, "description": f"Record the {name}.", "parameters": schema},
+            "function": {
+                "name": name,
+                "description": f"Record the {name}.",
+                "parameters": relax_long_strings(schema),
+            },
         }
         choice = {"type": "function", "function": {"name": name}}
         return messages, {"tools": [tool], "tool_choice": choice}

@@ -228,8 +228,9 @@ def test_forced_tool_call_answers_plain_and_streamed() -> None:
 
         plain, streamed = asyncio.run(go())
         assert json.loads(plain)["name"] == "Sapporo"
-        assert json.loads(streamed)["name"] == "Kobe" and "".join(seen) == streamed
-        assert len(seen) > 1 and srv.probe_requests == []  # configured, never probed
+        assert json.loads(streamed)["name"] == "Kobe" and seen == [streamed]  # one piece
+        assert srv.probe_requests == []  # configured, never probed
+        assert [b.get("stream") for b in srv.chat_requests] == [None, None]
         assert all(b["tool_choice"]["function"]["name"] == "City" for b in srv.chat_requests)
 
 
