@@ -35,9 +35,12 @@ from sgr_kernel.llm.structured import (
     MODES,
     Mode,
     apply_mode,
-    is_capability_refusal,
+    delta_text,
+    error_text,
+    message_text,
     probe_outcome,
     probe_request,
+    refused,
 )
 
 __all__ = ["OpenAICompatLLM", "map_error", "parse_retry_after"]
@@ -251,19 +254,19 @@ class OpenAICompatLLM:
         try:
             resp = await self._client.chat.completions.create(**probe_request(mode, model))
         except openai.APIStatusError as e:
-            if _refused(e):
-                return f"refused ({e.status_code}: {_error_text(e)[:160]})"
+            if refused(e):
+                return f"refused ({e.status_code}: {error_text(e)[:160]})"
             raise map_error(e, self.base_url) from None
         except (openai.OpenAIError, json.JSONDecodeError) as e:
             raise map_error(e, self.base_url) from None
         if not getattr(resp, "choices", None):
             return "ignored (no choices)"
-        text = _message_text(resp.choices[0].message, mode)
+        text = message_text(resp.choices[0].message, mode)
         return "enforced" if probe_outcome(text) else f"ignored (answered {text[:60]!r})"
 
     def _step_down(self, mode: Mode, e: openai.APIStatusError) -> Mode:
         tried = dict(self.endpoint.tried) if self.endpoint else {}
-        tried[mode] = f"refused ({e.status_code}: {_error_text(e)[:160]})"
+        tried[mode] = f"refused ({e.status_code}: {error_text(e)[:160]})"
         lower = MODES[MODES.index(mode) + 1]
         self._remember(lower, tried)
         return lower
@@ -312,7 +315,7 @@ class OpenAICompatLLM:
                     text, usage, finish, served = await self._call(request, model, mode, on_token)
                     break
                 except openai.APIStatusError as e:
-                    if mode is None or mode == "prompt" or not _refused(e):
+                    if mode is None or mode == "prompt" or not refused(e):
                         raise
                     mode = self._step_down(mode, e)
         except (openai.OpenAIError, json.JSONDecodeError) as e:
@@ -346,7 +349,7 @@ class OpenAICompatLLM:
                 raise LLMServerError(f"{self.base_url}: a completion without choices")
             choice = resp.choices[0]
             served = resp.model or model
-            text = _message_text(choice.message, mode)
+            text = message_text(choice.message, mode)
             if on_token is not None and text:
                 on_token(text)
             return text, self._usage(served, resp.usage), choice.finish_reason, served
@@ -362,7 +365,7 @@ class OpenAICompatLLM:
             if chunk.usage is not None:
                 usage = chunk.usage
             for choice in chunk.choices:
-                piece = _delta_text(choice.delta, mode)
+                piece = delta_text(choice.delta, mode)
                 if piece:
                     parts.append(piece)
                     on_token(piece)
@@ -395,44 +398,3 @@ async def _guarded(stream: Any, base_url: str) -> AsyncIterator[Any]:
             yield chunk
     finally:
         await stream.close()
-
-
-def _param(e: openai.APIStatusError) -> str | None:
-    param = getattr(e, "param", None)
-    return str(param) if param is not None else None
-
-
-def _error_text(e: openai.APIStatusError) -> str:
-    # The SDK's message drops bodies it does not recognise (FastAPI's {"detail": [...]},
-    # vLLM's flat {"object": "error", ...}): read the body as well.
-    parts = [e.message]
-    body = getattr(e, "body", None)
-    if body is not None:
-        parts.append(body if isinstance(body, str) else json.dumps(body, default=str))
-    return " ".join(parts)
-
-
-def _refused(e: openai.APIStatusError) -> bool:
-    return is_capability_refusal(e.status_code, _error_text(e), _param(e))
-
-
-def _message_text(message: Any, mode: Mode | None) -> str:
-    # A forced tool call answers in the call's arguments; some servers put it in content.
-    if mode == "tool_call":
-        calls = getattr(message, "tool_calls", None) or []
-        for call in calls:
-            fn = getattr(call, "function", None)
-            if fn is not None and fn.arguments:
-                return str(fn.arguments)
-    return str(getattr(message, "content", None) or "")
-
-
-def _delta_text(delta: Any, mode: Mode | None) -> str:
-    if delta is None:
-        return ""
-    if mode == "tool_call":
-        for call in getattr(delta, "tool_calls", None) or []:
-            fn = getattr(call, "function", None)
-            if fn is not None and fn.arguments:
-                return str(fn.arguments)
-    return str(delta.content or "")

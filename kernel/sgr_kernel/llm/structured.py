@@ -29,9 +29,13 @@ __all__ = [
     "PROBE_VALUE",
     "Mode",
     "apply_mode",
+    "delta_text",
+    "error_text",
     "is_capability_refusal",
+    "message_text",
     "probe_outcome",
     "probe_request",
+    "refused",
     "relax_long_strings",
 ]
 
@@ -64,9 +68,11 @@ _FEATURE_WORDS = (
 _REFUSAL_STATUSES = (400, 422, 500, 501)
 
 GRAMMAR_MAX_LENGTH = 1000
-"""Longest ``maxLength`` sent in ``json_object_schema`` and ``tool_call`` modes. llama-cpp-python's server writes
-a bound of N as N nested grammar groups and crashes above about a thousand; a longer field is
-sent unbounded (``max_tokens`` still ends it, and validation still applies the real bound)."""
+"""Longest ``maxLength`` sent in ``json_object_schema`` and ``tool_call`` modes.
+
+llama-cpp-python's server writes a bound of N as N nested grammar groups and crashes above
+about a thousand; a longer field is sent unbounded (``max_tokens`` still ends it, and
+validation still applies the real bound)."""
 
 
 def relax_long_strings(schema: dict[str, Any], limit: int = GRAMMAR_MAX_LENGTH) -> dict[str, Any]:
@@ -154,3 +160,48 @@ def probe_outcome(text: str | None) -> bool:
     except json.JSONDecodeError:
         return False
     return isinstance(data, dict) and data.get("probe") == PROBE_VALUE
+
+
+def _param(e: Any) -> str | None:
+    param = getattr(e, "param", None)
+    return str(param) if param is not None else None
+
+
+def error_text(e: Any) -> str:
+    """An SDK status error's message and body, as text."""
+    # The SDK's message drops bodies it does not recognise (FastAPI's {"detail": [...]},
+    # vLLM's flat {"object": "error", ...}): read the body as well.
+    parts = [e.message]
+    body = getattr(e, "body", None)
+    if body is not None:
+        parts.append(body if isinstance(body, str) else json.dumps(body, default=str))
+    return " ".join(parts)
+
+
+def refused(e: Any) -> bool:
+    """Is this SDK status error a refusal of the structured-output mode asked for?"""
+    return is_capability_refusal(e.status_code, error_text(e), _param(e))
+
+
+def message_text(message: Any, mode: Mode | None) -> str:
+    """The answer in a completion's message (``mode`` says where to look)."""
+    # A forced tool call answers in the call's arguments; some servers put it in content.
+    if mode == "tool_call":
+        calls = getattr(message, "tool_calls", None) or []
+        for call in calls:
+            fn = getattr(call, "function", None)
+            if fn is not None and fn.arguments:
+                return str(fn.arguments)
+    return str(getattr(message, "content", None) or "")
+
+
+def delta_text(delta: Any, mode: Mode | None) -> str:
+    """The text in one streamed delta."""
+    if delta is None:
+        return ""
+    if mode == "tool_call":
+        for call in getattr(delta, "tool_calls", None) or []:
+            fn = getattr(call, "function", None)
+            if fn is not None and fn.arguments:
+                return str(fn.arguments)
+    return str(delta.content or "")

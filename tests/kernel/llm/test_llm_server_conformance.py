@@ -84,7 +84,7 @@ def test_plan_call_is_schema_valid(llama_server: LlamaServer) -> None:
     messages = planner_messages("What is the capital of Italy?", EVAL_CATALOGUE)
     value, _, attempts = _generate(_client(llama_server), cls, messages)
     steps = value.model_dump(by_alias=True)["steps"]
-    assert 1 <= len(steps) and {s["skill"] for s in steps} <= {e["name"] for e in EVAL_CATALOGUE}
+    assert len(steps) >= 1 and {s["skill"] for s in steps} <= {e["name"] for e in EVAL_CATALOGUE}
     print(f"FIGURE conformance kind=plan attempts={attempts} steps={len(steps)}")
 
 
@@ -107,7 +107,9 @@ def test_code_interpreter_call_is_schema_valid(llama_server: LlamaServer) -> Non
     ]
     value, _, attempts = _generate(_client(llama_server), CodeModel, messages)
     assert value.code.strip()
-    print(f"FIGURE conformance kind=code_interpreter attempts={attempts} code_chars={len(value.code)}")
+    print(
+        f"FIGURE conformance kind=code_interpreter attempts={attempts} code_chars={len(value.code)}"
+    )
 
 
 def test_forced_tool_call_mode_works_on_the_real_server(llama_server: LlamaServer) -> None:
@@ -130,16 +132,29 @@ def test_sgr_run_task_completes_through_openai_compat(
         ),
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "sgr_kernel.cli", "--home", str(tmp_path / "runs"), "run",
-         "What is the capital of France?", "--json", "--approval", "auto"],
+        [
+            sys.executable,
+            "-m",
+            "sgr_kernel.cli",
+            "--home",
+            str(tmp_path / "runs"),
+            "run",
+            "What is the capital of France?",
+            "--json",
+            "--approval",
+            "auto",
+        ],
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads(proc.stdout)
     assert data["status"] == "COMPLETED"
     texts = [o.get("text") for o in data["outputs"].values() if isinstance(o, dict)]
     assert any(isinstance(t, str) and t.strip() for t in texts), data
-    print(f"FIGURE sgr_run provider=openai_compat status={data['status']} steps={len(data['steps'])}")
+    print(
+        f"FIGURE sgr_run provider=openai_compat status={data['status']} steps={len(data['steps'])}"
+    )
