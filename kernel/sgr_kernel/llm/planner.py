@@ -15,11 +15,26 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from sgr_kernel.errors import PlanValidationError
 from sgr_kernel.llm.base import Message
 from sgr_kernel.llm.schema_guided import LLMCall, generate
+from sgr_kernel.llm.shapes import (
+    FREE_SHAPE,
+    SHAPE_EXAMPLES,
+    SHAPE_HELP,
+    available_shapes,
+    expand_shape,
+    shapes_for_task,
+)
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.models.refs import Ref, RefError, find_refs
@@ -57,31 +72,23 @@ REPLAN_TEMPERATURE = 0.7
 Validate = Callable[[Plan], list[str]]
 
 _SYSTEM = (
-    "You are a planner. Split the task into as few steps as possible; each step calls one "
-    "skill.\nSkills:\n{skills}\nStep 1 is called s1, step 2 is s2, and so on. To pass the "
+    "You are a planner. First choose the shape of the task:\n{shapes}\n"
+    "For every shape but steps, leave steps null: the steps follow from the shape.\n"
+    "For steps, split the task into as few steps as possible; each step calls one skill.\n"
+    "Skills:\n{skills}\nStep 1 is called s1, step 2 is s2, and so on. To pass the "
     "output of an earlier step into an input, write ${{sN.output.FIELD}}, for example "
-    "${{s1.output.text}}; a step can only use the steps before it.\n"
-    "Put the user's own words into the inputs. Reply with JSON only."
+    "${{s1.output.text}}; a step can only use the steps before it, and only their outputs "
+    "listed after ->.\nPut the user's own words into the inputs. Reply with JSON only."
 )
 
-# (task, steps) pairs; one is shown only when the catalogue has every skill it uses.
+# (task, steps) pairs for the `steps` shape; shown when the catalogue has what they use.
 _EXAMPLES: tuple[tuple[str, tuple[tuple[str, dict[str, str]], ...]], ...] = (
     (
-        "What is the capital of France?",
-        (("answer", {"question": "What is the capital of France?"}),),
-    ),
-    (
-        "Write a haiku about autumn and put it under the title 'Autumn'.",
+        "Summarise the text 'The cat sat on the mat all day.', then translate the summary "
+        "into French.",
         (
-            ("answer", {"question": "Write a haiku about autumn."}),
-            ("format", {"template": "Autumn\n\n${s1.output.text}"}),
-        ),
-    ),
-    (
-        "Compute the sum of the squares of 1 to 10 in Python and explain the result.",
-        (
-            ("python", {"code": "print(sum(i * i for i in range(1, 11)))"}),
-            ("answer", {"question": "Explain this result: ${s1.output.stdout}"}),
+            ("answer", {"question": "Summarise the text 'The cat sat on the mat all day.'"}),
+            ("answer", {"question": "Translate into French: ${s1.output.text}"}),
         ),
     ),
 )
@@ -109,10 +116,27 @@ def _model_name(skill: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in skill.title())
 
 
+def _shapes(catalogue: Sequence[Mapping[str, Any]], task: str | None) -> list[str]:
+    shapes = available_shapes(catalogue)
+    return shapes if task is None else shapes_for_task(task, shapes)
+
+
+def _needs_steps(value: Any) -> Any:
+    if value.shape == FREE_SHAPE and not value.steps:
+        raise ValueError(f"shape {FREE_SHAPE!r} needs the list of steps (or choose a shape)")
+    return value
+
+
 def planner_output_model(
-    catalogue: Sequence[Mapping[str, Any]], *, max_steps: int = MAX_PLAN_STEPS
+    catalogue: Sequence[Mapping[str, Any]],
+    *,
+    max_steps: int = MAX_PLAN_STEPS,
+    task: str | None = None,
 ) -> type[BaseModel]:
-    """The pydantic model the planner asks the LLM to fill, built from the catalogue."""
+    """The pydantic model the planner asks the LLM to fill, built from the catalogue.
+
+    With ``task``, the shapes offered are those its cues allow (:func:`shapes_for_task`).
+    """
     if not catalogue:
         raise PlanValidationError(["the skill catalogue is empty: no skill to plan with"])
     step_models: list[type[BaseModel]] = []
@@ -146,10 +170,20 @@ def planner_output_model(
     step_type: Any = step_models[0]
     if len(step_models) > 1:
         step_type = Annotated[Union[tuple(step_models)], Field(discriminator="skill")]  # noqa: UP007
+    shapes = _shapes(catalogue, task)
+    shape_type: Any = Literal[tuple(shapes)]
+    text = (str | None,)
     return create_model(
         "PlannerOutput",
         __config__=ConfigDict(frozen=True, extra="forbid"),
-        steps=(list[step_type], Field(min_length=1, max_length=max_steps)),
+        __validators__={"_steps_for_free_shape": model_validator(mode="after")(_needs_steps)},
+        shape=(shape_type, Field(FREE_SHAPE, description="The task's shape; steps: any other.")),
+        before=(text[0], Field(None, max_length=MAX_INPUT_CHARS, description="Layout text.")),
+        after=(text[0], Field(None, max_length=MAX_INPUT_CHARS, description="Layout text.")),
+        steps=(
+            list[step_type] | None,
+            Field(None, min_length=1, max_length=max_steps, description="Shape steps only."),
+        ),
     )
 
 
@@ -165,22 +199,38 @@ def _example_json(steps: Sequence[tuple[str, Mapping[str, str]]], by: Mapping[st
     for skill, inputs in steps:
         full = {p: inputs.get(p) for p in _props(by[skill])}  # strict: every input present
         out.append({"skill": skill, "inputs": full})
-    return json.dumps({"steps": out}, ensure_ascii=False)
+    data = {"shape": FREE_SHAPE, "before": None, "after": None, "steps": out}
+    return json.dumps(data, ensure_ascii=False)
+
+
+def _shape_json(shape: str, before: str | None, after: str | None) -> str:
+    data = {"shape": shape, "before": before, "after": after, "steps": None}
+    return json.dumps(data, ensure_ascii=False)
 
 
 def planner_messages(task: str, catalogue: Sequence[Mapping[str, Any]]) -> list[Message]:
     """The system prompt, the few-shot examples that fit the catalogue, and the task."""
     by = _by_name(catalogue)
     skills = "\n".join(_skill_line(e) for e in by.values())
-    msgs = [Message(role="system", content=_SYSTEM.format(skills=skills))]
-    for ex_task, steps in _EXAMPLES:
+    shapes = _shapes(catalogue, task)
+    help_ = "\n".join(f"- {name}: {SHAPE_HELP[name]}" for name in shapes)
+    msgs = [Message(role="system", content=_SYSTEM.format(skills=skills, shapes=help_))]
+    shots: list[tuple[str, str]] = []
+    for ex_task, steps in _EXAMPLES:  # the free plan first: the last examples weigh most
         uses = {s for s, _ in steps}
         fits = uses <= set(by) and all(
             set(i) <= set(_props(by[s])) and _required(by[s]) <= set(i) for s, i in steps
         )
         if fits:
-            msgs.append(Message(role="user", content=f"Task: {ex_task}"))
-            msgs.append(Message(role="assistant", content=_example_json(steps, by)))
+            shots.append((ex_task, _example_json(steps, by)))
+    shots += [
+        (ex_task, _shape_json(shape, before, after))
+        for ex_task, shape, before, after in SHAPE_EXAMPLES
+        if shape in shapes
+    ]
+    for ex_task, answer in shots:
+        msgs.append(Message(role="user", content=f"Task: {ex_task}"))
+        msgs.append(Message(role="assistant", content=answer))
     msgs.append(Message(role="user", content=f"Task: {task}"))
     return msgs
 
@@ -201,10 +251,23 @@ def to_plan(
     *,
     name: str = "plan",
     budget: BudgetPolicy | None = None,
+    task: str | None = None,
 ) -> tuple[Plan | None, list[str]]:
-    """Turn the planner's output into a :class:`Plan`: the plan (or None) and its problems."""
+    """Turn the planner's output into a :class:`Plan`: the plan (or None) and its problems.
+
+    A known shape becomes its steps (``shapes.py``) with ``task`` (default ``name``) as the
+    user's words; the ``steps`` shape takes the model's own steps.
+    """
     by = _by_name(catalogue)
-    raw = output.model_dump(by_alias=True)["steps"]
+    data_out = output.model_dump(by_alias=True)
+    shape = data_out.get("shape", FREE_SHAPE)
+    if shape != FREE_SHAPE:
+        pairs = expand_shape(shape, task or name, data_out.get("before"), data_out.get("after"))
+        raw = [{"skill": skill, "inputs": inputs} for skill, inputs in pairs]
+    elif not data_out.get("steps"):
+        return None, [f"shape {FREE_SHAPE!r} needs the list of steps; or choose another shape"]
+    else:
+        raw = data_out["steps"]
     steps: list[dict[str, Any]] = []
     for k, step in enumerate(raw, 1):
         props = _props(by[step["skill"]])
@@ -308,7 +371,7 @@ async def plan_task(
         PlanValidationError: Still invalid after the last replan; lists every problem.
         LLMInvalidOutput: The model's JSON stayed schema-invalid after the repairs.
     """
-    output_cls = planner_output_model(catalogue)
+    output_cls = planner_output_model(catalogue, task=task)
     messages = planner_messages(task, catalogue)
     problems: list[str] = []
     for round_ in range(max_replans + 1):
@@ -320,7 +383,7 @@ async def plan_task(
         result = await generate(
             call, output_cls, messages, max_repairs=max_repairs, request_defaults=defaults
         )
-        plan, problems = to_plan(result.value, catalogue, name=task, budget=budget)
+        plan, problems = to_plan(result.value, catalogue, name=task, budget=budget, task=task)
         if plan is not None and not problems:
             try:
                 problems = list(validate(plan))

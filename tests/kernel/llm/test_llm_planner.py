@@ -19,6 +19,7 @@ from sgr_kernel.llm.planner import (
     planner_output_model,
 )
 from sgr_kernel.llm.schema_guided import json_schema_for
+from sgr_kernel.llm.shapes import SHAPE_EXAMPLES
 from sgr_kernel.llm.scripted import ScriptedLLM
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.policies import BudgetPolicy
@@ -72,9 +73,15 @@ def _step(skill: str, **inputs: Any) -> dict[str, Any]:
     return {"skill": skill, "inputs": inputs}
 
 
+def _step_variants(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    # steps is nullable (a known shape needs none): the array branch holds the variants.
+    (array,) = [b for b in schema["properties"]["steps"]["anyOf"] if b.get("type") == "array"]
+    return list(array["items"]["anyOf"])
+
+
 def test_output_schema_has_skill_enum_and_exact_input_names() -> None:
     schema = json_schema_for(planner_output_model(CATALOGUE))
-    variants = schema["properties"]["steps"]["items"]["anyOf"]
+    variants = _step_variants(schema)
     by_skill = {v["properties"]["skill"]["enum"][0]: v for v in variants}
     assert set(by_skill) == {"answer", "repeat"}
     repeat_inputs = by_skill["repeat"]["properties"]["inputs"]
@@ -86,12 +93,13 @@ def test_output_schema_has_skill_enum_and_exact_input_names() -> None:
 def test_each_input_is_bounded_by_what_it_needs() -> None:
     # Code needs room (a 200-character cap cut programs off mid-line); prose stays short.
     schema = json_schema_for(planner_output_model(EVAL_CATALOGUE))
-    variants = schema["properties"]["steps"]["items"]["anyOf"]
+    variants = _step_variants(schema)
     by_skill = {v["properties"]["skill"]["enum"][0]: v["properties"]["inputs"] for v in variants}
     assert by_skill["python"]["properties"]["code"]["maxLength"] == MAX_CODE_CHARS
     question = by_skill["answer"]["properties"]["question"]
     assert question["maxLength"] == MAX_INPUT_CHARS < MAX_CODE_CHARS
-    assert schema["properties"]["steps"]["maxItems"] >= 1
+    (array,) = [b for b in schema["properties"]["steps"]["anyOf"] if b.get("type") == "array"]
+    assert array["maxItems"] >= 1
 
 
 def test_plan_with_refs_typed_inputs_and_budget() -> None:
@@ -179,8 +187,9 @@ def test_few_shot_examples_fit_the_catalogue() -> None:
     msgs = planner_messages("do x", EVAL_CATALOGUE)
     assert msgs[0].role == "system" and "code_interpreter(task)" in msgs[0].content
     examples = [m for m in msgs if m.role == "assistant"]
-    assert len(examples) == 3
-    output_cls = planner_output_model(EVAL_CATALOGUE)
+    # The free plan, then the examples of the shapes "do x" allows (a direct answer).
+    assert len(examples) == 1 + sum(1 for ex in SHAPE_EXAMPLES if ex[1] == "answer")
+    output_cls = planner_output_model(EVAL_CATALOGUE, task="do x")
     for ex in examples:  # every example is itself a valid answer
         output_cls.model_validate(json.loads(ex.content))
     assert [m for m in planner_messages("x", CATALOGUE) if m.role == "assistant"] != []
