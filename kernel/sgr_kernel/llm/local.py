@@ -103,12 +103,22 @@ class LocalLLM:
         if model in (None, "", DEFAULT_LOCAL_MODEL, "smollm2"):
             return cls()
         assert model is not None
+        path = Path(os.path.expanduser(model))
+        if path.is_file():
+            # Any GGUF by path, named .gguf or not (Ollama's blobs are sha256-… files).
+            with path.open("rb") as f:
+                if f.read(4) != b"GGUF":
+                    raise ConfigError(
+                        f"local model {model!r} is not a GGUF file (no GGUF magic bytes); "
+                        "`sgr models` lists the GGUF files found on this machine"
+                    )
+            return cls(path)
         if not model.endswith(".gguf"):
             raise ConfigError(
-                f"local model {model!r}: give a path to a .gguf file, or leave SGR_MODEL unset "
-                f"for the bundled {DEFAULT_LOCAL_MODEL}"
+                f"local model {model!r}: give a path to a GGUF file (`sgr models` lists the "
+                f"ones found), or leave SGR_MODEL unset for the bundled {DEFAULT_LOCAL_MODEL}"
             )
-        return cls(os.path.expanduser(model))
+        return cls(path)
 
     def __repr__(self) -> str:
         return f"LocalLLM(model_path={str(self.model_path)!r})"
