@@ -127,6 +127,9 @@ def _needs_steps(value: Any) -> Any:
     return value
 
 
+_STEPS_VALIDATOR: Any = model_validator(mode="after")(_needs_steps)
+
+
 def planner_output_model(
     catalogue: Sequence[Mapping[str, Any]],
     *,
@@ -172,14 +175,14 @@ def planner_output_model(
         step_type = Annotated[Union[tuple(step_models)], Field(discriminator="skill")]  # noqa: UP007
     shapes = _shapes(catalogue, task)
     shape_type: Any = Literal[tuple(shapes)]
-    text = (str | None,)
+    text: Any = str | None
     return create_model(
         "PlannerOutput",
         __config__=ConfigDict(frozen=True, extra="forbid"),
-        __validators__={"_steps_for_free_shape": model_validator(mode="after")(_needs_steps)},
+        __validators__={"steps_for_free_shape": _STEPS_VALIDATOR},
         shape=(shape_type, Field(FREE_SHAPE, description="The task's shape; steps: any other.")),
-        before=(text[0], Field(None, max_length=MAX_INPUT_CHARS, description="Layout text.")),
-        after=(text[0], Field(None, max_length=MAX_INPUT_CHARS, description="Layout text.")),
+        before=(text, Field(None, max_length=MAX_INPUT_CHARS, description="Layout text.")),
+        after=(text, Field(None, max_length=MAX_INPUT_CHARS, description="Layout text.")),
         steps=(
             list[step_type] | None,
             Field(None, min_length=1, max_length=max_steps, description="Shape steps only."),
@@ -263,11 +266,11 @@ def to_plan(
     shape = data_out.get("shape", FREE_SHAPE)
     if shape != FREE_SHAPE:
         pairs = expand_shape(shape, task or name, data_out.get("before"), data_out.get("after"))
-        raw = [{"skill": skill, "inputs": inputs} for skill, inputs in pairs]
+        raw: list[dict[str, Any]] = [{"skill": sk, "inputs": ins} for sk, ins in pairs]
     elif not data_out.get("steps"):
         return None, [f"shape {FREE_SHAPE!r} needs the list of steps; or choose another shape"]
     else:
-        raw = data_out["steps"]
+        raw = list(data_out["steps"])
     steps: list[dict[str, Any]] = []
     for k, step in enumerate(raw, 1):
         props = _props(by[step["skill"]])

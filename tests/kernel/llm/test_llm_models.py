@@ -97,7 +97,7 @@ def test_sgr_model_takes_any_gguf_path(tmp_path: Path) -> None:
     not_gguf.write_text("hello")
     with pytest.raises(ConfigError, match="not a GGUF file"):
         LocalLLM.from_settings(LLMSettings(model=str(not_gguf)))
-    with pytest.raises(ConfigError, match="no such .gguf"):
+    with pytest.raises(ConfigError, match=r"no such \.gguf"):
         LocalLLM.from_settings(LLMSettings(model=str(tmp_path / "missing.gguf")))
 
 

@@ -19,8 +19,8 @@ from sgr_kernel.llm.planner import (
     planner_output_model,
 )
 from sgr_kernel.llm.schema_guided import json_schema_for
-from sgr_kernel.llm.shapes import SHAPE_EXAMPLES
 from sgr_kernel.llm.scripted import ScriptedLLM
+from sgr_kernel.llm.shapes import SHAPE_EXAMPLES
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.skills.base import Skill, SkillContext
