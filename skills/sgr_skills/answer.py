@@ -39,6 +39,7 @@ class AnswerSkill(Skill):
     Output = AnswerOutput
     capabilities = frozenset({CAP_LLM})
     idempotent = True
+    planned_attempts = 2  # an empty answer fails its attempt; the planner allows one more
 
     def estimate(self, inputs: dict[str, object]) -> Estimate:
         size = sum(len(str(v)) for v in inputs.values())

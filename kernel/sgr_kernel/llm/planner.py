@@ -279,7 +279,11 @@ def to_plan(
             for key, val in step["inputs"].items()
             if val is not None
         }
-        steps.append({"id": f"s{k}", "skill": step["skill"], "inputs": inputs})
+        spec: dict[str, Any] = {"id": f"s{k}", "skill": step["skill"], "inputs": inputs}
+        attempts = int(by[step["skill"]].get("planned_attempts") or 1)
+        if attempts > 1:
+            spec["retry"] = {"max_attempts": attempts, "backoff_s": 0.0}
+        steps.append(spec)
     problems: list[str] = []
     for k, step in enumerate(steps, 1):
         deps: list[str] = []

@@ -146,6 +146,9 @@ class Skill(ABC):
     idempotent: ClassVar[bool] = True
     isolation: ClassVar[Literal["async", "process"]] = "async"
     """``process``: the engine runs :meth:`run_blocking` in a child process it can kill."""
+    planned_attempts: ClassVar[int] = 1
+    """Attempts the planner gives a step of this skill (a retryable failure, such as an
+    empty model answer, is then retried once more before the run fails)."""
     needs_reference: ClassVar[bool] = False
     """In a plan of several steps, the step must use an earlier step's output (``format``:
     a template that refers to nothing means the planner wrote the answer itself)."""
@@ -173,4 +176,6 @@ class Skill(ABC):
         }
         if cls.needs_reference:
             entry["needs_reference"] = True
+        if cls.planned_attempts > 1:
+            entry["planned_attempts"] = cls.planned_attempts
         return entry
