@@ -88,10 +88,56 @@ def grammar_for_schema(schema: dict[str, Any], *, max_string_length: int) -> str
     from llama_cpp import llama_grammar
 
     clamped = clamp_strings(schema, max_string_length)
-    text: str = llama_grammar.json_schema_to_gbnf(json.dumps(clamped))
-    if _STOCK_CHAR not in text:
+    refs: list[tuple[list[str], int]] = []
+    marked = _mark_refs(clamped, refs, max_string_length)
+    text: str = llama_grammar.json_schema_to_gbnf(json.dumps(marked))
+    if "char ::=" in text and _STOCK_CHAR not in text:
         raise RuntimeError(
             "llama_cpp's JSON-schema grammar no longer has the rule "
             f"{_STOCK_CHAR!r}; update sgr_kernel/llm/_gbnf.py"
         )
-    return flatten_repetitions(text.replace(_STOCK_CHAR, _STRICT_CHAR))
+    text = flatten_repetitions(text.replace(_STOCK_CHAR, _STRICT_CHAR))
+    for i, (allowed, bound) in enumerate(refs):
+        text = text.replace(_gbnf_literal(_marker(i)), f"sgr-ref-{i}")
+        text += _ref_rules(i, allowed, bound)
+    return text
+
+
+# A string annotated with `x-sgr-refs` (plan_grammar.py) may contain only those ${...}
+# placeholders: it is swapped for a marker literal before conversion, and the marker for a
+# rule of its own afterwards.
+_REFS_KEY = "x-sgr-refs"
+_PLAIN = r'[^"\\$\x7F\x00-\x1F]'
+_ESCAPE = r'"\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])'
+_DOLLAR = r'"$" [^{"\\\x7F\x00-\x1F]'
+
+
+def _marker(i: int) -> str:
+    return f"<<SGRREF:{i}>>"
+
+
+def _gbnf_literal(text: str) -> str:
+    return '"\\"' + text + '\\""'
+
+
+def _mark_refs(node: Any, refs: list[tuple[list[str], int]], default: int) -> Any:
+    if isinstance(node, list):
+        return [_mark_refs(v, refs, default) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("type") == "string" and _REFS_KEY in node:
+        refs.append(([str(r) for r in node[_REFS_KEY]], int(node.get("maxLength", default))))
+        return {"enum": [_marker(len(refs) - 1)]}
+    return {k: _mark_refs(v, refs, default) for k, v in node.items() if k != _REFS_KEY}
+
+
+def _ref_rules(i: int, allowed: list[str], bound: int) -> str:
+    items = [_PLAIN, _ESCAPE, _DOLLAR]
+    if allowed:
+        names = " | ".join(json.dumps(r) for r in allowed)
+        items.append(f'"${{" ({names}) "}}"')
+    alternatives = " | ".join(items)
+    return (
+        f'\nsgr-ref-{i} ::= "\\"" sgr-ref-{i}-item{{0,{bound}}} "\\"" space\n'
+        f"sgr-ref-{i}-item ::= {alternatives}\n"
+    )

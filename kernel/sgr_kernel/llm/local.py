@@ -115,7 +115,8 @@ class LocalLLM:
             return cls(path)
         if not model.endswith(".gguf"):
             raise ConfigError(
-                f"local model {model!r}: give a path to a GGUF file (`sgr models` lists the "
+                f"local model {model!r}: give a path to a GGUF (.gguf) file (`sgr models` lists "
+                "the "
                 f"ones found), or leave SGR_MODEL unset for the bundled {DEFAULT_LOCAL_MODEL}"
             )
         return cls(path)

@@ -26,15 +26,17 @@ from pydantic import (
 
 from sgr_kernel.errors import PlanValidationError
 from sgr_kernel.llm.base import Message
-from sgr_kernel.llm.schema_guided import LLMCall, generate
-from sgr_kernel.llm.shapes import (
-    FREE_SHAPE,
-    SHAPE_EXAMPLES,
-    SHAPE_HELP,
-    available_shapes,
-    expand_shape,
-    shapes_for_task,
+from sgr_kernel.llm.plan_grammar import constrain_steps
+from sgr_kernel.llm.plan_repair import repair_references
+from sgr_kernel.llm.planner_prompt import (
+    _by_name,
+    _props,
+    _required,
+    _shapes,
+    planner_messages,
 )
+from sgr_kernel.llm.schema_guided import LLMCall, generate, json_schema_for
+from sgr_kernel.llm.shapes import FREE_SHAPE, expand_shape
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.models.refs import Ref, RefError, find_refs
@@ -71,40 +73,6 @@ REPLAN_TEMPERATURE = 0.7
 
 Validate = Callable[[Plan], list[str]]
 
-_SYSTEM = (
-    "You are a planner. First choose the shape of the task:\n{shapes}\n"
-    "For every shape but steps, leave steps null: the steps follow from the shape.\n"
-    "For steps, split the task into as few steps as possible; each step calls one skill.\n"
-    "Skills:\n{skills}\nStep 1 is called s1, step 2 is s2, and so on. To pass the "
-    "output of an earlier step into an input, write ${{sN.output.FIELD}}, for example "
-    "${{s1.output.text}}; a step can only use the steps before it, and only their outputs "
-    "listed after ->.\nPut the user's own words into the inputs. Reply with JSON only."
-)
-
-# (task, steps) pairs for the `steps` shape; shown when the catalogue has what they use.
-_EXAMPLES: tuple[tuple[str, tuple[tuple[str, dict[str, str]], ...]], ...] = (
-    (
-        "Summarise the text 'The cat sat on the mat all day.', then translate the summary "
-        "into French.",
-        (
-            ("answer", {"question": "Summarise the text 'The cat sat on the mat all day.'"}),
-            ("answer", {"question": "Translate into French: ${s1.output.text}"}),
-        ),
-    ),
-)
-
-
-def _by_name(catalogue: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    return {str(e["name"]): e for e in catalogue}
-
-
-def _props(entry: Mapping[str, Any]) -> dict[str, Any]:
-    return dict((entry.get("inputs") or {}).get("properties") or {})
-
-
-def _required(entry: Mapping[str, Any]) -> set[str]:
-    return set((entry.get("inputs") or {}).get("required") or ())
-
 
 def _is_string(schema: Mapping[str, Any]) -> bool:
     if schema.get("type") == "string":
@@ -114,11 +82,6 @@ def _is_string(schema: Mapping[str, Any]) -> bool:
 
 def _model_name(skill: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in skill.title())
-
-
-def _shapes(catalogue: Sequence[Mapping[str, Any]], task: str | None) -> list[str]:
-    shapes = available_shapes(catalogue)
-    return shapes if task is None else shapes_for_task(task, shapes)
 
 
 def _needs_steps(value: Any) -> Any:
@@ -190,54 +153,6 @@ def planner_output_model(
     )
 
 
-def _skill_line(entry: Mapping[str, Any]) -> str:
-    req = _required(entry)
-    args = ", ".join(p if p in req else f"{p}?" for p in _props(entry))
-    outs = ", ".join(entry.get("outputs") or ())
-    return f"- {entry['name']}({args}) -> {outs}: {entry.get('description', '')}"
-
-
-def _example_json(steps: Sequence[tuple[str, Mapping[str, str]]], by: Mapping[str, Any]) -> str:
-    out = []
-    for skill, inputs in steps:
-        full = {p: inputs.get(p) for p in _props(by[skill])}  # strict: every input present
-        out.append({"skill": skill, "inputs": full})
-    data = {"shape": FREE_SHAPE, "before": None, "after": None, "steps": out}
-    return json.dumps(data, ensure_ascii=False)
-
-
-def _shape_json(shape: str, before: str | None, after: str | None) -> str:
-    data = {"shape": shape, "before": before, "after": after, "steps": None}
-    return json.dumps(data, ensure_ascii=False)
-
-
-def planner_messages(task: str, catalogue: Sequence[Mapping[str, Any]]) -> list[Message]:
-    """The system prompt, the few-shot examples that fit the catalogue, and the task."""
-    by = _by_name(catalogue)
-    skills = "\n".join(_skill_line(e) for e in by.values())
-    shapes = _shapes(catalogue, task)
-    help_ = "\n".join(f"- {name}: {SHAPE_HELP[name]}" for name in shapes)
-    msgs = [Message(role="system", content=_SYSTEM.format(skills=skills, shapes=help_))]
-    shots: list[tuple[str, str]] = []
-    for ex_task, steps in _EXAMPLES:  # the free plan first: the last examples weigh most
-        uses = {s for s, _ in steps}
-        fits = uses <= set(by) and all(
-            set(i) <= set(_props(by[s])) and _required(by[s]) <= set(i) for s, i in steps
-        )
-        if fits:
-            shots.append((ex_task, _example_json(steps, by)))
-    shots += [
-        (ex_task, _shape_json(shape, before, after))
-        for ex_task, shape, before, after in SHAPE_EXAMPLES
-        if shape in shapes
-    ]
-    for ex_task, answer in shots:
-        msgs.append(Message(role="user", content=f"Task: {ex_task}"))
-        msgs.append(Message(role="assistant", content=answer))
-    msgs.append(Message(role="user", content=f"Task: {task}"))
-    return msgs
-
-
 def _convert(value: str, schema: Mapping[str, Any]) -> Any:
     # Non-string inputs arrive as JSON text; a lone ${...} stays a string (typed at run time).
     if _is_string(schema) or value.strip().startswith("${"):
@@ -270,7 +185,7 @@ def to_plan(
     elif not data_out.get("steps"):
         return None, [f"shape {FREE_SHAPE!r} needs the list of steps; or choose another shape"]
     else:
-        raw = list(data_out["steps"])
+        raw, _ = repair_references(list(data_out["steps"]), by)
     steps: list[dict[str, Any]] = []
     for k, step in enumerate(raw, 1):
         props = _props(by[step["skill"]])
@@ -379,6 +294,7 @@ async def plan_task(
         LLMInvalidOutput: The model's JSON stayed schema-invalid after the repairs.
     """
     output_cls = planner_output_model(catalogue, task=task)
+    schema = constrain_steps(json_schema_for(output_cls), catalogue, MAX_PLAN_STEPS)
     messages = planner_messages(task, catalogue)
     problems: list[str] = []
     for round_ in range(max_replans + 1):
@@ -388,7 +304,12 @@ async def plan_task(
             # (seeded, so the same run asks the same thing) unless the caller chose otherwise.
             defaults = {"temperature": REPLAN_TEMPERATURE, "seed": round_, **defaults}
         result = await generate(
-            call, output_cls, messages, max_repairs=max_repairs, request_defaults=defaults
+            call,
+            output_cls,
+            messages,
+            max_repairs=max_repairs,
+            request_defaults=defaults,
+            json_schema=schema,
         )
         plan, problems = to_plan(result.value, catalogue, name=task, budget=budget, task=task)
         if plan is not None and not problems:

@@ -22,6 +22,8 @@ import copy
 import json
 from typing import Any, Literal
 
+from sgr_kernel.llm.plan_grammar import strip_annotations
+
 __all__ = [
     "GRAMMAR_MAX_LENGTH",
     "MODES",
@@ -120,6 +122,7 @@ def apply_mode(
 ) -> tuple[list[dict[str, str]], dict[str, Any]]:
     """The messages and extra request parameters that ask for ``schema`` in ``mode``."""
     name = "".join(c if c.isalnum() or c in "_-" else "_" for c in name)[:64] or "answer"
+    schema = strip_annotations(schema)  # x-sgr-* keys are for the local grammar only
     if mode == "json_schema":
         rf = {
             "type": "json_schema",

@@ -124,27 +124,43 @@ def test_plan_with_refs_typed_inputs_and_budget() -> None:
     assert llm.requests[0].messages[-1].content == "Task: repeat and summarise"
 
 
-def test_bad_refs_and_caller_problems_are_fed_back() -> None:
-    forward = {"steps": [_step("answer", question="use ${s2.output.text}", context=None)]}
-    wrong_field = {
+def test_broken_references_are_repaired_before_asking_again() -> None:
+    # Forward, self and unknown-field references can only mean "an earlier output": the
+    # planner rewrites them instead of spending a replanning round.
+    broken = {
         "steps": [
-            _step("answer", question="hi", context=None),
+            _step("answer", question="use ${s2.output.text} and ${s1.output.text}", context=None),
             _step("answer", question="${s1.output.nope}", context=None),
+            _step("answer", question="${s3.output.text} and ${s9.output.text}", context=None),
         ]
     }
+    llm = ScriptedLLM([broken])
+    plan = asyncio.run(plan_task(llm.complete, "t", CATALOGUE, validate=_no_problems))
+    questions = [s.inputs["question"] for s in plan.steps]
+    assert questions == [
+        "use  and ",
+        "${s1.output.text}",
+        "${s2.output.text} and ${s2.output.text}",
+    ]
+    assert [s.depends_on for s in plan.steps] == [(), ("s1",), ("s2",)]
+    assert len(llm.requests) == 1  # no replanning round needed
+
+
+def test_bad_refs_and_caller_problems_are_fed_back() -> None:
+    malformed = {"steps": [_step("answer", question="use ${s1.nope}", context=None)]}
     good = {"steps": [_step("answer", question="hi", context=None)]}
-    llm = ScriptedLLM([forward, wrong_field, good])
+    llm = ScriptedLLM([malformed, good, good])
     seen: list[Plan] = []
 
     def validate(plan: Plan) -> list[str]:
         seen.append(plan)
-        return []
+        return [] if len(seen) > 1 else ["step s1: the caller objects"]
 
     plan = asyncio.run(plan_task(llm.complete, "t", CATALOGUE, validate=validate, max_replans=2))
-    assert len(plan.steps) == 1 and len(seen) == 1  # only reference-clean plans reach the caller
+    assert len(plan.steps) == 1 and len(seen) == 2  # only reference-clean plans reach the caller
     second, third = llm.requests[1].messages[-1].content, llm.requests[2].messages[-1].content
-    assert "must name an earlier step" in second
-    assert "has no output 'nope'" in third and "['text']" in third
+    assert "malformed reference" in second
+    assert "the caller objects" in third
     sampling = [(r.temperature, r.seed) for r in llm.requests]
     assert sampling == [(0.0, None), (0.7, 1), (0.7, 2)]  # replans sample, seeded per round
 

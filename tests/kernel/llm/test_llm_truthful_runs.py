@@ -59,7 +59,9 @@ def test_an_empty_answer_is_retried_never_committed(tmp_path: Path) -> None:
         view = kernel.show(result.run_id)
         (step,) = [s for s in view.steps if s.id == "s1"]
         assert step.attempts == 2  # the empty answer failed its attempt
-        print(f"FIGURE empty_answer attempts={step.attempts} committed_text={result.outputs['s1']['text']!r}")
+        print(
+            f"FIGURE empty_answer attempts={step.attempts} committed_text={result.outputs['s1']['text']!r}"
+        )
 
 
 def test_answers_that_stay_empty_fail_the_run(tmp_path: Path) -> None:
