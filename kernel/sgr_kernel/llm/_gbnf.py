@@ -128,7 +128,11 @@ def _mark_refs(node: Any, refs: list[tuple[list[str], int]], default: int) -> An
     if node.get("type") == "string" and _REFS_KEY in node:
         refs.append(([str(r) for r in node[_REFS_KEY]], int(node.get("maxLength", default))))
         return {"enum": [_marker(len(refs) - 1)]}
-    return {k: _mark_refs(v, refs, default) for k, v in node.items() if k != _REFS_KEY}
+    return {
+        k: _mark_refs(v, refs, default)
+        for k, v in node.items()
+        if k not in (_REFS_KEY, "x-sgr-plain")
+    }
 
 
 def _ref_rules(i: int, allowed: list[str], bound: int) -> str:

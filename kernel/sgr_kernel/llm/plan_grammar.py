@@ -7,7 +7,9 @@ catalogue has. The local provider's grammar (``_gbnf.py``) turns the annotation 
 rule that cannot spell any other ``${…}``: a reference to the step itself, to a later step or
 to a field no skill outputs cannot be sampled. (Which skill step *J* runs is decided while
 sampling, so the field is checked against that skill afterwards and repaired when it is
-obviously wrong, ``plan_repair.py``.) Servers get the same schema without the annotation.
+obviously wrong, ``plan_repair.py``.) Servers get the plain schema back
+(:func:`strip_annotations`): strict modes refuse ``prefixItems``, and a server's own grammar
+would not know the annotation.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["REFS_KEY", "constrain_steps", "strip_annotations"]
+__all__ = ["PLAIN_KEY", "REFS_KEY", "constrain_steps", "strip_annotations"]
 
 REFS_KEY = "x-sgr-refs"
+PLAIN_KEY = "x-sgr-plain"
 
 
 def _outputs(catalogue: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -79,15 +82,18 @@ def constrain_steps(
                     "maxItems": n,
                 }
             )
-        branches[i] = {"anyOf": tuples}
+        # Servers get the plain array back (strict modes refuse `prefixItems`).
+        branches[i] = {"anyOf": tuples, PLAIN_KEY: branch}
     if "anyOf" not in steps:
         out["properties"]["steps"] = branches[0]
     return out
 
 
 def strip_annotations(schema: Any) -> Any:
-    """``schema`` without ``x-sgr-*`` keys (what a server is sent)."""
+    """``schema`` as a server is sent it: no ``x-sgr-*`` keys, plain arrays for the tuples."""
     if isinstance(schema, dict):
+        if PLAIN_KEY in schema:
+            return strip_annotations(schema[PLAIN_KEY])
         return {
             k: strip_annotations(v) for k, v in schema.items() if not str(k).startswith("x-sgr")
         }

@@ -60,7 +60,8 @@ def test_an_empty_answer_is_retried_never_committed(tmp_path: Path) -> None:
         (step,) = [s for s in view.steps if s.id == "s1"]
         assert step.attempts == 2  # the empty answer failed its attempt
         print(
-            f"FIGURE empty_answer attempts={step.attempts} committed_text={result.outputs['s1']['text']!r}"
+            f"FIGURE empty_answer attempts={step.attempts} "
+            f"committed_text={result.outputs['s1']['text']!r}"
         )
 
 
