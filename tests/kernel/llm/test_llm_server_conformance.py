@@ -23,8 +23,9 @@ from sgr_kernel.llm import endpoints
 from sgr_kernel.llm.base import LLMRequest, LLMResponse, Message
 from sgr_kernel.llm.config import LLMSettings
 from sgr_kernel.llm.openai_compat import OpenAICompatLLM
-from sgr_kernel.llm.planner import planner_messages, planner_output_model
+from sgr_kernel.llm.planner import check_against_catalogue, plan_task
 from sgr_kernel.llm.schema_guided import generate
+from sgr_kernel.models.plan import Plan
 from sgr_kernel.testing.llama_server import LlamaServer
 from sgr_kernel.testing.planner_eval import EVAL_CATALOGUE
 from sgr_skills.answer import _Answer
@@ -79,13 +80,35 @@ def test_probe_finds_json_object_with_schema(llama_server: LlamaServer, sgr_home
     print(f"FIGURE llama_cpp_server mode={mode} tried={json.dumps(client.endpoint.tried)[:160]}")
 
 
-def test_plan_call_is_schema_valid(llama_server: LlamaServer) -> None:
-    cls = planner_output_model(EVAL_CATALOGUE)
-    messages = planner_messages("What is the capital of Italy?", EVAL_CATALOGUE)
-    value, _, attempts = _generate(_client(llama_server), cls, messages)
-    steps = value.model_dump(by_alias=True)["steps"]
-    assert len(steps) >= 1 and {s["skill"] for s in steps} <= {e["name"] for e in EVAL_CATALOGUE}
-    print(f"FIGURE conformance kind=plan attempts={attempts} steps={len(steps)}")
+def test_plan_call_gives_a_valid_plan(llama_server: LlamaServer) -> None:
+    client = _client(llama_server)
+    tokens: list[str] = []
+
+    async def call(request: LLMRequest) -> LLMResponse:
+        return await client.complete(request, on_token=tokens.append)
+
+    async def go(task: str) -> Plan:
+        return await plan_task(
+            call,
+            task,
+            EVAL_CATALOGUE,
+            validate=lambda p: check_against_catalogue(p, EVAL_CATALOGUE),
+        )
+
+    async def both() -> list[Plan]:
+        try:
+            return [
+                await go("What is the capital of Italy?"),
+                await go("Compute 17 * 23 with Python."),
+            ]
+        finally:
+            await client.aclose()
+
+    answer, code = asyncio.run(both())
+    assert [s.skill for s in answer.steps] == ["answer"]
+    assert [s.skill for s in code.steps] == ["code_interpreter"]
+    assert tokens  # the plans streamed
+    print(f"FIGURE conformance kind=plan plans=2 streamed_chunks={len(tokens)}")
 
 
 def test_answer_call_streams_tokens(llama_server: LlamaServer) -> None:
