@@ -16,7 +16,7 @@ from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.models.refs import Ref, RefError, find_refs
 from sgr_kernel.skills.base import DEFAULT_GRANTS, Skill
 
-__all__ = ["Dag", "build_dag", "check_plan", "unreferenced_problem", "validate_plan"]
+__all__ = ["Dag", "build_dag", "check_plan", "validate_plan"]
 
 
 @dataclass(frozen=True)
@@ -147,15 +147,6 @@ def _check_inputs(step: StepSpec, skill: type[Skill], problems: list[str]) -> No
             problems.append(f"step {step.id!r}: skill {skill.name!r} needs input {name!r}")
 
 
-def unreferenced_problem(step_id: str, skill: str) -> str:
-    """The problem of a step that must use an earlier output (``Skill.needs_reference``)."""
-    return (
-        f"step {step_id!r}: {skill} uses no earlier step's output, so its text was made up "
-        f"by the planner; refer to the output to show, e.g. ${{s1.output.text}}, or drop "
-        f"the step"
-    )
-
-
 def validate_plan(
     plan: Plan,
     skills: Mapping[str, type[Skill]],
@@ -196,8 +187,6 @@ def validate_plan(
                         f"step {s.id!r}: reference {r}: skill {target.name!r} has no output "
                         f"{r.path[0]!r} (outputs: {', '.join(sorted(out_fields))})"
                     )
-        if skill is not None and skill.needs_reference and len(ids) > 1 and not refs:
-            problems.append(unreferenced_problem(s.id, skill.name))
         if skill is not None:
             _check_inputs(s, skill, problems)
             missing = set(skill.capabilities) - set(grants) - set(s.capabilities)

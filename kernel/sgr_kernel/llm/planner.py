@@ -51,6 +51,7 @@ __all__ = [
     "planner_messages",
     "planner_output_model",
     "to_plan",
+    "unreferenced_problem",
 ]
 
 MAX_PLAN_STEPS = 6
@@ -234,10 +235,16 @@ def _ref_problems(
     return []
 
 
+def unreferenced_problem(step_id: str, skill: str) -> str:
+    """A planned step that must use an earlier output does not (``needs_reference``)."""
+    return (
+        f"step {step_id}: {skill} uses no earlier step's output, so its text was made up by "
+        f"the planner; refer to the output to show, e.g. ${{s1.output.text}}, or drop the step"
+    )
+
+
 def check_against_catalogue(plan: Plan, catalogue: Sequence[Mapping[str, Any]]) -> list[str]:
     """Catalogue-level checks: known skills, known input names, required inputs present."""
-    from sgr_kernel.graph.dag import unreferenced_problem
-
     by = _by_name(catalogue)
     problems: list[str] = []
     for step in plan.steps:

@@ -150,8 +150,9 @@ class Skill(ABC):
     """Attempts the planner gives a step of this skill (a retryable failure, such as an
     empty model answer, is then retried once more before the run fails)."""
     needs_reference: ClassVar[bool] = False
-    """In a plan of several steps, the step must use an earlier step's output (``format``:
-    a template that refers to nothing means the planner wrote the answer itself)."""
+    """In a *planned* plan of several steps, the step must use an earlier step's output
+    (``format``: a template that refers to nothing means the planner wrote the answer
+    itself). Plans written by people are not held to it."""
 
     def estimate(self, inputs: dict[str, Any]) -> Estimate:
         """Expected cost of one attempt; the default is free."""

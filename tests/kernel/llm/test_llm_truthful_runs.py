@@ -14,11 +14,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sgr_kernel.engine.base import RunConfig
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
+from sgr_kernel.errors import PlanValidationError
 from sgr_kernel.graph.dag import validate_plan
 from sgr_kernel.llm.config import LLMSettings
 from sgr_kernel.llm.openai_compat import OpenAICompatLLM
+from sgr_kernel.llm.planner import plan_task
+from sgr_kernel.llm.scripted import ScriptedLLM
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.status import RunStatus
 from sgr_kernel.testing.openai_server import OpenAITestServer, Reply
@@ -75,31 +80,37 @@ def test_answers_that_stay_empty_fail_the_run(tmp_path: Path) -> None:
 
 
 def test_format_without_reference_in_a_multi_step_plan_is_a_planning_error() -> None:
-    made_up = Plan.model_validate(
+    catalogue = [AnswerSkill.catalogue_entry(), FormatSkill.catalogue_entry()]
+    made_up = {
+        "steps": [
+            {"skill": "answer", "inputs": {"question": "Who wrote Emma?", "context": None}},
+            {"skill": "format", "inputs": {"template": "Author: Jane Austen"}},
+        ]
+    }
+    wired = {
+        "steps": [
+            made_up["steps"][0],
+            {"skill": "format", "inputs": {"template": "Author: ${s1.output.text}"}},
+        ]
+    }
+    llm = ScriptedLLM([made_up, made_up, made_up])
+    with pytest.raises(PlanValidationError) as err:
+        asyncio.run(plan_task(llm.complete, "Who wrote Emma?", catalogue, validate=lambda p: []))
+    assert any("s2" in p and "made up" in p for p in err.value.problems)
+    plan = asyncio.run(
+        plan_task(ScriptedLLM([wired]).complete, "t", catalogue, validate=lambda p: [])
+    )
+    assert [s.skill for s in plan.steps] == ["answer", "format"]
+    # A plan a person wrote may start from constant text: not held to the planner's rule.
+    seeded = Plan.model_validate(
         {
             "steps": [
-                {"id": "s1", "skill": "answer", "inputs": {"question": "Who wrote Emma?"}},
-                {"id": "s2", "skill": "format", "inputs": {"template": "Author: Jane Austen"}},
+                {"id": "a", "skill": "format", "inputs": {"template": "one"}},
+                {"id": "b", "skill": "format", "inputs": {"template": "${a.output.text} two"}},
             ]
         }
     )
-    problems = validate_plan(made_up, SKILLS)
-    assert len(problems) == 1 and "s2" in problems[0] and "made up" in problems[0]
-    wired = made_up.model_copy(
-        update={
-            "steps": (
-                made_up.steps[0],
-                made_up.steps[1].model_copy(
-                    update={"inputs": {"template": "Author: ${s1.output.text}"}}
-                ),
-            )
-        }
-    )
-    assert validate_plan(wired, SKILLS) == []
-    alone = Plan.model_validate(
-        {"steps": [{"id": "s1", "skill": "format", "inputs": {"template": "Hello"}}]}
-    )
-    assert validate_plan(alone, SKILLS) == []  # a one-step format plan is the user's text
+    assert validate_plan(seeded, SKILLS) == []
 
 
 def test_plan_and_answer_stream_tokens_and_replay_reproduces_them(tmp_path: Path) -> None:
