@@ -148,8 +148,12 @@ def main() -> None:
     settings = load_settings() if args.endpoint else load_settings(provider="local")
     client = make_client(settings)
     label = "local" if settings.provider == "local" else "endpoint"
-    baseline_rows = asyncio.run(evaluate(client, 0))
-    rows = asyncio.run(evaluate(client, args.replans))
+
+    async def both() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        # One event loop for every call: an HTTP client's connections belong to its loop.
+        return await evaluate(client, 0), await evaluate(client, args.replans)
+
+    baseline_rows, rows = asyncio.run(both())
     original = [r for r in rows if r["original"]]
     metrics = {
         "planner": summarise(rows),
@@ -168,11 +172,14 @@ def main() -> None:
     if args.e2e:
         import tempfile
 
-        with tempfile.TemporaryDirectory() as home:
+        async def judged(home: Path) -> None:
             for task in EVAL_TASKS:
                 if task.expect:
-                    e2e.append(asyncio.run(end_to_end(client, task, Path(home))))
+                    e2e.append(await end_to_end(client, task, home))
                     print(f"  e2e {e2e[-1]['status']:<9} right={e2e[-1]['right']} {task.task[:60]}")
+
+        with tempfile.TemporaryDirectory() as home:
+            asyncio.run(judged(Path(home)))
         done = sum(r["status"] == "COMPLETED" for r in e2e)
         right = sum(r["right"] for r in e2e)
         metrics["end_to_end"] = {"tasks": len(e2e), "completed": done, "right": right}
