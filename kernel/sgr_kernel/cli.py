@@ -333,11 +333,22 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from sgr_kernel.llm.discover import describe_llm, llm_status
     from sgr_kernel.sandbox import admin
 
     report = admin.doctor()
-    _print(args, report.model_dump(mode="json"), lambda: _describe(report))
+    llm = llm_status()  # for an endpoint: its structured-output mode (cached or probed)
+    data = {**report.model_dump(mode="json"), "llm": llm.model_dump(mode="json")}
+    _print(args, data, lambda: _describe(report) + "\n" + describe_llm(llm))
     return 0 if getattr(report, "ok", True) else 1
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from sgr_kernel.llm.discover import describe_models, models_report
+
+    report = models_report(check_load=not args.no_load_check)
+    _print(args, report.model_dump(mode="json"), lambda: describe_models(report))
+    return 0
 
 
 # ---------------------------------------------------------------- parser
@@ -396,6 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("action", choices=["build", "status", "prune"])
     sb.add_argument("--force", action="store_true", help="rebuild even if up to date")
     cmd("doctor", "check the Docker engine, the sandbox image and limits", cmd_doctor)
+    models = cmd("models", "list the configured model and the GGUF files found", cmd_models)
+    models.add_argument("--no-load-check", action="store_true", help="skip the load check")
     return p
 
 

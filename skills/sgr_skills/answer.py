@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sgr_kernel.errors import SkillFailed
 from sgr_kernel.llm.base import Message
 from sgr_kernel.skills.base import CAP_LLM, Estimate, Skill, SkillContext
 
@@ -25,7 +26,7 @@ class _Answer(BaseModel):
     """What the model fills in: brief reasoning first, then the answer (schema-guided)."""
 
     reasoning: str = Field(max_length=600, description="Brief reasoning, a few sentences.")
-    answer: str = Field(max_length=2000, description="The final answer.")
+    answer: str = Field(min_length=1, max_length=4000, description="The final answer.")
 
 
 class AnswerSkill(Skill):
@@ -38,6 +39,7 @@ class AnswerSkill(Skill):
     Output = AnswerOutput
     capabilities = frozenset({CAP_LLM})
     idempotent = True
+    planned_attempts = 2  # an empty answer fails its attempt; the planner allows one more
 
     def estimate(self, inputs: dict[str, object]) -> Estimate:
         size = sum(len(str(v)) for v in inputs.values())
@@ -53,4 +55,9 @@ class AnswerSkill(Skill):
             ),
         ]
         out = await ctx.generate(_Answer, messages)
+        if not out.answer.strip():
+            # An empty answer is a failed attempt (retried), never a completed step.
+            raise SkillFailed(
+                f"the model answered {out.answer!r}: no text for {inputs.question[:80]!r}"
+            )
         return AnswerOutput(text=out.answer)

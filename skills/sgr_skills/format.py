@@ -31,6 +31,7 @@ class FormatSkill(Skill):
     Input = FormatInput
     Output = FormatOutput
     idempotent = True
+    needs_reference = True
 
     async def run(self, ctx: SkillContext, inputs: FormatInput) -> FormatOutput:
         text = inputs.template

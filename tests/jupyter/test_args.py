@@ -71,6 +71,7 @@ def test_subcommands() -> None:
     assert a.parse_line("sandbox") == a.SandboxCmd("status")
     assert a.parse_line("sandbox build") == a.SandboxCmd("build")
     assert a.parse_line("doctor") == a.DoctorCmd()
+    assert a.parse_line("models") == a.ModelsCmd()
 
 
 @pytest.mark.parametrize(

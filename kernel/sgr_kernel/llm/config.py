@@ -3,7 +3,8 @@
 Precedence, highest first:
 
 1. explicit arguments to :func:`load_settings`;
-2. the environment: ``SGR_PROVIDER``, ``SGR_MODEL``, ``SGR_BASE_URL``, ``SGR_API_KEY``;
+2. the environment: ``SGR_PROVIDER``, ``SGR_MODEL``, ``SGR_BASE_URL``, ``SGR_API_KEY``,
+   ``SGR_STRUCTURED_OUTPUT``;
 3. ``[tool.sgr]`` in the project's ``pyproject.toml`` (the nearest one at or above the
    project directory; it may not hold an API key, because project files get committed);
 4. ``$SGR_HOME/config.toml`` (default ``~/.sgr/config.toml``), top-level keys;
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 Provider = Literal["local", "openai_compat", "scripted"]
+StructuredOutput = Literal["auto", "json_schema", "json_object_schema", "tool_call", "prompt"]
 
 DEFAULT_PRICING: dict[str, tuple[float, float]] = {
     # USD per million (prompt, completion) tokens. Prices change: override them with
@@ -46,12 +48,22 @@ DEFAULT_PRICING: dict[str, tuple[float, float]] = {
     "gpt-4.1-nano": (0.10, 0.40),
 }
 
-_KEYS = ("provider", "model", "base_url", "api_key", "timeout_s", "connect_timeout_s", "pricing")
+_KEYS = (
+    "provider",
+    "model",
+    "base_url",
+    "api_key",
+    "timeout_s",
+    "connect_timeout_s",
+    "pricing",
+    "structured_output",
+)
 _ENV = {
     "provider": "SGR_PROVIDER",
     "model": "SGR_MODEL",
     "base_url": "SGR_BASE_URL",
     "api_key": "SGR_API_KEY",
+    "structured_output": "SGR_STRUCTURED_OUTPUT",
 }
 _INSTALL_HINT = {
     "openai_compat": "pip install 'sgr-jupyter[openai]'",
@@ -74,6 +86,11 @@ class LLMSettings(BaseModel):
     scripted_path: str | None = Field(None, description="JSONL replies for `scripted:PATH`.")
     timeout_s: float = Field(60.0, gt=0, description="Deadline of one HTTP request.")
     connect_timeout_s: float = Field(10.0, gt=0, description="Deadline to connect.")
+    structured_output: StructuredOutput = Field(
+        "auto",
+        description="openai_compat: auto (probe the endpoint once) or a fixed mode: "
+        "json_schema | json_object_schema | tool_call | prompt.",
+    )
     pricing: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: dict(DEFAULT_PRICING),
         description="USD per million (prompt, completion) tokens, by model name.",

@@ -74,7 +74,7 @@ class LocalLLM:
         n_threads: int | None = None,
         seed: int = 0,
         max_string_length: int = LOCAL_MAX_STRING_LENGTH,
-        max_tokens: int = 1024,
+        max_tokens: int = 2048,
         repeat_penalty: float = 1.15,
     ) -> None:
         self.model_path = Path(model_path) if model_path is not None else bundled_model_path()
@@ -103,12 +103,23 @@ class LocalLLM:
         if model in (None, "", DEFAULT_LOCAL_MODEL, "smollm2"):
             return cls()
         assert model is not None
+        path = Path(os.path.expanduser(model))
+        if path.is_file():
+            # Any GGUF by path, named .gguf or not (Ollama's blobs are sha256-… files).
+            with path.open("rb") as f:
+                if f.read(4) != b"GGUF":
+                    raise ConfigError(
+                        f"local model {model!r} is not a GGUF file (no GGUF magic bytes); "
+                        "`sgr models` lists the GGUF files found on this machine"
+                    )
+            return cls(path)
         if not model.endswith(".gguf"):
             raise ConfigError(
-                f"local model {model!r}: give a path to a .gguf file, or leave SGR_MODEL unset "
-                f"for the bundled {DEFAULT_LOCAL_MODEL}"
+                f"local model {model!r}: give a path to a GGUF (.gguf) file (`sgr models` lists "
+                "the "
+                f"ones found), or leave SGR_MODEL unset for the bundled {DEFAULT_LOCAL_MODEL}"
             )
-        return cls(os.path.expanduser(model))
+        return cls(path)
 
     def __repr__(self) -> str:
         return f"LocalLLM(model_path={str(self.model_path)!r})"

@@ -2,9 +2,10 @@
 
 The SDK's own retries are off: retry, backoff and the circuit breaker belong to the
 ReliabilityEngine, which decides by the type of the error raised here (``errors.py``).
-Structured output uses ``response_format`` of type ``json_schema`` (strict); a server that
-refuses it is remembered and asked for JSON mode with the schema in the prompt instead, and
-``schema_guided`` validates either way.
+Structured output: the provider probes each endpoint once for the strongest mode it enforces
+(``structured.py``: ``json_schema``, ``json_object`` with a schema, a forced tool call, the
+schema in the prompt), caches the choice (``endpoints.py``, shown by ``sgr doctor``) and steps
+down when a later call is refused for that mode; ``schema_guided`` validates in every mode.
 """
 
 from __future__ import annotations
@@ -27,8 +28,20 @@ from sgr_kernel.errors import (
     LLMServerError,
     LLMTimeout,
 )
+from sgr_kernel.llm import endpoints
 from sgr_kernel.llm.base import LLMRequest, LLMResponse, TokenCallback, Usage
 from sgr_kernel.llm.config import LLMSettings
+from sgr_kernel.llm.structured import (
+    MODES,
+    Mode,
+    apply_mode,
+    delta_text,
+    error_text,
+    message_text,
+    probe_outcome,
+    probe_request,
+    refused,
+)
 
 __all__ = ["OpenAICompatLLM", "map_error", "parse_retry_after"]
 
@@ -85,11 +98,6 @@ def map_error(e: Exception, base_url: str) -> LLMError:
     return LLMError(f"{base_url}: {type(e).__name__}: {e}")
 
 
-def _wants_json_mode(e: openai.APIStatusError) -> bool:
-    text = f"{e.param} {e.message}".lower()
-    return e.status_code in (400, 422) and ("response_format" in text or "json_schema" in text)
-
-
 class OpenAICompatLLM:
     """An :class:`~sgr_kernel.llm.base.LLMClient` for an OpenAI-compatible base URL."""
 
@@ -106,7 +114,10 @@ class OpenAICompatLLM:
         self.settings = settings
         self.base_url = settings.base_url or "https://api.openai.com/v1"
         self.model: str | None = settings.model
-        self.json_schema_supported = True
+        self.mode: Mode | None = (
+            None if settings.structured_output == "auto" else (settings.structured_output)
+        )
+        self.endpoint: endpoints.EndpointInfo | None = None
         self._checked = False
         key = settings.api_key.get_secret_value() if settings.api_key else _PLACEHOLDER_KEY
         timeout = openai.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
@@ -196,36 +207,83 @@ class OpenAICompatLLM:
         self._checked = True
         return self._check_models(ids)
 
+    # ------------------------------------------------------------ structured-output mode
+
+    @property
+    def json_schema_supported(self) -> bool:
+        """False once the endpoint is known not to enforce ``json_schema``."""
+        return self.mode in (None, "json_schema")
+
+    async def structured_mode(self) -> Mode:
+        """The structured-output mode for this endpoint: configured, cached, or probed now.
+
+        Raises:
+            LLMError: The probe could not reach a verdict (unreachable, rate limited, a
+                server error unrelated to structured output); nothing is cached then.
+        """
+        if self.mode is not None:
+            return self.mode
+        if not self._checked:
+            await self._first_check()
+        model = self.model
+        assert model is not None
+        cached = endpoints.load(self.base_url, model)
+        if cached is not None:
+            self.endpoint, self.mode = cached, cached.mode
+            return cached.mode
+        tried: dict[str, str] = {}
+        chosen: Mode = "prompt"
+        for mode in MODES[:-1]:
+            verdict = await self._probe(mode, model)
+            tried[mode] = verdict
+            if verdict == "enforced":
+                chosen = mode
+                break
+        self._remember(chosen, tried)
+        return chosen
+
+    def _remember(self, mode: Mode, tried: dict[str, str]) -> None:
+        assert self.model is not None
+        self.mode = mode
+        self.endpoint = endpoints.EndpointInfo(
+            base_url=self.base_url, model=self.model, mode=mode, tried=tried
+        )
+        endpoints.save(self.endpoint)
+
+    async def _probe(self, mode: Mode, model: str) -> str:
+        try:
+            resp = await self._client.chat.completions.create(**probe_request(mode, model))
+        except openai.APIStatusError as e:
+            if refused(e):
+                return f"refused ({e.status_code}: {error_text(e)[:160]})"
+            raise map_error(e, self.base_url) from None
+        except (openai.OpenAIError, json.JSONDecodeError) as e:
+            raise map_error(e, self.base_url) from None
+        if not getattr(resp, "choices", None):
+            return "ignored (no choices)"
+        text = message_text(resp.choices[0].message, mode)
+        return "enforced" if probe_outcome(text) else f"ignored (answered {text[:60]!r})"
+
+    def _step_down(self, mode: Mode, e: openai.APIStatusError) -> Mode:
+        tried = dict(self.endpoint.tried) if self.endpoint else {}
+        tried[mode] = f"refused ({e.status_code}: {error_text(e)[:160]})"
+        lower = MODES[MODES.index(mode) + 1]
+        self._remember(lower, tried)
+        return lower
+
     # ------------------------------------------------------------ calls
 
-    def _params(self, request: LLMRequest, model: str) -> dict[str, Any]:
+    def _params(self, request: LLMRequest, model: str, mode: Mode | None) -> dict[str, Any]:
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
         params: dict[str, Any] = {"model": model, "temperature": request.temperature}
         if request.max_tokens is not None:
             params["max_tokens"] = request.max_tokens
         if request.seed is not None:
             params["seed"] = request.seed
-        if request.json_schema is not None:
-            if self.json_schema_supported:
-                params["response_format"] = {
-                    "type": "json_schema",
-                    "json_schema": {
-                        "name": (request.schema_name or "answer")[:64],
-                        "schema": request.json_schema,
-                        "strict": True,
-                    },
-                }
-            else:
-                # JSON mode knows no schema: say it in the prompt; validation catches the rest.
-                schema = json.dumps(request.json_schema, separators=(",", ":"))
-                messages = [
-                    {
-                        "role": "system",
-                        "content": f"Answer with one JSON object matching this schema: {schema}",
-                    },
-                    *messages,
-                ]
-                params["response_format"] = {"type": "json_object"}
+        if request.json_schema is not None and mode is not None:
+            name = request.schema_name or "answer"
+            messages, extra = apply_mode(mode, messages, request.json_schema, name)
+            params.update(extra)
         params["messages"] = messages
         return params
 
@@ -233,6 +291,9 @@ class OpenAICompatLLM:
         self, request: LLMRequest, *, on_token: TokenCallback | None = None
     ) -> LLMResponse:
         """One chat completion; streamed to ``on_token`` when given.
+
+        A structured request uses the endpoint's mode (probed on first use); a refusal that
+        names the mode steps down to the next one and asks again.
 
         Raises:
             LLMRateLimited: HTTP 429 (``retry_after_s`` from ``Retry-After``).
@@ -246,17 +307,17 @@ class OpenAICompatLLM:
             await self._first_check()
         model = request.model or self.model
         assert model is not None
+        mode = await self.structured_mode() if request.json_schema is not None else None
         started = time.perf_counter()
         try:
-            try:
-                text, usage, finish, served = await self._call(request, model, on_token)
-            except openai.APIStatusError as e:
-                if request.json_schema is None or not self.json_schema_supported:
-                    raise
-                if not _wants_json_mode(e):
-                    raise
-                self.json_schema_supported = False
-                text, usage, finish, served = await self._call(request, model, on_token)
+            while True:
+                try:
+                    text, usage, finish, served = await self._call(request, model, mode, on_token)
+                    break
+                except openai.APIStatusError as e:
+                    if mode is None or mode == "prompt" or not refused(e):
+                        raise
+                    mode = self._step_down(mode, e)
         except (openai.OpenAIError, json.JSONDecodeError) as e:
             # The SDK lets a 200 with a non-JSON body through as a raw JSONDecodeError.
             raise map_error(e, self.base_url) from None
@@ -277,21 +338,21 @@ class OpenAICompatLLM:
         )
 
     async def _call(
-        self, request: LLMRequest, model: str, on_token: TokenCallback | None
+        self, request: LLMRequest, model: str, mode: Mode | None, on_token: TokenCallback | None
     ) -> tuple[str, Usage, str | None, str]:
-        params = self._params(request, model)
-        if on_token is None:
+        params = self._params(request, model, mode)
+        if on_token is None or mode == "tool_call":
+            # Streamed tool calls are where servers differ most (llama-cpp-python's server
+            # drops the connection): a forced tool call is asked whole and shown in one piece.
             resp = await self._client.chat.completions.create(**params)
             if not getattr(resp, "choices", None):
                 raise LLMServerError(f"{self.base_url}: a completion without choices")
             choice = resp.choices[0]
             served = resp.model or model
-            return (
-                choice.message.content or "",
-                self._usage(served, resp.usage),
-                choice.finish_reason,
-                served,
-            )
+            text = message_text(choice.message, mode)
+            if on_token is not None and text:
+                on_token(text)
+            return text, self._usage(served, resp.usage), choice.finish_reason, served
         stream = await self._client.chat.completions.create(
             **params, stream=True, stream_options={"include_usage": True}
         )
@@ -304,7 +365,7 @@ class OpenAICompatLLM:
             if chunk.usage is not None:
                 usage = chunk.usage
             for choice in chunk.choices:
-                piece = choice.delta.content if choice.delta else None
+                piece = delta_text(choice.delta, mode)
                 if piece:
                     parts.append(piece)
                     on_token(piece)

@@ -15,74 +15,64 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 
 from sgr_kernel.errors import PlanValidationError
 from sgr_kernel.llm.base import Message
-from sgr_kernel.llm.schema_guided import LLMCall, generate
+from sgr_kernel.llm.plan_grammar import constrain_steps
+from sgr_kernel.llm.plan_repair import repair_references
+from sgr_kernel.llm.planner_prompt import (
+    _by_name,
+    _props,
+    _required,
+    _shapes,
+    planner_messages,
+)
+from sgr_kernel.llm.schema_guided import LLMCall, generate, json_schema_for
+from sgr_kernel.llm.shapes import FREE_SHAPE, expand_shape
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.models.refs import Ref, RefError, find_refs
 
 __all__ = [
+    "MAX_CODE_CHARS",
     "MAX_INPUT_CHARS",
     "MAX_PLAN_STEPS",
     "check_against_catalogue",
+    "input_bound",
     "plan_task",
     "planner_messages",
     "planner_output_model",
     "to_plan",
+    "unreferenced_problem",
 ]
 
 MAX_PLAN_STEPS = 6
-MAX_INPUT_CHARS = 200
-"""Bound of each input string: a tiny model that loops inside a string must stop."""
+MAX_INPUT_CHARS = 300
+"""Bound of a text input: a tiny model that loops inside a string must stop."""
+MAX_CODE_CHARS = 1500
+"""Bound of a code input (``python.code``): a program needs more room than a question."""
+_CODE_INPUTS = frozenset({"code", "source", "script"})
+
+
+def input_bound(prop: str, schema: Mapping[str, Any]) -> int:
+    """How long the planner may make input ``prop``: what the field needs, within reason."""
+    cap = MAX_CODE_CHARS if prop in _CODE_INPUTS else MAX_INPUT_CHARS
+    declared = schema.get("maxLength")
+    return min(int(declared), cap) if isinstance(declared, int) and declared > 0 else cap
+
+
 REPLAN_TEMPERATURE = 0.7
 """Sampling temperature of replanning rounds (the first round uses the caller's, default 0)."""
 
 Validate = Callable[[Plan], list[str]]
-
-_SYSTEM = (
-    "You are a planner. Split the task into as few steps as possible; each step calls one "
-    "skill.\nSkills:\n{skills}\nStep 1 is called s1, step 2 is s2, and so on. To pass the "
-    "output of an earlier step into an input, write ${{sN.output.FIELD}}, for example "
-    "${{s1.output.text}}; a step can only use the steps before it.\n"
-    "Put the user's own words into the inputs. Reply with JSON only."
-)
-
-# (task, steps) pairs; one is shown only when the catalogue has every skill it uses.
-_EXAMPLES: tuple[tuple[str, tuple[tuple[str, dict[str, str]], ...]], ...] = (
-    (
-        "What is the capital of France?",
-        (("answer", {"question": "What is the capital of France?"}),),
-    ),
-    (
-        "Write a haiku about autumn and put it under the title 'Autumn'.",
-        (
-            ("answer", {"question": "Write a haiku about autumn."}),
-            ("format", {"template": "Autumn\n\n${s1.output.text}"}),
-        ),
-    ),
-    (
-        "Compute the sum of the squares of 1 to 10 in Python and explain the result.",
-        (
-            ("python", {"code": "print(sum(i * i for i in range(1, 11)))"}),
-            ("answer", {"question": "Explain this result: ${s1.output.stdout}"}),
-        ),
-    ),
-)
-
-
-def _by_name(catalogue: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    return {str(e["name"]): e for e in catalogue}
-
-
-def _props(entry: Mapping[str, Any]) -> dict[str, Any]:
-    return dict((entry.get("inputs") or {}).get("properties") or {})
-
-
-def _required(entry: Mapping[str, Any]) -> set[str]:
-    return set((entry.get("inputs") or {}).get("required") or ())
 
 
 def _is_string(schema: Mapping[str, Any]) -> bool:
@@ -95,10 +85,25 @@ def _model_name(skill: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in skill.title())
 
 
+def _needs_steps(value: Any) -> Any:
+    if value.shape == FREE_SHAPE and not value.steps:
+        raise ValueError(f"shape {FREE_SHAPE!r} needs the list of steps (or choose a shape)")
+    return value
+
+
+_STEPS_VALIDATOR: Any = model_validator(mode="after")(_needs_steps)
+
+
 def planner_output_model(
-    catalogue: Sequence[Mapping[str, Any]], *, max_steps: int = MAX_PLAN_STEPS
+    catalogue: Sequence[Mapping[str, Any]],
+    *,
+    max_steps: int = MAX_PLAN_STEPS,
+    task: str | None = None,
 ) -> type[BaseModel]:
-    """The pydantic model the planner asks the LLM to fill, built from the catalogue."""
+    """The pydantic model the planner asks the LLM to fill, built from the catalogue.
+
+    With ``task``, the shapes offered are those its cues allow (:func:`shapes_for_task`).
+    """
     if not catalogue:
         raise PlanValidationError(["the skill catalogue is empty: no skill to plan with"])
     step_models: list[type[BaseModel]] = []
@@ -112,7 +117,7 @@ def planner_output_model(
             # Aliases keep input names such as "json" or "copy" from shadowing BaseModel.
             kw: dict[str, Any] = {
                 "alias": prop,
-                "max_length": MAX_INPUT_CHARS,
+                "max_length": input_bound(prop, schema),
                 "description": hint[:200],
             }
             if prop in required:
@@ -132,43 +137,21 @@ def planner_output_model(
     step_type: Any = step_models[0]
     if len(step_models) > 1:
         step_type = Annotated[Union[tuple(step_models)], Field(discriminator="skill")]  # noqa: UP007
+    shapes = _shapes(catalogue, task)
+    shape_type: Any = Literal[tuple(shapes)]
+    text: Any = str | None
     return create_model(
         "PlannerOutput",
         __config__=ConfigDict(frozen=True, extra="forbid"),
-        steps=(list[step_type], Field(min_length=1, max_length=max_steps)),
+        __validators__={"steps_for_free_shape": _STEPS_VALIDATOR},
+        shape=(shape_type, Field(FREE_SHAPE, description="The task's shape; steps: any other.")),
+        before=(text, Field(None, max_length=MAX_INPUT_CHARS, description="Layout text.")),
+        after=(text, Field(None, max_length=MAX_INPUT_CHARS, description="Layout text.")),
+        steps=(
+            list[step_type] | None,
+            Field(None, min_length=1, max_length=max_steps, description="Shape steps only."),
+        ),
     )
-
-
-def _skill_line(entry: Mapping[str, Any]) -> str:
-    req = _required(entry)
-    args = ", ".join(p if p in req else f"{p}?" for p in _props(entry))
-    outs = ", ".join(entry.get("outputs") or ())
-    return f"- {entry['name']}({args}) -> {outs}: {entry.get('description', '')}"
-
-
-def _example_json(steps: Sequence[tuple[str, Mapping[str, str]]], by: Mapping[str, Any]) -> str:
-    out = []
-    for skill, inputs in steps:
-        full = {p: inputs.get(p) for p in _props(by[skill])}  # strict: every input present
-        out.append({"skill": skill, "inputs": full})
-    return json.dumps({"steps": out}, ensure_ascii=False)
-
-
-def planner_messages(task: str, catalogue: Sequence[Mapping[str, Any]]) -> list[Message]:
-    """The system prompt, the few-shot examples that fit the catalogue, and the task."""
-    by = _by_name(catalogue)
-    skills = "\n".join(_skill_line(e) for e in by.values())
-    msgs = [Message(role="system", content=_SYSTEM.format(skills=skills))]
-    for ex_task, steps in _EXAMPLES:
-        uses = {s for s, _ in steps}
-        fits = uses <= set(by) and all(
-            set(i) <= set(_props(by[s])) and _required(by[s]) <= set(i) for s, i in steps
-        )
-        if fits:
-            msgs.append(Message(role="user", content=f"Task: {ex_task}"))
-            msgs.append(Message(role="assistant", content=_example_json(steps, by)))
-    msgs.append(Message(role="user", content=f"Task: {task}"))
-    return msgs
 
 
 def _convert(value: str, schema: Mapping[str, Any]) -> Any:
@@ -187,10 +170,23 @@ def to_plan(
     *,
     name: str = "plan",
     budget: BudgetPolicy | None = None,
+    task: str | None = None,
 ) -> tuple[Plan | None, list[str]]:
-    """Turn the planner's output into a :class:`Plan`: the plan (or None) and its problems."""
+    """Turn the planner's output into a :class:`Plan`: the plan (or None) and its problems.
+
+    A known shape becomes its steps (``shapes.py``) with ``task`` (default ``name``) as the
+    user's words; the ``steps`` shape takes the model's own steps.
+    """
     by = _by_name(catalogue)
-    raw = output.model_dump(by_alias=True)["steps"]
+    data_out = output.model_dump(by_alias=True)
+    shape = data_out.get("shape", FREE_SHAPE)
+    if shape != FREE_SHAPE:
+        pairs = expand_shape(shape, task or name, data_out.get("before"), data_out.get("after"))
+        raw: list[dict[str, Any]] = [{"skill": sk, "inputs": ins} for sk, ins in pairs]
+    elif not data_out.get("steps"):
+        return None, [f"shape {FREE_SHAPE!r} needs the list of steps; or choose another shape"]
+    else:
+        raw, _ = repair_references(list(data_out["steps"]), by)
     steps: list[dict[str, Any]] = []
     for k, step in enumerate(raw, 1):
         props = _props(by[step["skill"]])
@@ -199,7 +195,11 @@ def to_plan(
             for key, val in step["inputs"].items()
             if val is not None
         }
-        steps.append({"id": f"s{k}", "skill": step["skill"], "inputs": inputs})
+        spec: dict[str, Any] = {"id": f"s{k}", "skill": step["skill"], "inputs": inputs}
+        attempts = int(by[step["skill"]].get("planned_attempts") or 1)
+        if attempts > 1:
+            spec["retry"] = {"max_attempts": attempts, "backoff_s": 0.0}
+        steps.append(spec)
     problems: list[str] = []
     for k, step in enumerate(steps, 1):
         deps: list[str] = []
@@ -235,6 +235,14 @@ def _ref_problems(
     return []
 
 
+def unreferenced_problem(step_id: str, skill: str) -> str:
+    """A planned step that must use an earlier output does not (``needs_reference``)."""
+    return (
+        f"step {step_id}: {skill} uses no earlier step's output, so its text was made up by "
+        f"the planner; refer to the output to show, e.g. ${{s1.output.text}}, or drop the step"
+    )
+
+
 def check_against_catalogue(plan: Plan, catalogue: Sequence[Mapping[str, Any]]) -> list[str]:
     """Catalogue-level checks: known skills, known input names, required inputs present."""
     by = _by_name(catalogue)
@@ -257,6 +265,9 @@ def check_against_catalogue(plan: Plan, catalogue: Sequence[Mapping[str, Any]]) 
             for key in sorted(_required(entry))
             if step.inputs.get(key) in (None, "")
         ]
+        refers = any(not isinstance(r, RefError) for r in find_refs(step.inputs))
+        if entry.get("needs_reference") and len(plan.steps) > 1 and not refers:
+            problems.append(unreferenced_problem(step.id, step.skill))
     return problems
 
 
@@ -289,7 +300,8 @@ async def plan_task(
         PlanValidationError: Still invalid after the last replan; lists every problem.
         LLMInvalidOutput: The model's JSON stayed schema-invalid after the repairs.
     """
-    output_cls = planner_output_model(catalogue)
+    output_cls = planner_output_model(catalogue, task=task)
+    schema = constrain_steps(json_schema_for(output_cls), catalogue, MAX_PLAN_STEPS)
     messages = planner_messages(task, catalogue)
     problems: list[str] = []
     for round_ in range(max_replans + 1):
@@ -299,9 +311,14 @@ async def plan_task(
             # (seeded, so the same run asks the same thing) unless the caller chose otherwise.
             defaults = {"temperature": REPLAN_TEMPERATURE, "seed": round_, **defaults}
         result = await generate(
-            call, output_cls, messages, max_repairs=max_repairs, request_defaults=defaults
+            call,
+            output_cls,
+            messages,
+            max_repairs=max_repairs,
+            request_defaults=defaults,
+            json_schema=schema,
         )
-        plan, problems = to_plan(result.value, catalogue, name=task, budget=budget)
+        plan, problems = to_plan(result.value, catalogue, name=task, budget=budget, task=task)
         if plan is not None and not problems:
             try:
                 problems = list(validate(plan))

@@ -58,7 +58,8 @@ def json_schema_for(
     Every object gets ``additionalProperties: false`` and lists all its properties as
     required (as OpenAI's strict mode demands; optional fields stay nullable), references are
     inlined, ``oneOf``/``const`` become ``anyOf``/``enum``, and every string without a
-    ``maxLength`` gets ``max_string_length``, so a constrained decoder always terminates.
+    ``maxLength`` gets ``max_string_length``, so a constrained decoder always terminates; a
+    declared ``maxLength`` is kept as it is.
     """
     raw = model_cls.model_json_schema(by_alias=True)
     defs: dict[str, Any] = raw.pop("$defs", {})
@@ -104,8 +105,10 @@ def _normalise(node: Any, defs: dict[str, Any], stack: tuple[str, ...], max_len:
             out["enum"] = [value]
         else:
             out[key] = _normalise(value, defs, stack, max_len)
-    if out.get("type") == "string" and "enum" not in out:
-        out["maxLength"] = min(int(out.get("maxLength", max_len)), max_len)
+    if out.get("type") == "string" and "enum" not in out and "maxLength" not in out:
+        # Only unbounded strings get the default: a declared bound is what the field needs
+        # (the code of ``code_interpreter`` may be 20,000 characters long).
+        out["maxLength"] = max_len
     if out.get("type") == "object" and "properties" in out:
         out["additionalProperties"] = False
         out["required"] = list(out["properties"])
@@ -126,14 +129,16 @@ def _load_json(text: str) -> Any:
     fenced = _FENCE.match(body)
     if fenced:
         body = fenced.group(1)
+    # strict=False: raw newlines inside strings, as stock llama.cpp grammars let a model
+    # write, are read as the newlines they mean instead of failing the answer.
     try:
-        return json.loads(body)
+        return json.loads(body, strict=False)
     except json.JSONDecodeError:
         # Chatty models wrap the object in prose; try the outermost braces once.
         start, end = body.find("{"), body.rfind("}")
         if 0 <= start < end:
             try:
-                return json.loads(body[start : end + 1])
+                return json.loads(body[start : end + 1], strict=False)
             except json.JSONDecodeError:
                 pass
         raise

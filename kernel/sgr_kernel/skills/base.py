@@ -151,6 +151,13 @@ class Skill(ABC):
     idempotent: ClassVar[bool] = True
     isolation: ClassVar[Literal["async", "process"]] = "async"
     """``process``: the engine runs :meth:`run_blocking` in a child process it can kill."""
+    planned_attempts: ClassVar[int] = 1
+    """Attempts the planner gives a step of this skill (a retryable failure, such as an
+    empty model answer, is then retried once more before the run fails)."""
+    needs_reference: ClassVar[bool] = False
+    """In a *planned* plan of several steps, the step must use an earlier step's output
+    (``format``: a template that refers to nothing means the planner wrote the answer
+    itself). Plans written by people are not held to it."""
 
     def estimate(self, inputs: dict[str, Any]) -> Estimate:
         """Expected cost of one attempt; the default is free."""
@@ -167,12 +174,17 @@ class Skill(ABC):
     @classmethod
     def catalogue_entry(cls) -> dict[str, Any]:
         """What the planner is shown about this skill."""
-        return {
+        entry: dict[str, Any] = {
             "name": cls.name,
             "description": cls.description,
             "inputs": cls.Input.model_json_schema(),
             "outputs": sorted(cls.Output.model_fields),
         }
+        if cls.needs_reference:
+            entry["needs_reference"] = True
+        if cls.planned_attempts > 1:
+            entry["planned_attempts"] = cls.planned_attempts
+        return entry
 
 
 class _Declares(Protocol):

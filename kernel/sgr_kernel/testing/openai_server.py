@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["OpenAITestServer", "RecordedRequest", "Reply"]
+from sgr_kernel.llm.structured import PROBE_NAME, PROBE_VALUE
+
+__all__ = ["OpenAITestServer", "RecordedRequest", "Reply", "request_mode"]
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
             msg = "response_format json_schema is not supported by this server"
             self._send(400, json.dumps({"error": {"message": msg, "param": "response_format"}}))
             return
-        reply = owner._next_reply(body)
+        reply = owner._probe_reply(body) if _is_probe(body) else owner._next_reply(body)
         if reply.delay_s:
             owner._stopping.wait(reply.delay_s)
         if reply.kind == "error":
@@ -175,6 +177,13 @@ class _Handler(BaseHTTPRequestHandler):
         return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
     def _completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        if _forced_tool(body):
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [_tool_call(body, reply)],
+            }
         return {
             "id": "chatcmpl-test",
             "object": "chat.completion",
@@ -183,8 +192,8 @@ class _Handler(BaseHTTPRequestHandler):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": reply.content},
-                    "finish_reason": "stop",
+                    "message": message,
+                    "finish_reason": "tool_calls" if _forced_tool(body) else "stop",
                 }
             ],
             "usage": self._usage(body, reply),
@@ -207,8 +216,15 @@ class _Handler(BaseHTTPRequestHandler):
         pieces = [w if i == len(words) - 1 else w + " " for i, w in enumerate(words)]
         if reply.kind == "truncated":
             pieces = pieces[: max(1, len(pieces) // 2)]
-        for piece in pieces:
-            delta = {"index": 0, "delta": {"content": piece}, "finish_reason": None}
+        tool = _forced_tool(body)
+        for i, piece in enumerate(pieces):
+            content: dict[str, Any] = {"content": piece}
+            if tool:
+                call = _tool_call(body, Reply("ok", content=piece))
+                if i:
+                    call = {"index": 0, "function": {"arguments": piece}}
+                content = {"tool_calls": [{"index": 0, **call}]}
+            delta = {"index": 0, "delta": content, "finish_reason": None}
             self._event({**base, "choices": [delta]})
         if reply.kind == "truncated":
             return  # no finish_reason, no [DONE]: the connection just closes
@@ -216,6 +232,32 @@ class _Handler(BaseHTTPRequestHandler):
         if (body.get("stream_options") or {}).get("include_usage"):
             self._event({**base, "choices": [], "usage": self._usage(body, reply)})
         self._event("[DONE]")
+
+
+def _is_probe(body: dict[str, Any]) -> bool:
+    return PROBE_NAME in json.dumps(body) or PROBE_VALUE in json.dumps(body)
+
+
+def request_mode(body: dict[str, Any]) -> str:
+    """Which structured-output mode a chat request asks for (``structured.MODES``)."""
+    if _forced_tool(body):
+        return "tool_call"
+    rf = body.get("response_format") or {}
+    if rf.get("type") == "json_schema":
+        return "json_schema"
+    if rf.get("type") == "json_object":
+        return "json_object_schema" if "schema" in rf else "json_object"
+    return "prompt"
+
+
+def _forced_tool(body: dict[str, Any]) -> bool:
+    return bool(body.get("tools")) and isinstance(body.get("tool_choice"), dict)
+
+
+def _tool_call(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    name = body["tool_choice"]["function"]["name"]
+    fn = {"name": name, "arguments": reply.content}
+    return {"id": "call_test", "type": "function", "function": fn}
 
 
 class _Server(ThreadingHTTPServer):
@@ -236,6 +278,11 @@ class OpenAITestServer:
         api_key: When set, requests without ``Bearer <api_key>`` get 401.
         supports_json_schema: When false, ``response_format`` of type ``json_schema`` gets
             400, like servers that only know JSON mode.
+        enforces: The structured-output modes whose capability probe it answers as a
+            constraining server would (``sgr_kernel.llm.structured``); for the others it
+            answers the probe with plain text, like a server that ignores the field. Probe
+            requests never consume the script and are left out of :attr:`chat_requests`.
+        probe: Answers probes instead (a recorded server's replies, by request body).
         default: Served when the script is exhausted (else 500 "script exhausted").
         record: Keep every request in :attr:`requests` (turn off for benchmarks).
     """
@@ -247,6 +294,8 @@ class OpenAITestServer:
         models: Iterable[str] = ("test-model",),
         api_key: str | None = None,
         supports_json_schema: bool = True,
+        enforces: Iterable[str] = ("json_schema", "json_object_schema", "tool_call"),
+        probe: Callable[[dict[str, Any]], Reply] | None = None,
         default: Reply | Callable[[dict[str, Any]], Reply] | None = None,
         record: bool = True,
     ) -> None:
@@ -254,6 +303,8 @@ class OpenAITestServer:
         self.models = list(models)
         self.api_key = api_key
         self.supports_json_schema = supports_json_schema
+        self.enforces = set(enforces)
+        self.probe = probe
         self.default = default
         self.record = record
         self.requests: list[RecordedRequest] = []
@@ -276,6 +327,13 @@ class OpenAITestServer:
             return self.default(body)
         return self.default or Reply.error(500, "test server: script exhausted")
 
+    def _probe_reply(self, body: dict[str, Any]) -> Reply:
+        if self.probe is not None:
+            return self.probe(body)
+        if request_mode(body) in self.enforces:
+            return Reply.json({"probe": PROBE_VALUE})
+        return Reply.text("Hello! How can I help you today?")
+
     def add(self, *replies: Reply) -> None:
         """Append replies to the script."""
         with self._lock:
@@ -284,7 +342,16 @@ class OpenAITestServer:
     @property
     def chat_requests(self) -> list[dict[str, Any]]:
         """The JSON bodies of chat-completion requests, in order."""
-        return [r.body for r in self.requests if r.path.endswith("/chat/completions") and r.body]
+        return [
+            r.body
+            for r in self.requests
+            if r.path.endswith("/chat/completions") and r.body and not _is_probe(r.body)
+        ]
+
+    @property
+    def probe_requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies of structured-output capability probes, in order."""
+        return [r.body for r in self.requests if r.body and _is_probe(r.body)]
 
     @property
     def port(self) -> int:

@@ -8,6 +8,7 @@ import ``sgr_skills``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.refs import find_refs
 
-__all__ = ["EVAL_CATALOGUE", "EVAL_TASKS", "EvalTask", "grade"]
+__all__ = ["EVAL_CATALOGUE", "EVAL_TASKS", "EvalTask", "grade", "judge_answer"]
 
 
 def _entry(
@@ -42,13 +43,16 @@ EVAL_CATALOGUE: tuple[dict[str, Any], ...] = (
         ["question"],
         ["text"],
     ),
-    _entry(
-        "format",
-        "Fill a text template with earlier outputs; no LLM.",
-        {"template": "Text with ${sN.output.FIELD} placeholders."},
-        ["template"],
-        ["text"],
-    ),
+    {
+        **_entry(
+            "format",
+            "Fill a text template with earlier outputs; no LLM.",
+            {"template": "Text with ${sN.output.FIELD} placeholders."},
+            ["template"],
+            ["text"],
+        ),
+        "needs_reference": True,
+    },
     _entry(
         "python",
         "Run the given Python code in the sandbox and capture what it prints.",
@@ -77,6 +81,9 @@ class EvalTask:
         keywords: Words that must appear (case-insensitively) somewhere in the inputs.
         chained: A later step must use an earlier step's output through a reference.
         max_steps: More steps than this is not a correct plan.
+        expect: Case-insensitive texts of which one must appear in the run's final answer
+            (end-to-end judging); empty: the answer is not checkable by text.
+        tags: ``original`` for the first 22 tasks (their figure stays comparable).
     """
 
     task: str
@@ -85,6 +92,7 @@ class EvalTask:
     keywords: tuple[str, ...] = ()
     chained: bool = False
     max_steps: int = 4
+    expect: tuple[str, ...] = ()
     tags: tuple[str, ...] = field(default=())
 
 
@@ -96,26 +104,63 @@ def _t(
     keywords: Sequence[str] = (),
     chained: bool = False,
     max_steps: int = 4,
+    expect: Sequence[str] = (),
+    tags: Sequence[str] = ("original",),
 ) -> EvalTask:
-    return EvalTask(task, frozenset(skills), frozenset(any_of), tuple(keywords), chained, max_steps)
+    return EvalTask(
+        task,
+        frozenset(skills),
+        frozenset(any_of),
+        tuple(keywords),
+        chained,
+        max_steps,
+        tuple(expect),
+        tuple(tags),
+    )
+
+
+def _n(task: str, **kw: Any) -> EvalTask:
+    """A task added with the stricter evaluation (not among the original 22)."""
+    return _t(task, tags=("added",), **kw)
 
 
 _CODE = ("python", "code_interpreter")
 
 EVAL_TASKS: tuple[EvalTask, ...] = (
-    _t("What is the capital of Italy?", skills=["answer"], keywords=["Italy"], max_steps=1),
+    _t(
+        "What is the capital of Italy?",
+        skills=["answer"],
+        keywords=["Italy"],
+        max_steps=1,
+        expect=["Rome"],
+    ),
     _t("Explain what a write-ahead log is in two sentences.", skills=["answer"], keywords=["log"]),
     _t("Write a short poem about the sea.", skills=["answer"], keywords=["sea"], max_steps=2),
     _t("Summarise the plot of Hamlet.", skills=["answer"], keywords=["Hamlet"], max_steps=2),
     _t("Translate 'good morning' into Spanish.", skills=["answer"], keywords=["good morning"]),
     _t("Give three tips for writing clear emails.", skills=["answer"], keywords=["email"]),
     _t("What does HTTP status 404 mean?", skills=["answer"], keywords=["404"], max_steps=1),
-    _t("Compute 17 * 23 with Python.", any_of=_CODE, keywords=["17"], max_steps=2),
+    _t("Compute 17 * 23 with Python.", any_of=_CODE, keywords=["17"], max_steps=2, expect=["391"]),
     _t("Print the first 10 Fibonacci numbers using Python.", any_of=_CODE, keywords=["fib"]),
     _t("Use Python to count the vowels in 'schema guided reasoning'.", any_of=_CODE),
-    _t("Calculate the mean of 3, 5, 7 and 9 in Python.", any_of=_CODE, keywords=["3"]),
-    _t("Sort the list [5, 2, 9, 1] with Python and print it.", any_of=_CODE, keywords=["5"]),
-    _t("Check with Python whether 97 is a prime number.", any_of=_CODE, keywords=["97"]),
+    _t(
+        "Calculate the mean of 3, 5, 7 and 9 in Python.",
+        any_of=_CODE,
+        keywords=["3"],
+        expect=["6.0", "6"],
+    ),
+    _t(
+        "Sort the list [5, 2, 9, 1] with Python and print it.",
+        any_of=_CODE,
+        keywords=["5"],
+        expect=["[1, 2, 5, 9]"],
+    ),
+    _t(
+        "Check with Python whether 97 is a prime number.",
+        any_of=_CODE,
+        keywords=["97"],
+        expect=["true", "is prime", "is a prime"],
+    ),
     _t(
         "Write a haiku about rain and put it under the title 'Rain'.",
         skills=["answer", "format"],
@@ -159,6 +204,117 @@ EVAL_TASKS: tuple[EvalTask, ...] = (
         chained=True,
     ),
     _t("Format the text 'Hello, world' as a title.", skills=["format"], keywords=["Hello"]),
+    # Added with the stricter evaluation: what notebook users ask, not tuned to any planner.
+    _n(
+        "What is the difference between a list and a tuple in Python?",
+        skills=["answer"],
+        keywords=["tuple"],
+        max_steps=2,
+    ),
+    _n("Explain what a pandas DataFrame is.", skills=["answer"], keywords=["DataFrame"]),
+    _n(
+        "Summarise the main causes of the French Revolution in three bullet points.",
+        skills=["answer"],
+        keywords=["French Revolution"],
+    ),
+    _n("Suggest a name for a data science blog.", skills=["answer"], keywords=["blog"]),
+    _n(
+        "What is gradient descent? Answer in one paragraph.",
+        skills=["answer"],
+        keywords=["gradient"],
+    ),
+    _n(
+        "Write a SQL query that selects all customers from Paris.",
+        skills=["answer"],
+        keywords=["Paris"],
+        max_steps=2,
+    ),
+    _n(
+        "Translate 'thank you very much' into German.",
+        skills=["answer"],
+        keywords=["thank you"],
+        expect=["danke"],
+    ),
+    _n(
+        "How many days are there between 2024-03-03 and 2024-07-09?",
+        any_of=_CODE,
+        keywords=["2024"],
+        expect=["128"],
+    ),
+    _n("What is 15% of 80?", any_of=_CODE, keywords=["80"], expect=["12"]),
+    _n(
+        "Generate 1000 random numbers with numpy and print their mean.",
+        any_of=_CODE,
+        keywords=["1000"],
+    ),
+    _n("Plot a sine wave from 0 to 2*pi with matplotlib.", any_of=_CODE, keywords=["sine"]),
+    _n(
+        "Find all prime numbers below 50 using Python.",
+        any_of=_CODE,
+        keywords=["50"],
+        expect=["47"],
+    ),
+    _n(
+        "Convert 100 degrees Fahrenheit to Celsius with Python.",
+        any_of=_CODE,
+        keywords=["100"],
+        expect=["37.7", "37.8"],
+    ),
+    _n(
+        "Create a pandas DataFrame with columns name and age for three people and print it.",
+        any_of=_CODE,
+        keywords=["age"],
+    ),
+    _n("Compute the factorial of 12.", any_of=_CODE, keywords=["12"], expect=["479001600"]),
+    _n(
+        "What is the square root of 2 to 10 decimal places?",
+        any_of=_CODE,
+        keywords=["2"],
+        expect=["1.4142135623", "1.4142135624"],
+    ),
+    _n(
+        "Count the words in 'the quick brown fox jumps over the lazy dog' with Python, "
+        "then tell me which word is longest.",
+        skills=["answer"],
+        any_of=_CODE,
+        keywords=["fox"],
+        chained=True,
+    ),
+    _n(
+        "Simulate 100 coin flips in Python and describe the result.",
+        skills=["answer"],
+        any_of=_CODE,
+        keywords=["100"],
+        chained=True,
+    ),
+    _n(
+        "Compute the average of [12, 15, 9, 20] in Python and explain what it means.",
+        skills=["answer"],
+        any_of=_CODE,
+        keywords=["12"],
+        chained=True,
+        expect=["14"],
+    ),
+    _n(
+        "Write a motivational quote and format it as 'Quote of the day: <quote>'.",
+        skills=["answer", "format"],
+        keywords=["quote"],
+        chained=True,
+        expect=["quote of the day"],
+    ),
+    _n(
+        "Give a one-sentence summary of photosynthesis under the heading 'Biology'.",
+        skills=["answer", "format"],
+        keywords=["photosynthesis"],
+        chained=True,
+        expect=["biology"],
+    ),
+    _n(
+        "Summarise the plot of Romeo and Juliet, then translate the summary into French.",
+        skills=["answer"],
+        keywords=["Romeo"],
+        chained=True,
+    ),
 )
 
 
@@ -180,7 +336,29 @@ def grade(plan: Plan, task: EvalTask) -> list[str]:
         misses.append("no step uses an earlier output")
     if len(plan.steps) > task.max_steps:
         misses.append(f"{len(plan.steps)} steps, at most {task.max_steps} expected")
+    for s in plan.steps:
+        code = s.inputs.get("code") if s.skill == "python" else None
+        if isinstance(code, str) and not _compiles(code):
+            misses.append(f"step {s.id}: its Python code does not compile")
     return misses
+
+
+def _compiles(code: str) -> bool:
+    # Placeholders are filled at run time: judge the code with each one as a name.
+    text = re.sub(r"(?<!\$)\$\{[^}]*\}", "_ref", code)
+    try:
+        compile(text, "<plan>", "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def judge_answer(answer: str, task: EvalTask) -> bool | None:
+    """End to end: does the run's final answer contain an expected text? None: not checkable."""
+    if not task.expect:
+        return None
+    low = answer.lower()
+    return any(e.lower() in low for e in task.expect)
 
 
 def catalogue_names(catalogue: Sequence[Mapping[str, Any]] = EVAL_CATALOGUE) -> list[str]:

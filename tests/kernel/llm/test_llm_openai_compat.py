@@ -106,10 +106,13 @@ def test_json_mode_fallback_when_server_lacks_json_schema() -> None:
 
         texts = asyncio.run(go())
         assert [json.loads(t)["name"] for t in texts] == ["Osaka", "Kyoto"]
-        kinds = [b["response_format"]["type"] for b in srv.chat_requests]
-        assert kinds == ["json_schema", "json_object", "json_object"]  # remembered
-        assert "population" in srv.chat_requests[-1]["messages"][0]["content"]
-        assert client.json_schema_supported is False
+        # Probed once: json_schema refused (400), json_object with a schema enforced.
+        probes = [b["response_format"]["type"] for b in srv.probe_requests]
+        assert probes == ["json_schema", "json_object"]
+        kinds = [b["response_format"] for b in srv.chat_requests]
+        assert [k["type"] for k in kinds] == ["json_object", "json_object"]  # remembered
+        assert kinds[0]["schema"] == json_schema_for(City)
+        assert client.json_schema_supported is False and client.mode == "json_object_schema"
 
 
 def test_schema_violating_json_is_repaired_then_refused(server: OpenAITestServer) -> None:

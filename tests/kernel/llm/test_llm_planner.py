@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 
 from sgr_kernel.errors import LLMInvalidOutput, PlanValidationError
 from sgr_kernel.llm.planner import (
+    MAX_CODE_CHARS,
+    MAX_INPUT_CHARS,
     check_against_catalogue,
     plan_task,
     planner_messages,
@@ -18,6 +20,7 @@ from sgr_kernel.llm.planner import (
 )
 from sgr_kernel.llm.schema_guided import json_schema_for
 from sgr_kernel.llm.scripted import ScriptedLLM
+from sgr_kernel.llm.shapes import SHAPE_EXAMPLES
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.skills.base import Skill, SkillContext
@@ -70,16 +73,33 @@ def _step(skill: str, **inputs: Any) -> dict[str, Any]:
     return {"skill": skill, "inputs": inputs}
 
 
+def _step_variants(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    # steps is nullable (a known shape needs none): the array branch holds the variants.
+    (array,) = [b for b in schema["properties"]["steps"]["anyOf"] if b.get("type") == "array"]
+    return list(array["items"]["anyOf"])
+
+
 def test_output_schema_has_skill_enum_and_exact_input_names() -> None:
     schema = json_schema_for(planner_output_model(CATALOGUE))
-    variants = schema["properties"]["steps"]["items"]["anyOf"]
+    variants = _step_variants(schema)
     by_skill = {v["properties"]["skill"]["enum"][0]: v for v in variants}
     assert set(by_skill) == {"answer", "repeat"}
     repeat_inputs = by_skill["repeat"]["properties"]["inputs"]
     assert list(repeat_inputs["properties"]) == ["json", "n"]
     assert repeat_inputs["additionalProperties"] is False
-    assert repeat_inputs["properties"]["json"]["maxLength"] <= 200
-    assert schema["properties"]["steps"]["maxItems"] >= 1
+    assert repeat_inputs["properties"]["json"]["maxLength"] <= MAX_INPUT_CHARS
+
+
+def test_each_input_is_bounded_by_what_it_needs() -> None:
+    # Code needs room (a 200-character cap cut programs off mid-line); prose stays short.
+    schema = json_schema_for(planner_output_model(EVAL_CATALOGUE))
+    variants = _step_variants(schema)
+    by_skill = {v["properties"]["skill"]["enum"][0]: v["properties"]["inputs"] for v in variants}
+    assert by_skill["python"]["properties"]["code"]["maxLength"] == MAX_CODE_CHARS
+    question = by_skill["answer"]["properties"]["question"]
+    assert question["maxLength"] == MAX_INPUT_CHARS < MAX_CODE_CHARS
+    (array,) = [b for b in schema["properties"]["steps"]["anyOf"] if b.get("type") == "array"]
+    assert array["maxItems"] >= 1
 
 
 def test_plan_with_refs_typed_inputs_and_budget() -> None:
@@ -104,27 +124,43 @@ def test_plan_with_refs_typed_inputs_and_budget() -> None:
     assert llm.requests[0].messages[-1].content == "Task: repeat and summarise"
 
 
-def test_bad_refs_and_caller_problems_are_fed_back() -> None:
-    forward = {"steps": [_step("answer", question="use ${s2.output.text}", context=None)]}
-    wrong_field = {
+def test_broken_references_are_repaired_before_asking_again() -> None:
+    # Forward, self and unknown-field references can only mean "an earlier output": the
+    # planner rewrites them instead of spending a replanning round.
+    broken = {
         "steps": [
-            _step("answer", question="hi", context=None),
+            _step("answer", question="use ${s2.output.text} and ${s1.output.text}", context=None),
             _step("answer", question="${s1.output.nope}", context=None),
+            _step("answer", question="${s3.output.text} and ${s9.output.text}", context=None),
         ]
     }
+    llm = ScriptedLLM([broken])
+    plan = asyncio.run(plan_task(llm.complete, "t", CATALOGUE, validate=_no_problems))
+    questions = [s.inputs["question"] for s in plan.steps]
+    assert questions == [
+        "use  and ",
+        "${s1.output.text}",
+        "${s2.output.text} and ${s2.output.text}",
+    ]
+    assert [s.depends_on for s in plan.steps] == [(), ("s1",), ("s2",)]
+    assert len(llm.requests) == 1  # no replanning round needed
+
+
+def test_bad_refs_and_caller_problems_are_fed_back() -> None:
+    malformed = {"steps": [_step("answer", question="use ${s1.nope}", context=None)]}
     good = {"steps": [_step("answer", question="hi", context=None)]}
-    llm = ScriptedLLM([forward, wrong_field, good])
+    llm = ScriptedLLM([malformed, good, good])
     seen: list[Plan] = []
 
     def validate(plan: Plan) -> list[str]:
         seen.append(plan)
-        return []
+        return [] if len(seen) > 1 else ["step s1: the caller objects"]
 
     plan = asyncio.run(plan_task(llm.complete, "t", CATALOGUE, validate=validate, max_replans=2))
-    assert len(plan.steps) == 1 and len(seen) == 1  # only reference-clean plans reach the caller
+    assert len(plan.steps) == 1 and len(seen) == 2  # only reference-clean plans reach the caller
     second, third = llm.requests[1].messages[-1].content, llm.requests[2].messages[-1].content
-    assert "must name an earlier step" in second
-    assert "has no output 'nope'" in third and "['text']" in third
+    assert "malformed reference" in second
+    assert "the caller objects" in third
     sampling = [(r.temperature, r.seed) for r in llm.requests]
     assert sampling == [(0.0, None), (0.7, 1), (0.7, 2)]  # replans sample, seeded per round
 
@@ -167,8 +203,9 @@ def test_few_shot_examples_fit_the_catalogue() -> None:
     msgs = planner_messages("do x", EVAL_CATALOGUE)
     assert msgs[0].role == "system" and "code_interpreter(task)" in msgs[0].content
     examples = [m for m in msgs if m.role == "assistant"]
-    assert len(examples) == 3
-    output_cls = planner_output_model(EVAL_CATALOGUE)
+    # The free plan, then the examples of the shapes "do x" allows (a direct answer).
+    assert len(examples) == 1 + sum(1 for ex in SHAPE_EXAMPLES if ex[1] == "answer")
+    output_cls = planner_output_model(EVAL_CATALOGUE, task="do x")
     for ex in examples:  # every example is itself a valid answer
         output_cls.model_validate(json.loads(ex.content))
     assert [m for m in planner_messages("x", CATALOGUE) if m.role == "assistant"] != []
