@@ -1,0 +1,386 @@
+"""The Dask dispatcher: remote jobs on a ``distributed`` cluster.
+
+A job's Dask key is ``sgr/<idempotency key>`` and the scheduler holds it as a published
+dataset of the same name, so the job outlives the notebook kernel that submitted it. Submitting
+a key the scheduler still holds attaches to that task (nothing runs twice); a key it forgot
+(a restarted scheduler) is submitted afresh. The result is taken, recorded by the run, and only
+then released (:meth:`DaskDispatcher.release`). Deadlines are the dispatcher's own: past one, the
+job is asked to stop through a ``distributed.Event`` and, after ``cancel_grace_s``, the worker
+running it is restarted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sgr_kernel.dispatch._dask_job import cancel_event, dask_key, progress_topic, run_job
+from sgr_kernel.dispatch.base import (
+    JobCancelled,
+    JobFunction,
+    JobHandle,
+    Progress,
+    ProgressCallback,
+    job_function,
+)
+from sgr_kernel.dispatch.config import DispatchSettings, load_dispatch_settings
+from sgr_kernel.errors import RemoteJobError, RemoteResourceUnavailable, StepTimeout
+from sgr_kernel.models.remote import RemoteJobSpec
+
+__all__ = ["DaskDispatcher"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CANCEL_POLL_S = 0.2
+
+
+class _Job:
+    def __init__(self, spec: RemoteJobSpec, fn: JobFunction, resources: dict[str, float]) -> None:
+        self.spec = spec
+        self.key = spec.idempotency_key
+        self.fn = fn
+        self.resources = resources
+        self.future: Any = None
+        self.done: asyncio.Future[None] | None = None
+        self.stopping = False
+        self.watching: Callable[[Any], None] | None = None
+
+
+def _resources(spec: RemoteJobSpec) -> dict[str, float]:
+    from dask.utils import parse_bytes
+
+    out: dict[str, float] = {}
+    for name, value in spec.resources.items():
+        try:
+            out[name] = float(parse_bytes(value) if isinstance(value, str) else value)
+        except (ValueError, TypeError):
+            raise RemoteResourceUnavailable(
+                f"job {spec.idempotency_key}: resource {name}={value!r} is not a number or a "
+                "size like '8GB'"
+            ) from None
+    return out
+
+
+class DaskDispatcher:
+    """A :class:`~sgr_kernel.dispatch.base.ObservableDispatcher` on Dask distributed.
+
+    Args:
+        client: A ``distributed.Client`` to use (the caller keeps owning it).
+        address: A scheduler address to connect to.
+        settings: Dispatcher settings (default: :func:`load_dispatch_settings`).
+
+    With neither client nor address (nor one in the settings), a client already live in this
+    process is used, else an embedded ``LocalCluster`` is started on first use.
+    """
+
+    name = "dask"
+
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        address: str | None = None,
+        settings: DispatchSettings | None = None,
+    ) -> None:
+        self.settings = settings or load_dispatch_settings()
+        self._address = address or self.settings.address
+        self._client = client
+        self._given = client is not None
+        self._cluster: Any = None
+        self._jobs: dict[str, _Job] = {}
+        self._pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="sgr-dask")
+        self._lock = threading.Lock()
+        self.submitted = 0
+        """Dask submits made (a re-attach by key counts too: the scheduler decides)."""
+        self.resubmitted = 0
+        """Jobs submitted again because the scheduler forgot them."""
+
+    # ------------------------------------------------------------ the client
+
+    def connect(self) -> Any:
+        """The client, connecting (or starting the embedded cluster) on first use. Blocking."""
+        from sgr_kernel.dispatch._dask_connect import connect
+
+        with self._lock:
+            c = self._client
+            if c is None or (not self._given and c.status in ("closed", "closing")):
+                self._client, cluster = connect(self.settings, self._address)
+                self._cluster = self._cluster or cluster
+            return self._client
+
+    async def _in_pool(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def _aclient(self) -> Any:
+        c = self._client
+        if c is not None and c.status == "running":
+            return c
+        try:
+            return await self._in_pool(self.connect)
+        except RemoteJobError:
+            raise
+        except Exception as e:  # ClusterConnectError and friends fail the step, clearly
+            raise RemoteJobError(str(e)) from e
+
+    @property
+    def client(self) -> Any:
+        return self.connect()
+
+    # ------------------------------------------------------------ submit
+
+    async def submit(self, spec: RemoteJobSpec) -> JobHandle:
+        key = spec.idempotency_key
+        if key in self._jobs:
+            return JobHandle(key=key, backend=self.name, reattached=True)
+        try:
+            fn = job_function(spec.job_type)
+        except KeyError:
+            raise RemoteJobError(
+                f"no job function registered for {spec.job_type!r}; import the module that "
+                "declares it with @job before running"
+            ) from None
+        client = await self._aclient()
+        job = _Job(spec, fn, _resources(spec))
+        if job.resources:
+            await self._await_resources(client, job)
+        self._jobs[key] = job
+        self._launch(client, job)
+        return JobHandle(key=key, backend=self.name)
+
+    def _launch(self, client: Any, job: _Job) -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        job.done = done
+        spec = job.spec
+        fut = client.submit(
+            run_job,
+            job.fn,
+            dict(spec.params),
+            job.key,
+            CANCEL_POLL_S,
+            key=dask_key(job.key),
+            resources=job.resources or None,
+            priority=spec.priority,
+            pure=False,
+            retries=0,
+        )
+        self.submitted += 1
+        job.future = fut
+
+        def wake() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        def settle(_: Any) -> None:
+            loop.call_soon_threadsafe(wake)
+
+        # Held by the scheduler under the same name: a client that dies leaves it running.
+        self._pool.submit(self._publish, client, fut, dask_key(job.key))
+        fut.add_done_callback(settle)
+        if job.watching is not None:
+            self._subscribe(client, job)
+
+    @staticmethod
+    def _publish(client: Any, fut: Any, name: str) -> None:
+        try:
+            client.publish_dataset(fut, name=name, override=True)
+        except Exception:  # the scheduler went away: the job is resubmitted when it is back
+            log.warning("could not publish %s", name, exc_info=True)
+
+    async def _await_resources(self, client: Any, job: _Job) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.resource_wait_s
+        while True:
+            info = await self._in_pool(client.scheduler_info)
+            workers = info.get("workers", {}).values()
+            offered = [w.get("resources") or {} for w in workers]
+            if any(all(r.get(k, 0) >= v for k, v in job.resources.items()) for r in offered):
+                return
+            if loop.time() >= deadline:
+                have = sorted({f"{k}={v:g}" for r in offered for k, v in r.items()}) or ["none"]
+                want = ", ".join(f"{k}={v:g}" for k, v in job.resources.items())
+                raise RemoteResourceUnavailable(
+                    f"job {job.key} needs {want} but none of the {len(offered)} worker(s) offers "
+                    f"it after {self.settings.resource_wait_s:g}s (offered: {', '.join(have)}); "
+                    f"start one with `sgr worker ADDRESS --resources {want.replace(', ', ',')}`"
+                )
+            await asyncio.sleep(0.25)
+
+    # ------------------------------------------------------------ progress
+
+    def watch(self, handle: JobHandle, callback: ProgressCallback) -> None:
+        job = self._jobs[handle.key]
+        seen: set[int] = set()
+        lock = threading.Lock()
+
+        def handler(event: Any) -> None:
+            try:
+                p = Progress.model_validate(event[1])
+            except Exception:
+                return
+            with lock:
+                if p.seq in seen:
+                    return
+                seen.add(p.seq)
+            callback(p)
+
+        job.watching = handler
+        if self._client is not None:
+            self._subscribe(self._client, job)
+
+    def _subscribe(self, client: Any, job: _Job) -> None:
+        topic = progress_topic(job.key)
+        handler = job.watching
+        assert handler is not None
+        client.subscribe_topic(topic, handler)
+
+        def history() -> None:  # what a re-attached job reported while nobody listened
+            try:
+                for event in client.get_events(topic):
+                    handler(event)
+            except Exception:
+                log.debug("no progress history for %s", job.key, exc_info=True)
+
+        self._pool.submit(history)
+
+    # ------------------------------------------------------------ result
+
+    async def result(self, handle: JobHandle, *, timeout_s: float | None) -> dict[str, Any]:
+        job = self._jobs.get(handle.key)
+        if job is None:
+            raise RemoteJobError(f"job {handle.key} was not submitted through this dispatcher")
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        while True:
+            assert job.done is not None
+            left = None if deadline is None else max(deadline - loop.time(), 0)
+            try:
+                await asyncio.wait_for(asyncio.shield(job.done), left)
+            except TimeoutError:
+                await self._stop(job)
+                raise StepTimeout(
+                    f"remote job {job.key} ran past its {timeout_s:g}s deadline; it was asked "
+                    "to stop and its worker restarted"
+                ) from None
+            except asyncio.CancelledError:
+                await asyncio.shield(self._stop(job))
+                raise
+            status = job.future.status
+            if status == "finished":
+                return dict(await self._in_pool(job.future.result))
+            if status == "error":
+                raise self._job_error(job, await self._in_pool(job.future.exception))
+            if job.stopping:
+                raise RemoteJobError(f"remote job {job.key} was cancelled")
+            # Cancelled without us asking: the scheduler forgot the job (it restarted, or the
+            # connection dropped). Submit it again under the same key once it is reachable.
+            await self._relaunch(job, deadline)
+
+    async def _relaunch(self, job: _Job, deadline: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.settings.reconnect_s
+        if deadline is not None:
+            until = min(until, deadline)
+        while True:
+            c = self._client
+            if c is not None and c.status == "running":
+                break
+            if c is not None and c.status in ("closed", "closing"):
+                try:
+                    c = await self._aclient()
+                    break
+                except RemoteJobError:
+                    pass
+            if loop.time() >= until:
+                raise RemoteJobError(
+                    f"remote job {job.key} was lost with its scheduler, which did not come back "
+                    f"within {self.settings.reconnect_s:g}s"
+                )
+            await asyncio.sleep(0.2)
+        self.resubmitted += 1
+        log.warning("resubmitting %s: the scheduler no longer knew it", job.key)
+        self._launch(c, job)
+
+    def _job_error(self, job: _Job, exc: BaseException | None) -> RemoteJobError:
+        from distributed.scheduler import KilledWorker
+
+        if isinstance(exc, KilledWorker):
+            return RemoteJobError(
+                f"remote job {job.key} killed its worker {self.settings.allowed_failures + 1} "
+                "time(s) and was given up as poison (a crash, or more memory than the worker "
+                "has)"
+            )
+        if isinstance(exc, JobCancelled):
+            return RemoteJobError(f"remote job {job.key} stopped: it was cancelled")
+        return RemoteJobError(f"remote job {job.key} failed: {type(exc).__name__}: {exc}")
+
+    # ------------------------------------------------------------ stop, release
+
+    async def _stop(self, job: _Job) -> None:
+        """Cooperative cancel, then (past the grace time) restart the worker that runs it."""
+        job.stopping = True
+        client = self._client
+        if client is None or job.future is None or job.future.done():
+            await self.release(JobHandle(key=job.key, backend=self.name))
+            return
+        import distributed
+
+        make_event: Any = distributed.Event
+        try:
+            await self._in_pool(lambda: make_event(cancel_event(job.key), client=client).set())
+            assert job.done is not None
+            await asyncio.wait_for(asyncio.shield(job.done), self.settings.cancel_grace_s)
+        except (TimeoutError, OSError):
+            await self._in_pool(self._kill, client, job)
+        await self.release(JobHandle(key=job.key, backend=self.name))
+
+    @staticmethod
+    def _kill(client: Any, job: _Job) -> None:
+        dkey = dask_key(job.key)
+        where = [w for w, keys in client.processing().items() if dkey in keys]
+        with contextlib.suppress(KeyError):  # forget it first: the restart must not re-run it
+            client.unpublish_dataset(dkey)
+        client.cancel([job.future], force=True)
+        if where:
+            try:
+                client.restart_workers(where, timeout=30, raise_for_error=False)
+            except Exception:
+                log.warning("could not restart worker(s) %s for %s", where, job.key, exc_info=True)
+
+    async def release(self, handle: JobHandle) -> None:
+        job = self._jobs.pop(handle.key, None)
+        if job is None or self._client is None:
+            return
+        client = self._client
+        if job.watching is not None:
+            client.unsubscribe_topic(progress_topic(job.key))
+
+        def drop() -> None:
+            # Already gone, or the scheduler is: either way nothing holds it any more.
+            with contextlib.suppress(Exception):
+                client.unpublish_dataset(dask_key(job.key))
+            job.future.release()
+
+        await self._in_pool(drop)
+
+    async def cancel(self, handle: JobHandle) -> None:
+        job = self._jobs.get(handle.key)
+        if job is not None:
+            await self._stop(job)
+
+    async def close(self) -> None:
+        """Disconnect. Jobs in flight are left to the scheduler that holds them (a resumed run
+        re-attaches); an embedded cluster is shut down with them."""
+        self._jobs.clear()
+        client, cluster = self._client, self._cluster
+        self._client = self._cluster = None
+        if client is not None and not self._given:
+            await self._in_pool(client.close)
+        if cluster is not None:
+            await self._in_pool(cluster.close)
+        self._pool.shutdown(wait=False)
