@@ -321,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("action", choices=["build", "status", "prune"])
     sb.add_argument("--force", action="store_true", help="rebuild even if up to date")
     cmd("doctor", "check the Docker engine, the sandbox image and limits", cmd_doctor)
+    from sgr_kernel.cli_cluster import add_commands
+
+    add_commands(cmd)
     return p
 
 

@@ -16,6 +16,7 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -275,7 +276,7 @@ class DaskDispatcher:
                 return dict(await self._in_pool(job.future.result))
             if status == "error":
                 raise self._job_error(job, await self._in_pool(job.future.exception))
-            if job.stopping:
+            if job.stopping or await self._in_pool(self._cancel_asked, job):
                 raise RemoteJobError(f"remote job {job.key} was cancelled")
             # Cancelled without us asking: the scheduler forgot the job (it restarted, or the
             # connection dropped). Submit it again under the same key once it is reachable.
@@ -305,6 +306,16 @@ class DaskDispatcher:
         self.resubmitted += 1
         log.warning("resubmitting %s: the scheduler no longer knew it", job.key)
         self._launch(c, job)
+
+    def _cancel_asked(self, job: _Job) -> bool:
+        """Someone (``sgr cluster cancel``) asked the job to stop: not a lost job."""
+        import distributed
+
+        make_event: Any = distributed.Event
+        try:
+            return bool(make_event(cancel_event(job.key), client=self._client).is_set())
+        except Exception:  # the scheduler is gone, and its events with it
+            return False
 
     def _job_error(self, job: _Job, exc: BaseException | None) -> RemoteJobError:
         from distributed.scheduler import KilledWorker
@@ -346,6 +357,13 @@ class DaskDispatcher:
         with contextlib.suppress(KeyError):  # forget it first: the restart must not re-run it
             client.unpublish_dataset(dkey)
         client.cancel([job.future], force=True)
+        # The scheduler releases the task a moment later; a restart before that would run
+        # the job again on another worker.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(
+            dkey in keys for keys in client.processing().values()
+        ):
+            time.sleep(0.05)
         if where:
             try:
                 client.restart_workers(where, timeout=30, raise_for_error=False)
