@@ -120,7 +120,7 @@ def cancel_jobs(client: Any, target: str, *, grace_s: float = 2.0) -> list[str]:
             time.sleep(0.1)
     restart: set[str] = set()
     final = {j.key: j for j in cluster_view(client).jobs}
-    forget = []
+    forget: list[Any] = []
     for key in keys:
         with contextlib.suppress(KeyError):
             client.unpublish_dataset(PREFIX + key)
