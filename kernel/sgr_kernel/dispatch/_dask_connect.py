@@ -31,8 +31,9 @@ def dask_settings(settings: DispatchSettings) -> dict[str, Any]:
     return {
         "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": MALLOC_MMAP_THRESHOLD,
         "distributed.scheduler.allowed-failures": settings.allowed_failures,
-        # A job whose only able worker left waits this long, then errs (never hangs).
-        "distributed.scheduler.no-workers-timeout": f"{max(settings.resource_wait_s, 1):g}s",
+        # A job whose able workers all left (or are restarting) waits this long, then errs:
+        # never a hang. Missing resources are caught earlier, by the dispatcher's own wait.
+        "distributed.scheduler.no-workers-timeout": f"{max(settings.resource_wait_s, 30):g}s",
         # Job bodies may start processes of their own (a sandbox, a forked deadline).
         "distributed.worker.daemon": False,
     }

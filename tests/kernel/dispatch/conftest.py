@@ -68,10 +68,10 @@ class ExternalCluster:
         self.workers: list[tuple[subprocess.Popen[bytes], list[str]]] = []
 
     def _spawn(self, argv: list[str], log: str) -> subprocess.Popen[bytes]:
-        out = open(self.tmp / log, "ab")  # noqa: SIM115 (kept open for the child)
-        return subprocess.Popen(
-            argv, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with open(self.tmp / log, "ab") as out:  # the child keeps its own descriptor
+            return subprocess.Popen(
+                argv, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def start_scheduler(self) -> None:
         bindir = Path(PY).parent

@@ -71,7 +71,8 @@ def test_a_poison_job_fails_the_step_clearly(tmp_path: Path, embedded: Any) -> N
     assert err.startswith("RemoteJobError") and "killed its worker" in err, err
     deaths = len(executions(log))
     print(f"FIGURE poison worker_deaths={deaths} error=RemoteJobError")
-    # The cluster still works: the nannies replaced the dead workers.
+    # The cluster still works: the nannies replace the dead workers.
+    embedded.client.wait_for_workers(2, timeout=60)
     ok = asyncio.run(k.run(plan=remote_plan({"n": {"job_type": "sgr_test_work"}})))
     assert ok.status is RunStatus.COMPLETED
 
