@@ -21,6 +21,7 @@ __all__ = [
     "ApproveCmd",
     "CancelCmd",
     "CellCmd",
+    "ClusterCmd",
     "Command",
     "ConfigCmd",
     "DenyCmd",
@@ -129,6 +130,15 @@ class DoctorCmd:
     pass
 
 
+@dataclass(frozen=True)
+class ClusterCmd:
+    """``%sgr cluster [show|jobs|local N|connect ADDR|cancel KEY_OR_RUN]``."""
+
+    action: Literal["show", "jobs", "local", "connect", "cancel"] = "show"
+    workers: int = 2
+    target: str | None = None
+
+
 Command = (
     RunsCmd
     | ShowCmd
@@ -140,6 +150,7 @@ Command = (
     | CancelCmd
     | ConfigCmd
     | SandboxCmd
+    | ClusterCmd
     | DoctorCmd
 )
 
@@ -286,6 +297,11 @@ def _line_parser() -> _Parser:
         "action", nargs="?", default="status", choices=["status", "build", "prune"]
     )
     sub.add_parser("doctor", help="check the environment")
+    cluster = sub.add_parser("cluster", help="Dask cluster: show, jobs, local N, connect, cancel")
+    cluster.add_argument(
+        "action", nargs="?", default="show", choices=["show", "jobs", "local", "connect", "cancel"]
+    )
+    cluster.add_argument("target", nargs="?", help="local: N workers; connect: ADDR; cancel: KEY")
     return p
 
 
@@ -295,7 +311,7 @@ def parse_line(line: str) -> Command:
     if not args:
         raise UsageError(
             "%sgr: name a subcommand: runs, show, resume, replay, fork, approve, deny, "
-            "cancel, config, sandbox, doctor (or use %%sgr as a cell magic)"
+            "cancel, config, sandbox, cluster, doctor (or use %%sgr as a cell magic)"
         )
     ns = _line_parser().parse_args(args)
     match ns.cmd:
@@ -323,8 +339,21 @@ def parse_line(line: str) -> Command:
             return ConfigCmd()
         case "sandbox":
             return SandboxCmd(ns.action)
+        case "cluster":
+            return _cluster_cmd(ns.action, ns.target)
         case _:
             return DoctorCmd()
+
+
+def _cluster_cmd(action: Any, target: str | None) -> ClusterCmd:
+    if action == "local":
+        if target is not None and not (target.isdigit() and int(target) > 0):
+            raise UsageError(f"%sgr cluster local: {target!r} is not a worker count; e.g. 2")
+        return ClusterCmd("local", workers=int(target or 2))
+    if action in ("connect", "cancel") and not target:
+        what = "tcp://HOST:PORT" if action == "connect" else "a job key or run id"
+        raise UsageError(f"%sgr cluster {action}: name {what}")
+    return ClusterCmd(action, target=target)
 
 
 _FIELD = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")

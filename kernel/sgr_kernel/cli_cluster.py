@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
 
+from sgr_kernel.dispatch.cluster import check_address
 from sgr_kernel.errors import ClusterConnectError
 
 __all__ = ["add_commands"]
@@ -30,21 +30,6 @@ def _settings(args: argparse.Namespace) -> Any:
     return load_dispatch_settings()
 
 
-def _reachable(address: str, timeout_s: float) -> None:
-    from sgr_kernel.dispatch._dask_connect import _check_address, require_distributed
-
-    require_distributed()
-    _check_address(address)
-    loc = address.split("://", 1)[-1]
-    host, _, port = loc.rpartition(":")
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
-    except OSError as e:
-        raise ClusterConnectError(
-            f"nothing answers at {address} ({e.strerror or e}); is the scheduler running there?"
-        ) from None
-
-
 def _client(args: argparse.Namespace, address: str | None = None) -> Any:
     from sgr_kernel.dispatch._dask_connect import connect
 
@@ -54,7 +39,7 @@ def _client(args: argparse.Namespace, address: str | None = None) -> Any:
         raise ClusterConnectError(
             "no scheduler address: pass --address tcp://HOST:PORT or set SGR_DASK_ADDRESS"
         )
-    _reachable(address, settings.connect_timeout_s)
+    check_address(address, settings.connect_timeout_s)
     client, _ = connect(settings, address)
     return client
 
@@ -63,7 +48,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from sgr_kernel.dispatch._dask_connect import apply_dask_settings
 
     settings = _settings(args)
-    _reachable(args.scheduler, settings.connect_timeout_s)
+    check_address(args.scheduler, settings.connect_timeout_s)
     apply_dask_settings(settings)
     from distributed.cli.dask_worker import main as dask_worker
 
@@ -116,21 +101,9 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def _local(args: argparse.Namespace, n: int) -> int:
-    import logging
+    from sgr_kernel.dispatch.cluster import start_local
 
-    from sgr_kernel.dispatch._dask_connect import apply_dask_settings, require_distributed
-
-    distributed = require_distributed()
-    settings = _settings(args)
-    apply_dask_settings(settings)
-    port = getattr(args, "port", None) or 0
-    cluster = distributed.LocalCluster(
-        n_workers=n,
-        threads_per_worker=settings.local_threads,
-        scheduler_port=port,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
+    cluster = start_local(n, port=getattr(args, "port", None) or 0)
     print(f"local cluster: {cluster.scheduler_address} with {n} worker(s); Ctrl-C stops it")
     print(f"export SGR_DASK_ADDRESS={cluster.scheduler_address}", flush=True)
     try:

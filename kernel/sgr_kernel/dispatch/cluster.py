@@ -8,14 +8,27 @@ the same way a deadline does (cooperative first, then the worker is restarted).
 from __future__ import annotations
 
 import contextlib
+import socket
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sgr_kernel.dispatch._dask_job import PREFIX, cancel_event, key_of
 
-__all__ = ["ClusterView", "JobView", "WorkerView", "cancel_jobs", "cluster_view", "render_text"]
+__all__ = [
+    "ClusterView",
+    "JobView",
+    "WorkerView",
+    "cancel_jobs",
+    "check_address",
+    "cluster_view",
+    "configured_address",
+    "connected",
+    "render_text",
+    "start_local",
+]
 
 
 class WorkerView(BaseModel):
@@ -46,6 +59,64 @@ class ClusterView(BaseModel):
     scheduler: str
     workers: list[WorkerView]
     jobs: list[JobView]
+
+
+def configured_address() -> str | None:
+    """The scheduler address from ``SGR_DASK_ADDRESS`` / ``[tool.sgr.dask]``, if any."""
+    from sgr_kernel.dispatch.config import load_dispatch_settings
+
+    return load_dispatch_settings().address
+
+
+def check_address(address: str, timeout_s: float = 5.0) -> None:
+    """Raise :class:`~sgr_kernel.errors.ClusterConnectError` (one line) unless something
+    listens at a well-formed scheduler address."""
+    from sgr_kernel.dispatch._dask_connect import _check_address, require_distributed
+    from sgr_kernel.errors import ClusterConnectError
+
+    require_distributed()
+    _check_address(address)
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise ClusterConnectError(
+            f"nothing answers at {address} ({e.strerror or e}); is the scheduler running there?"
+        ) from None
+
+
+@contextlib.contextmanager
+def connected(address: str) -> Iterator[Any]:
+    """A short-lived client for looking at (or cancelling on) a cluster."""
+    from sgr_kernel.dispatch._dask_connect import connect
+    from sgr_kernel.dispatch.config import load_dispatch_settings
+
+    settings = load_dispatch_settings()
+    check_address(address, settings.connect_timeout_s)
+    client, _ = connect(settings, address)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def start_local(n_workers: int, *, port: int = 0) -> Any:
+    """A ``LocalCluster`` with the project's Dask settings; the caller keeps it alive."""
+    import logging
+
+    from sgr_kernel.dispatch._dask_connect import apply_dask_settings, require_distributed
+    from sgr_kernel.dispatch.config import load_dispatch_settings
+
+    distributed = require_distributed()
+    settings = load_dispatch_settings()
+    apply_dask_settings(settings)
+    return distributed.LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=settings.local_threads,
+        scheduler_port=port,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
 
 
 def _split(key: str) -> tuple[str, str]:
