@@ -37,8 +37,13 @@ def cancel_event(key: str) -> str:
     return "sgr-cancel/" + key
 
 
-def run_job(fn: JobFunction, params: dict[str, Any], key: str, poll_s: float) -> dict[str, Any]:
-    """The Dask task: run ``fn(**params)`` with a job context wired to the scheduler."""
+def run_job(
+    fn: JobFunction, params: dict[str, Any], key: str, poll_s: float
+) -> tuple[dict[str, Any], int]:
+    """The Dask task: run ``fn(**params)`` with a job context wired to the scheduler.
+
+    Returns the body's result and how many progress reports it made (so a client that missed
+    some, having re-attached, knows to read the history)."""
     import distributed
 
     worker = distributed.get_worker()
@@ -55,4 +60,4 @@ def run_job(fn: JobFunction, params: dict[str, Any], key: str, poll_s: float) ->
         return bool(event[0].is_set())
 
     ctx = RunningJob(key, emit, is_cancelled, poll_s=poll_s)
-    return run_body(fn, params, ctx)
+    return run_body(fn, params, ctx), ctx.reports

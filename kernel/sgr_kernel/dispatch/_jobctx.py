@@ -42,6 +42,11 @@ class RunningJob:
         self._polled = 0.0
         self._dir: Path | None = None
 
+    @property
+    def reports(self) -> int:
+        """How many progress reports the body made."""
+        return self._seq
+
     def progress(self, fraction: float | None = None, message: str = "", **metrics: float) -> None:
         """Report how far the job is (``fraction`` in 0..1), a status line and metrics."""
         self._seq += 1

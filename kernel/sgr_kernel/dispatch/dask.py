@@ -20,7 +20,13 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sgr_kernel.dispatch._dask_job import cancel_event, dask_key, progress_topic, run_job
+from sgr_kernel.dispatch._dask_job import (
+    cancel_event,
+    dask_key,
+    key_of,
+    progress_topic,
+    run_job,
+)
 from sgr_kernel.dispatch.base import (
     JobCancelled,
     JobFunction,
@@ -38,6 +44,10 @@ __all__ = ["DaskDispatcher"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CANCEL_POLL_S = 0.2
+HOLD_AFTER_S = 0.1
+"""A job still running after this long is published (held by the scheduler for whoever
+re-attaches). Shorter jobs skip the round trip; if the kernel dies inside this window the
+job is simply run again on resume (at least once on workers)."""
 
 
 class _Job:
@@ -50,6 +60,10 @@ class _Job:
         self.done: asyncio.Future[None] | None = None
         self.stopping = False
         self.watching: Callable[[Any], None] | None = None
+        self.seen = 0  # the highest progress seq delivered
+        self.held = False  # published as a dataset
+        self.timer: asyncio.TimerHandle | None = None
+        self.history: Callable[[], None] | None = None
 
 
 def _resources(spec: RemoteJobSpec) -> dict[str, float]:
@@ -94,6 +108,9 @@ class DaskDispatcher:
         self._given = client is not None
         self._cluster: Any = None
         self._jobs: dict[str, _Job] = {}
+        self._held_before: set[str] | None = None  # keys the scheduler held when we came
+        self._pending: list[tuple[Any, asyncio.Future[Any], asyncio.AbstractEventLoop]] = []
+        self._gathering = False
         self._pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="sgr-dask")
         self._lock = threading.Lock()
         self.submitted = 0
@@ -146,12 +163,17 @@ class DaskDispatcher:
                 "declares it with @job before running"
             ) from None
         client = await self._aclient()
+        if self._held_before is None:
+            names = await self._in_pool(client.list_datasets)
+            self._held_before = {k for k in map(key_of, names) if k is not None}
         job = _Job(spec, fn, _resources(spec))
-        if job.resources:
+        reattach = key in self._held_before
+        if job.resources and not reattach:
             await self._await_resources(client, job)
         self._jobs[key] = job
         self._launch(client, job)
-        return JobHandle(key=key, backend=self.name)
+        job.held = job.held or reattach  # so release lets go of the old holder's dataset
+        return JobHandle(key=key, backend=self.name, reattached=reattach)
 
     def _launch(self, client: Any, job: _Job) -> None:
         loop = asyncio.get_running_loop()
@@ -180,18 +202,24 @@ class DaskDispatcher:
         def settle(_: Any) -> None:
             loop.call_soon_threadsafe(wake)
 
-        # Held by the scheduler under the same name: a client that dies leaves it running.
-        self._pool.submit(self._publish, client, fut, dask_key(job.key))
         fut.add_done_callback(settle)
+        job.timer = loop.call_later(HOLD_AFTER_S, self._hold, client, job, fut)
         if job.watching is not None:
             self._subscribe(client, job)
 
-    @staticmethod
-    def _publish(client: Any, fut: Any, name: str) -> None:
-        try:
-            client.publish_dataset(fut, name=name, override=True)
-        except Exception:  # the scheduler went away: the job is resubmitted when it is back
-            log.warning("could not publish %s", name, exc_info=True)
+    def _hold(self, client: Any, job: _Job, fut: Any) -> None:
+        """Held by the scheduler under the job's name: a client that dies leaves it running."""
+        if fut.done() or job.future is not fut:
+            return
+        job.held = True
+
+        def publish() -> None:
+            try:
+                client.publish_dataset(fut, name=dask_key(job.key), override=True)
+            except Exception:  # the scheduler went away: resubmitted when it is back
+                log.warning("could not publish %s", job.key, exc_info=True)
+
+        self._pool.submit(publish)
 
     async def _await_resources(self, client: Any, job: _Job) -> None:
         loop = asyncio.get_running_loop()
@@ -228,6 +256,7 @@ class DaskDispatcher:
                 if p.seq in seen:
                     return
                 seen.add(p.seq)
+                job.seen = max(job.seen, p.seq)
             callback(p)
 
         job.watching = handler
@@ -239,15 +268,16 @@ class DaskDispatcher:
         handler = job.watching
         assert handler is not None
         client.subscribe_topic(topic, handler)
+        job.history = lambda: self._history(client, topic, handler)
 
-        def history() -> None:  # what a re-attached job reported while nobody listened
-            try:
-                for event in client.get_events(topic):
-                    handler(event)
-            except Exception:
-                log.debug("no progress history for %s", job.key, exc_info=True)
-
-        self._pool.submit(history)
+    @staticmethod
+    def _history(client: Any, topic: str, handler: Callable[[Any], None]) -> None:
+        """Deliver what a re-attached job reported while nobody listened (seq de-duplicates)."""
+        try:
+            for event in client.get_events(topic):
+                handler(event)
+        except Exception:
+            log.debug("no progress history for %s", topic, exc_info=True)
 
     # ------------------------------------------------------------ result
 
@@ -273,7 +303,10 @@ class DaskDispatcher:
                 raise
             status = job.future.status
             if status == "finished":
-                return dict(await self._in_pool(job.future.result))
+                out, reports = await self._gather(job.future)
+                if job.history is not None and reports > job.seen:
+                    await self._in_pool(job.history)  # a re-attached job: catch up
+                return dict(out)
             if status == "error":
                 raise self._job_error(job, await self._in_pool(job.future.exception))
             if job.stopping or await self._in_pool(self._cancel_asked, job):
@@ -281,6 +314,47 @@ class DaskDispatcher:
             # Cancelled without us asking: the scheduler forgot the job (it restarted, or the
             # connection dropped). Submit it again under the same key once it is reachable.
             await self._relaunch(job, deadline)
+
+    def _gather(self, fut: Any) -> asyncio.Future[Any]:
+        """The value of a finished future. Values finishing together are fetched in one
+        ``gather`` round trip (1,000 tiny jobs would otherwise queue for the pool's threads)."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Any] = loop.create_future()
+        with self._lock:
+            self._pending.append((fut, waiter, loop))
+            start, self._gathering = not self._gathering, True
+        if start:
+            self._pool.submit(self._drain)
+        return waiter
+
+    def _drain(self) -> None:
+        def deliver(w: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+            if w.done():
+                return
+            if error is not None:
+                w.set_exception(error)
+            else:
+                w.set_result(value)
+
+        while True:
+            with self._lock:
+                batch, self._pending = self._pending, []
+                if not batch:
+                    self._gathering = False
+                    return
+            futs = [f for f, _, _ in batch]
+            try:
+                values = self._client.gather(futs) if len(futs) > 1 else [futs[0].result()]
+                outcome: list[tuple[Any, BaseException | None]] = [(v, None) for v in values]
+            except Exception:  # one bad apple: fetch them one by one
+                outcome = []
+                for f in futs:
+                    try:
+                        outcome.append((f.result(), None))
+                    except Exception as e:
+                        outcome.append((None, e))
+            for (_, w, loop), (value, error) in zip(batch, outcome, strict=True):
+                loop.call_soon_threadsafe(deliver, w, value, error)
 
     async def _relaunch(self, job: _Job, deadline: float | None) -> None:
         loop = asyncio.get_running_loop()
@@ -378,13 +452,20 @@ class DaskDispatcher:
         if job.watching is not None:
             client.unsubscribe_topic(progress_topic(job.key))
 
-        def drop() -> None:
-            # Already gone, or the scheduler is: either way nothing holds it any more.
-            with contextlib.suppress(Exception):
-                client.unpublish_dataset(dask_key(job.key))
-            job.future.release()
+        if job.timer is not None:
+            job.timer.cancel()
+        fut, held = job.future, job.held
 
-        await self._in_pool(drop)
+        def drop() -> None:
+            if held:  # already gone, or the scheduler is: either way nothing holds it
+                with contextlib.suppress(Exception):
+                    client.unpublish_dataset(dask_key(job.key))
+            fut.release()
+
+        if fut.status == "finished":
+            self._pool.submit(drop)  # a later submit of this key may as well attach to it
+        else:
+            await self._in_pool(drop)  # a retry under the same key must run afresh
 
     async def cancel(self, handle: JobHandle) -> None:
         job = self._jobs.get(handle.key)

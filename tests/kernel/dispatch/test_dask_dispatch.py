@@ -107,7 +107,7 @@ def test_a_resource_nobody_has_fails_within_the_wait(tmp_path: Path, embedded: A
 
 
 def test_an_unreachable_scheduler_fails_the_step_in_one_line(tmp_path: Path) -> None:
-    from conftest import free_port
+    from dask_procs import free_port
 
     from sgr_kernel.dispatch.config import load_dispatch_settings
     from sgr_kernel.dispatch.dask import DaskDispatcher

@@ -13,11 +13,12 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ExternalCluster, wait_until
+from dask_procs import ExternalCluster, wait_until
 from remote_helpers import commits, plan_file, progress_events, remote_plan, starts
 
 from sgr_kernel.dispatch.config import load_dispatch_settings
@@ -151,6 +152,25 @@ def test_sgr_run_killed_with_jobs_in_flight_resumes_by_reattaching(
     assert caught_up == n
     out = json.loads(resumed.stdout)
     assert out["status"] == "COMPLETED"
+    c = external.client()
+    try:
+        held = wait_until_released(c, run_id)
+    finally:
+        c.close()
+    assert held == [], held  # the resumed kernel let go of the jobs it re-attached to
+
+
+def wait_until_released(client: Any, run_id: str) -> list[str]:
+    """The run's jobs the scheduler still holds, once releases (sent async) have landed."""
+    from sgr_kernel.dispatch.cluster import cluster_view
+
+    held: list[str] = []
+    for _ in range(100):
+        held = [j.key for j in cluster_view(client).jobs if j.run_id == run_id]
+        if not held:
+            break
+        time.sleep(0.1)
+    return held
 
 
 def _progress_seen(home: Path, run_id: str) -> bool:
