@@ -8,7 +8,8 @@ rounds interleave, so load on the machine hits both alike.
   sgr's worker wrapper with its job context; the key is the idempotency key).
 - Throughput: 1,000 tiny jobs in flight at once. Baseline: ``client.map`` + ``client.gather``.
   Ours: 1,000 concurrent ``submit``/``result``/``release`` on one asyncio loop.
-- For scale: the same tiny job as a whole step (WAL intent/result records, ``durability=none``).
+- For scale: the same tiny job as a whole step (WAL intent/result records, ``durability=none``),
+  on Dask and on the in-process inline dispatcher.
 
 Run: ``.venv/bin/python bench/dask_bench.py``. Writes ``bench/results/dask.json``.
 """
@@ -28,6 +29,7 @@ from typing import Any
 
 from sgr_kernel.dispatch.config import load_dispatch_settings
 from sgr_kernel.dispatch.dask import DaskDispatcher
+from sgr_kernel.dispatch.inline import InlineDispatcher
 from sgr_kernel.engine import Kernel, KernelConfig, RunConfig
 from sgr_kernel.models.plan import plan_from_data
 from sgr_kernel.models.remote import RemoteJobSpec
@@ -73,7 +75,7 @@ async def _ours_tput(d: DaskDispatcher, n: int, tag: str) -> float:
     return n / (time.perf_counter() - t0)
 
 
-async def _steps(d: DaskDispatcher, home: Path, n: int) -> float:
+async def _steps(d: Any, home: Path, n: int) -> float:
     steps = [
         {
             "id": f"s{i}",
@@ -102,7 +104,7 @@ def main() -> int:
     )
     client = Client(cluster, set_as_default=False)
     d = DaskDispatcher(client=client, settings=load_dispatch_settings(env={}))
-    raw_s, ours_s, raw_t, ours_t, step_s = [], [], [], [], []
+    raw_s, ours_s, raw_t, ours_t, step_s, inline_s = [], [], [], [], [], []
     try:
         client.submit(noop, pure=False).result()  # warm both workers' imports
         asyncio.run(_ours_seq(d, 20, "warm"))
@@ -113,6 +115,8 @@ def main() -> int:
             ours_t.append(asyncio.run(_ours_tput(d, N_TPUT, f"r{r}")))
             with tempfile.TemporaryDirectory() as tmp:
                 step_s.append(asyncio.run(_steps(d, Path(tmp), N_STEPS)))
+            with tempfile.TemporaryDirectory() as tmp:
+                inline_s.append(asyncio.run(_steps(InlineDispatcher(), Path(tmp), N_STEPS)))
     finally:
         client.close()
         cluster.close()
@@ -125,7 +129,10 @@ def main() -> int:
             "ours": round(statistics.median(ours_t), 1),
         },
         "throughput_ratio": round(statistics.median(ours_t) / statistics.median(raw_t), 3),
-        "ms_per_remote_step_through_engine": round(statistics.median(step_s) * 1e3, 2),
+        "ms_per_remote_step_through_engine": {
+            "dask": round(statistics.median(step_s) * 1e3, 2),
+            "inline": round(statistics.median(inline_s) * 1e3, 2),
+        },
     }
     result = {
         "bench": "dask",

@@ -31,7 +31,6 @@ _DASK_KEYS = (
     "local_threads",
     "resource_wait_s",
     "cancel_grace_s",
-    "progress_interval_s",
     "reconnect_s",
     "connect_timeout_s",
     "allowed_failures",
@@ -56,9 +55,6 @@ class DispatchSettings(BaseModel):
     )
     cancel_grace_s: float = Field(
         2.0, ge=0, description="Cooperative stop time before the job's worker is restarted."
-    )
-    progress_interval_s: float = Field(
-        0.5, ge=0, description="At most one progress record per job per interval in the WAL."
     )
     reconnect_s: float = Field(
         60.0, gt=0, description="How long to wait for a lost scheduler before failing jobs."
