@@ -14,9 +14,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sgr_kernel.dispatch.base import ARTIFACTS, JobFunction, Progress, set_current_job
+from sgr_kernel.dispatch.base import (
+    ARTIFACTS,
+    JobCancelled,
+    JobFunction,
+    Progress,
+    set_current_job,
+)
 
-__all__ = ["RunningJob", "run_body"]
+__all__ = ["CANCELLED", "RunningJob", "run_body"]
+
+CANCELLED = "__sgr_job_cancelled__"
+"""The result of a body that stopped on :class:`JobCancelled` (a normal return, so workers
+do not log a cancel as a crash); backends turn it into a ``RemoteJobError``."""
 
 MAX_ARTIFACT_BYTES = 256 * 1024 * 1024
 """Files left in the artifact directory beyond this total fail the job (results travel whole)."""
@@ -102,6 +112,8 @@ def run_body(fn: JobFunction, params: dict[str, Any], ctx: RunningJob) -> dict[s
     set_current_job(ctx)
     try:
         out = fn(**params)
+    except JobCancelled:
+        return {CANCELLED: ctx.key}
     finally:
         set_current_job(None)
         arts = ctx.collect()

@@ -27,6 +27,7 @@ from sgr_kernel.dispatch._dask_job import (
     progress_topic,
     run_job,
 )
+from sgr_kernel.dispatch._jobctx import CANCELLED
 from sgr_kernel.dispatch.base import (
     JobCancelled,
     JobFunction,
@@ -306,6 +307,8 @@ class DaskDispatcher:
                 out, reports = await self._gather(job.future)
                 if job.history is not None and reports > job.seen:
                     await self._in_pool(job.history)  # a re-attached job: catch up
+                if CANCELLED in out:
+                    raise RemoteJobError(f"remote job {job.key} stopped: it was cancelled")
                 return dict(out)
             if status == "error":
                 raise self._job_error(job, await self._in_pool(job.future.exception))

@@ -11,7 +11,7 @@ import asyncio
 import threading
 from typing import Any
 
-from sgr_kernel.dispatch._jobctx import RunningJob, run_body
+from sgr_kernel.dispatch._jobctx import CANCELLED, RunningJob, run_body
 from sgr_kernel.dispatch.base import JobHandle, Progress, ProgressCallback, job_function
 from sgr_kernel.errors import RemoteJobError, StepTimeout
 from sgr_kernel.models.remote import RemoteJobSpec
@@ -72,7 +72,7 @@ class InlineDispatcher:
         job = self._jobs[handle.key]
         assert job.future is not None
         try:
-            return dict(await asyncio.wait_for(asyncio.shield(job.future), timeout_s))
+            out = dict(await asyncio.wait_for(asyncio.shield(job.future), timeout_s))
         except TimeoutError:
             job.stop.set()
             raise StepTimeout(f"job {handle.key} gave no result within {timeout_s:g}s") from None
@@ -83,6 +83,9 @@ class InlineDispatcher:
             raise
         except Exception as e:
             raise RemoteJobError(f"job {handle.key} failed: {type(e).__name__}: {e}") from e
+        if CANCELLED in out:
+            raise RemoteJobError(f"job {handle.key} stopped: it was cancelled")
+        return out
 
     async def release(self, handle: JobHandle) -> None:
         self._jobs.pop(handle.key, None)
