@@ -4,6 +4,7 @@ one-line errors a bad address gives. Imported only when Dask is used."""
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 from sgr_kernel.dispatch.config import DispatchSettings
@@ -61,6 +62,33 @@ def _check_address(address: str) -> None:
         )
 
 
+_MUST_MATCH = ("dask", "distributed", "cloudpickle", "msgpack", "toolz")
+
+
+def _check_versions(client: Any, address: str) -> None:
+    """The packages that shape the wire and pickles must match; Python only to the minor."""
+    try:
+        versions = client.get_versions(check=False)
+    except Exception:
+        return  # an old scheduler without the call: Dask's own checks apply
+    here = versions.get("client", {}).get("packages", {})
+    there = versions.get("scheduler", {}).get("packages", {})
+    diffs = [
+        f"{name} {here.get(name)} here, {there.get(name)} at the scheduler"
+        for name in _MUST_MATCH
+        if here.get(name) != there.get(name)
+    ]
+    py_here, py_there = str(here.get("python", "")), str(there.get("python", ""))
+    if py_here.split(".")[:2] != py_there.split(".")[:2]:
+        diffs.append(f"python {py_here} here, {py_there} at the scheduler")
+    if diffs:
+        client.close()
+        raise ClusterConnectError(
+            f"the Dask scheduler at {address} runs other versions ({'; '.join(diffs)}); "
+            "install the same versions on both sides"
+        )
+
+
 def connect(settings: DispatchSettings, address: str | None = None) -> tuple[Any, Any]:
     """A client and the cluster this process owns (None when it joined an existing one).
 
@@ -73,9 +101,11 @@ def connect(settings: DispatchSettings, address: str | None = None) -> tuple[Any
     if address:
         _check_address(address)
         try:
-            return distributed.Client(
-                address, timeout=settings.connect_timeout_s, set_as_default=False
-            ), None
+            with warnings.catch_warnings():  # checked below, as one line
+                warnings.simplefilter("ignore", distributed.versions.VersionMismatchWarning)
+                client = distributed.Client(
+                    address, timeout=settings.connect_timeout_s, set_as_default=False
+                )
         except (OSError, TimeoutError) as e:
             raise ClusterConnectError(
                 f"cannot reach a Dask scheduler at {address} within "
@@ -85,6 +115,8 @@ def connect(settings: DispatchSettings, address: str | None = None) -> tuple[Any
             raise ClusterConnectError(
                 f"the Dask scheduler at {address} refused this client: {type(e).__name__}: {e}"
             ) from None
+        _check_versions(client, address)
+        return client, None
     try:
         return distributed.get_client(), None
     except ValueError:
