@@ -59,6 +59,8 @@ def job(job_type: str) -> Callable[[JobFunction], JobFunction]:
 
 def job_function(job_type: str) -> JobFunction:
     """The registered function for ``job_type``; ``KeyError`` when none."""
+    if job_type not in _JOBS and job_type.startswith("sgr."):
+        import sgr_kernel.dispatch.sandbox_job  # noqa: F401 (the built-in jobs register)
     return _JOBS[job_type]
 
 

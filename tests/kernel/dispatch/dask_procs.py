@@ -80,9 +80,14 @@ class ExternalCluster:
         except OSError:
             return False
 
-    def start_workers(self, *extra: str) -> None:
+    def start_workers(self, *extra: str, env: dict[str, str] | None = None) -> None:
         argv = [PY, "-m", "sgr_kernel.cli", "worker", self.address, *extra]
-        self.workers.append((self._spawn(argv, "workers.log"), list(extra)))
+        saved = self.env
+        self.env = {**saved, **(env or {})}
+        try:
+            self.workers.append((self._spawn(argv, "workers.log"), list(extra)))
+        finally:
+            self.env = saved
 
     def client(self) -> Any:
         from distributed import Client
