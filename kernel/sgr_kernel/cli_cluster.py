@@ -4,7 +4,8 @@
   starts Dask workers (with nannies) with the project's Dask settings applied.
 - ``sgr cluster [show]`` lists workers, resources, memory and the sgr jobs held, with run and
   step; ``sgr cluster jobs``; ``sgr cluster cancel KEY|RUN``; ``sgr cluster connect ADDR``
-  checks an address; ``sgr cluster local N`` runs a local cluster in the foreground.
+  checks an address; ``sgr cluster local N`` runs a local cluster in the foreground;
+  ``sgr cluster image`` builds the worker container image from the local sandbox image.
 
 The scheduler is ``--address``, else the configured one (``SGR_DASK_ADDRESS``, ``[tool.sgr.dask]``).
 Bad or unreachable addresses raise :class:`~sgr_kernel.errors.ClusterConnectError`: one line.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -69,6 +71,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     from sgr_kernel.dispatch.cluster import cancel_jobs, cluster_view, render_text
 
     action, rest = args.action, list(args.args)
+    if action == "image":
+        return _image(args)
     if action == "local":
         return _local(args, int(rest[0]) if rest else 2)
     if action == "connect":
@@ -116,6 +120,22 @@ def _local(args: argparse.Namespace, n: int) -> int:
     return 0
 
 
+def _image(args: argparse.Namespace) -> int:
+    from sgr_kernel.dispatch.worker_image import build_worker_image
+    from sgr_kernel.errors import SandboxUnavailable
+    from sgr_kernel.sandbox._client import connect, default_image, require_image
+
+    try:
+        docker = connect(timeout=60)
+        require_image(docker, default_image())
+        tag = build_worker_image(docker, base=default_image())
+    except (SandboxUnavailable, RuntimeError) as e:
+        print(f"sgr: error: cannot build the worker image: {e}", file=sys.stderr)
+        return 2
+    _out(args, {"image": tag}, lambda: f"worker image {tag} (python3.11 entrypoint)")
+    return 0
+
+
 def _out(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
     print(json.dumps(data, indent=2, sort_keys=True, default=str) if args.json else human())
 
@@ -133,7 +153,10 @@ def add_commands(cmd: Callable[[str, str, Callable[..., Any]], argparse.Argument
         "cluster", "show a Dask cluster and its sgr jobs; local, connect, jobs, cancel", cmd_cluster
     )
     c.add_argument(
-        "action", nargs="?", default="show", choices=["show", "jobs", "cancel", "connect", "local"]
+        "action",
+        nargs="?",
+        default="show",
+        choices=["show", "jobs", "cancel", "connect", "local", "image"],
     )
     c.add_argument("args", nargs="*", help="cancel KEY|RUN; connect ADDR; local N")
     c.add_argument("--address", help="scheduler address (default: SGR_DASK_ADDRESS / config)")

@@ -134,3 +134,22 @@ def _alive(pid: int) -> bool:
             return False
         time.sleep(0.1)
     return True
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["cluster", "connect", "nonsense"], "not a Dask scheduler address"),
+        (["cluster", "connect", "tcp://127.0.0.1"], "has no port"),
+        (["cluster", "--address", "tcp://127.0.0.1:1"], "nothing answers at tcp://127.0.0.1:1"),
+        (["worker", "tcp://127.0.0.1:1"], "nothing answers"),
+    ],
+)
+def test_bad_addresses_are_one_line_on_the_cli(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sgr_kernel.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1, err
