@@ -65,3 +65,13 @@ def test_cluster_local_starts_one_and_later_runs_use_it(env, monkeypatch) -> Non
         cluster = getattr(env.magics, "_local_cluster", None)
         if cluster is not None:
             cluster.close()
+
+
+def test_remote_progress_shows_as_percent_and_message_in_the_widget_log() -> None:
+    from sgr_jupyter._fold import RunFold
+    from sgr_kernel.trace.base import Record, RecordType
+
+    fold = RunFold()
+    data = {"kind": "progress", "key": "r:a:1", "seq": 3, "fraction": 0.4, "message": "2/5"}
+    fold.apply(Record(seq=1, ts=1.0, type=RecordType.EVENT, step="a", data=data))
+    assert list(fold.log) == [{"step": "a", "text": "40% 2/5"}]
