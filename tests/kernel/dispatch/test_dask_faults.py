@@ -158,6 +158,18 @@ def test_sgr_run_killed_with_jobs_in_flight_resumes_by_reattaching(
     finally:
         c.close()
     assert held == [], held  # the resumed kernel let go of the jobs it re-attached to
+    before = len(executions(log))
+    replay = subprocess.run(  # noqa: PLW1510 (the return code is asserted)
+        _sgr(home, "replay", run_id, "--json", env=env),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    report = json.loads(replay.stdout)
+    assert report["live_calls"] == 0 and not report["divergences"]
+    assert len(executions(log)) == before  # strict replay submitted nothing
 
 
 def wait_until_released(client: Any, run_id: str) -> list[str]:
