@@ -320,3 +320,38 @@ def test_a_job_asking_for_a_gpu_runs_on_the_gpu_worker(
     assert result.status is RunStatus.COMPLETED, k.show(result.run_id)
     worker = by_pid[result.outputs["g"]["result"]["pid"]]
     assert worker["resources"] == {"GPU": 1} and str(worker["name"]).startswith("gpu")
+
+
+def test_priority_is_dask_priority_higher_first(tmp_path: Path, make_external: Any) -> None:
+    from sgr_kernel.models.remote import RemoteJobSpec
+
+    cluster = make_external()
+    cluster.start_scheduler()
+    cluster.start_workers("--nworkers", "1", "--nthreads", "1")
+    cluster.wait_workers(1)
+    log = tmp_path / "exec.log"
+    d = DaskDispatcher(settings=load_dispatch_settings(env={}, address=cluster.address))
+
+    def spec(key: str, priority: int, seconds: float = 0.05) -> RemoteJobSpec:
+        params = {"seconds": seconds, "log": str(log)}
+        return RemoteJobSpec(
+            job_type="sgr_test_work", params=params, idempotency_key=key, priority=priority
+        )
+
+    async def go() -> None:
+        handles = [await d.submit(spec("blocker", 0, seconds=2.0))]
+        await asyncio.to_thread(wait_until, "the blocker to start", lambda: starts(log))
+        for i in range(3):
+            handles.append(await d.submit(spec(f"low{i}", 0)))
+        for i in range(3):
+            handles.append(await d.submit(spec(f"high{i}", 10)))
+        for h in handles:
+            await d.result(h, timeout_s=120)
+            await d.release(h)
+        await d.close()
+
+    asyncio.run(go())
+    order = [key for key, _, what in executions(log) if what == "start"][1:]
+    print(f"FIGURE priority order={','.join(order)}")
+    # The worker may already hold one queued low job; every high one runs before the rest.
+    assert set(order[:4]) >= {"high0", "high1", "high2"}, order
