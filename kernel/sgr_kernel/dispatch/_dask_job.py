@@ -23,8 +23,14 @@ def dask_key(key: str) -> str:
 
 
 def key_of(name: str) -> str | None:
-    """The idempotency key inside a Dask key or dataset name; None when it is not ours."""
-    return name[len(PREFIX) :] if isinstance(name, str) and name.startswith(PREFIX) else None
+    """The idempotency key inside a Dask key or dataset name; None when it is not ours.
+
+    A resubmit after a job error runs under ``sgr/<key>~N``."""
+    if not (isinstance(name, str) and name.startswith(PREFIX)):
+        return None
+    key = name[len(PREFIX) :]
+    base, sep, gen = key.rpartition("~")
+    return base if sep and gen.isdigit() else key
 
 
 def progress_topic(key: str) -> str:

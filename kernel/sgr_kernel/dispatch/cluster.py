@@ -51,6 +51,7 @@ class JobView(BaseModel):
     step: str
     state: str = Field(description="processing | memory (done) | erred | waiting | released …")
     worker: str | None = None
+    task: str = Field("", description="The Dask key (``sgr/<key>``, ``~N`` after a resubmit).")
 
 
 class ClusterView(BaseModel):
@@ -152,7 +153,9 @@ def cluster_view(client: Any) -> ClusterView:
         if key is None:
             continue
         run_id, step = _split(key)
-        jobs.append(JobView(key=key, run_id=run_id, step=step, state=state, worker=worker))
+        jobs.append(
+            JobView(key=key, run_id=run_id, step=step, state=state, worker=worker, task=dkey)
+        )
     workers = []
     for addr, w in sorted(info.get("workers", {}).items()):
         workers.append(
@@ -190,7 +193,7 @@ def cancel_jobs(client: Any, target: str, *, grace_s: float = 2.0) -> list[str]:
         if running:
             time.sleep(0.1)
     restart: set[str] = set()
-    final = {j.key: j for j in cluster_view(client).jobs}
+    final = {j.key: j for j in cluster_view(client).jobs if j.state == "processing"}
     forget: list[Any] = []
     for key in keys:
         with contextlib.suppress(KeyError):
@@ -198,7 +201,7 @@ def cancel_jobs(client: Any, target: str, *, grace_s: float = 2.0) -> list[str]:
         j = final.get(key)
         if key in running and j is not None and j.worker:
             restart.add(j.worker)
-            forget.append(distributed.Future(PREFIX + key, client))
+            forget.append(distributed.Future(j.task, client))
     if forget:  # every holder lets go (the run's own client too), then the worker restarts
         client.cancel(forget, force=True)
         deadline = time.monotonic() + 10

@@ -65,6 +65,8 @@ class _Job:
         self.held = False  # published as a dataset
         self.timer: asyncio.TimerHandle | None = None
         self.history: Callable[[], None] | None = None
+        self.retries_left = spec.retries
+        self.generation = 0
 
 
 def _resources(spec: RemoteJobSpec) -> dict[str, float]:
@@ -168,32 +170,43 @@ class DaskDispatcher:
             names = await self._in_pool(client.list_datasets)
             self._held_before = {k for k in map(key_of, names) if k is not None}
         job = _Job(spec, fn, _resources(spec))
-        reattach = key in self._held_before
-        if job.resources and not reattach:
+        held = None
+        if key in self._held_before:  # a job a previous kernel left running: attach to it
+            try:
+                held = await self._in_pool(client.get_dataset, dask_key(key))
+            except KeyError:
+                held = None  # let go meanwhile: submit afresh
+        if job.resources and held is None:
             await self._await_resources(client, job)
         self._jobs[key] = job
-        self._launch(client, job)
-        job.held = job.held or reattach  # so release lets go of the old holder's dataset
-        return JobHandle(key=key, backend=self.name, reattached=reattach)
+        self._launch(client, job, held)
+        job.held = job.held or held is not None  # release then lets go of the old dataset
+        return JobHandle(key=key, backend=self.name, reattached=held is not None)
 
-    def _launch(self, client: Any, job: _Job) -> None:
+    def _launch(self, client: Any, job: _Job, held: Any = None) -> None:
+        """Submit the job (or adopt ``held``, the future a dataset gave back) and watch it."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         job.done = done
         spec = job.spec
-        fut = client.submit(
-            run_job,
-            job.fn,
-            dict(spec.params),
-            job.key,
-            CANCEL_POLL_S,
-            key=dask_key(job.key),
-            resources=job.resources or None,
-            priority=spec.priority,
-            pure=False,
-            retries=0,
-        )
-        self.submitted += 1
+        if held is not None:
+            fut = held
+        else:
+            # A resubmit after a job error gets a fresh Dask key: the erred one may linger.
+            suffix = f"~{job.generation}" if job.generation else ""
+            fut = client.submit(
+                run_job,
+                job.fn,
+                dict(spec.params),
+                job.key,
+                CANCEL_POLL_S,
+                key=dask_key(job.key) + suffix,
+                resources=job.resources or None,
+                priority=spec.priority,
+                pure=False,
+                retries=0,
+            )
+            self.submitted += 1
         job.future = fut
 
         def wake() -> None:
@@ -311,7 +324,14 @@ class DaskDispatcher:
                     raise RemoteJobError(f"remote job {job.key} stopped: it was cancelled")
                 return dict(out)
             if status == "error":
-                raise self._job_error(job, await self._in_pool(job.future.exception))
+                exc = await self._in_pool(job.future.exception)
+                if job.retries_left > 0 and not job.stopping and self._retryable(exc):
+                    job.retries_left -= 1
+                    job.generation += 1
+                    await self._forget(job)
+                    self._launch(self._client, job)
+                    continue
+                raise self._job_error(job, exc)
             if job.stopping or await self._in_pool(self._cancel_asked, job):
                 raise RemoteJobError(f"remote job {job.key} was cancelled")
             # Cancelled without us asking: the scheduler forgot the job (it restarted, or the
@@ -384,6 +404,27 @@ class DaskDispatcher:
         log.warning("resubmitting %s: the scheduler no longer knew it", job.key)
         self._launch(c, job)
 
+    @staticmethod
+    def _retryable(exc: BaseException | None) -> bool:
+        """The body raised: worth a resubmit (``spec.retries``). A poison job is not."""
+        from distributed.scheduler import KilledWorker
+
+        return not isinstance(exc, KilledWorker)
+
+    async def _forget(self, job: _Job) -> None:
+        if job.timer is not None:
+            job.timer.cancel()
+        fut, held, client = job.future, job.held, self._client
+        job.held = False
+
+        def drop() -> None:
+            if held:
+                with contextlib.suppress(Exception):
+                    client.unpublish_dataset(dask_key(job.key))
+            fut.release()
+
+        await self._in_pool(drop)
+
     def _cancel_asked(self, job: _Job) -> bool:
         """Someone (``sgr cluster cancel``) asked the job to stop: not a lost job."""
         import distributed
@@ -429,10 +470,10 @@ class DaskDispatcher:
 
     @staticmethod
     def _kill(client: Any, job: _Job) -> None:
-        dkey = dask_key(job.key)
+        dkey = job.future.key
         where = [w for w, keys in client.processing().items() if dkey in keys]
         with contextlib.suppress(KeyError):  # forget it first: the restart must not re-run it
-            client.unpublish_dataset(dkey)
+            client.unpublish_dataset(dask_key(job.key))
         client.cancel([job.future], force=True)
         # The scheduler releases the task a moment later; a restart before that would run
         # the job again on another worker.

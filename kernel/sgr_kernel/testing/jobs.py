@@ -122,3 +122,14 @@ def skills_with_remote_job() -> dict[str, type[Skill]]:
     from sgr_kernel.skills.registry import SkillRegistry
 
     return {**SkillRegistry.default(), RemoteJobSkill.name: RemoteJobSkill}
+
+
+@job("sgr_test_flaky")
+def flaky(log: str, fail_times: int = 1) -> dict[str, Any]:
+    """Raises on its first ``fail_times`` executions (counted in ``log``), then succeeds."""
+    key = current_job().key
+    before = sum(1 for k, _, what in executions(log) if k == key and what == "start")
+    _record(log, "start")
+    if before < fail_times:
+        raise RuntimeError(f"flaky failure {before + 1} of {fail_times}")
+    return {"runs": before + 1}

@@ -153,3 +153,36 @@ def test_bad_addresses_are_one_line_on_the_cli(
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1, err
+
+
+def test_spec_retries_resubmit_a_failed_job_under_the_same_key(
+    tmp_path: Path, embedded: Any
+) -> None:
+    from sgr_kernel.errors import RemoteJobError
+    from sgr_kernel.models.remote import RemoteJobSpec
+
+    log = tmp_path / "exec.log"
+
+    def spec(key: str, retries: int) -> RemoteJobSpec:
+        params = {"log": str(log), "fail_times": 2}
+        return RemoteJobSpec(
+            job_type="sgr_test_flaky", params=params, idempotency_key=key, retries=retries
+        )
+
+    async def go() -> tuple[dict[str, Any], str]:
+        h = await embedded.submit(spec("t:ok:1", 2))
+        out = await embedded.result(h, timeout_s=60)
+        await embedded.release(h)
+        h = await embedded.submit(spec("t:short:1", 1))
+        try:
+            await embedded.result(h, timeout_s=60)
+        except RemoteJobError as e:
+            return out, str(e)
+        finally:
+            await embedded.release(h)
+        return out, ""
+
+    out, err = asyncio.run(go())
+    assert out == {"runs": 3}
+    assert "flaky failure 2 of 2" in err
+    assert starts(log) == {"t:ok:1": 3, "t:short:1": 2}
