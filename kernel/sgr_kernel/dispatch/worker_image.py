@@ -9,6 +9,7 @@ nothing changed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import subprocess
@@ -81,4 +82,9 @@ def build_worker_image(client: Any, *, base: str = "sgr-sandbox:latest") -> str:
         )
         (ctx / "Dockerfile").write_text(_DOCKERFILE.format(base=base_id))
         client.images.build(path=str(ctx), tag=tag, rm=True, labels={"org.sgr.role": "worker"})
+    for old in client.images.list(name=WORKER_REPO):  # earlier builds of the recipe
+        for t in old.tags:
+            if t != tag:
+                with contextlib.suppress(Exception):  # still used by a container: kept
+                    client.images.remove(t)
     return tag
