@@ -11,6 +11,10 @@ rounds interleave, so load on the machine hits both alike.
 - For scale: the same tiny job as a whole step (WAL intent/result records, ``durability=none``),
   on Dask and on the in-process inline dispatcher.
 
+- Many hosts: a CPU sweep (8 pure-Python jobs) on 1 vs 2 worker containers (hardened, on an
+  internal network; ``sgr_kernel.testing.dask_containers``); target >= 1.8x when the cores are
+  free. The load average is recorded with it. Skipped (and said so) without Docker.
+
 Run: ``.venv/bin/python bench/dask_bench.py``. Writes ``bench/results/dask.json``.
 """
 
@@ -41,6 +45,7 @@ ROUNDS = 3
 N_SEQ = 200
 N_TPUT = 1000
 N_STEPS = 100
+CPU_N = 12_000_000  # about 1 s of pure-Python work per job on one core here
 
 
 def _raw_seq(client: Any, n: int) -> float:
@@ -96,6 +101,60 @@ async def _steps(d: Any, home: Path, n: int) -> float:
     return (time.perf_counter() - t0) / n
 
 
+async def _sweep(address: str, n_jobs: int, tag: str) -> float:
+    d = DaskDispatcher(settings=load_dispatch_settings(env={}, address=address))
+    try:
+        t0 = time.perf_counter()
+        hs = [
+            await d.submit(
+                RemoteJobSpec(
+                    job_type="sgr_test_cpu", params={"n": CPU_N}, idempotency_key=f"{tag}:{i}"
+                )
+            )
+            for i in range(n_jobs)
+        ]
+        for h in hs:
+            await d.result(h, timeout_s=600)
+            await d.release(h)
+        return time.perf_counter() - t0
+    finally:
+        await d.close()
+
+
+def _containers() -> dict[str, Any]:
+    try:
+        from sgr_kernel.dispatch.worker_image import build_worker_image
+        from sgr_kernel.sandbox._client import connect, default_image, require_image
+        from sgr_kernel.testing.dask_containers import ContainerCluster
+
+        docker = connect(timeout=60)
+        require_image(docker, default_image())
+        image = build_worker_image(docker, base=default_image())
+    except Exception as e:
+        return {"skipped": f"no Docker sandbox image: {e}"}
+    times: dict[int, float] = {}
+    load_before = os.getloadavg()[0]
+    for n in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            c = ContainerCluster(docker, image, Path(tmp))
+            try:
+                c.start(n)
+                from distributed import Client
+
+                with Client(c.address, timeout=60, set_as_default=False) as cl:
+                    cl.wait_for_workers(n, timeout=120)
+                asyncio.run(_sweep(c.address, 2, f"warm{n}"))
+                times[n] = min(asyncio.run(_sweep(c.address, 8, f"s{n}r{r}")) for r in range(2))
+            finally:
+                c.close()
+    return {
+        "sweep_s": {"1_container": round(times[1], 2), "2_containers": round(times[2], 2)},
+        "speedup_2_vs_1": round(times[1] / times[2], 2),
+        "loadavg_1m_before": round(load_before, 2),
+        "loadavg_1m_after": round(os.getloadavg()[0], 2),
+    }
+
+
 def main() -> int:
     from distributed import Client, LocalCluster
 
@@ -120,6 +179,7 @@ def main() -> int:
     finally:
         client.close()
         cluster.close()
+    containers = _containers()
     raw, ours = statistics.median(raw_s), statistics.median(ours_s)
     metrics = {
         "ms_per_job_sequential": {"raw_submit": round(raw * 1e3, 2), "ours": round(ours * 1e3, 2)},
@@ -129,6 +189,7 @@ def main() -> int:
             "ours": round(statistics.median(ours_t), 1),
         },
         "throughput_ratio": round(statistics.median(ours_t) / statistics.median(raw_t), 3),
+        "containers_cpu_sweep": containers,
         "ms_per_remote_step_through_engine": {
             "dask": round(statistics.median(step_s) * 1e3, 2),
             "inline": round(statistics.median(inline_s) * 1e3, 2),

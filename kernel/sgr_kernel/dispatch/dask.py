@@ -16,10 +16,10 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from sgr_kernel.dispatch import _dask_ops as ops
 from sgr_kernel.dispatch._dask_job import (
     cancel_event,
     dask_key,
@@ -29,7 +29,6 @@ from sgr_kernel.dispatch._dask_job import (
 )
 from sgr_kernel.dispatch._jobctx import CANCELLED
 from sgr_kernel.dispatch.base import (
-    JobCancelled,
     JobFunction,
     JobHandle,
     Progress,
@@ -69,21 +68,6 @@ class _Job:
         self.generation = 0
 
 
-def _resources(spec: RemoteJobSpec) -> dict[str, float]:
-    from dask.utils import parse_bytes
-
-    out: dict[str, float] = {}
-    for name, value in spec.resources.items():
-        try:
-            out[name] = float(parse_bytes(value) if isinstance(value, str) else value)
-        except (ValueError, TypeError):
-            raise RemoteResourceUnavailable(
-                f"job {spec.idempotency_key}: resource {name}={value!r} is not a number or a "
-                "size like '8GB'"
-            ) from None
-    return out
-
-
 class DaskDispatcher:
     """A :class:`~sgr_kernel.dispatch.base.ObservableDispatcher` on Dask distributed.
 
@@ -112,9 +96,8 @@ class DaskDispatcher:
         self._cluster: Any = None
         self._jobs: dict[str, _Job] = {}
         self._held_before: set[str] | None = None  # keys the scheduler held when we came
-        self._pending: list[tuple[Any, asyncio.Future[Any], asyncio.AbstractEventLoop]] = []
-        self._gathering = False
         self._pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="sgr-dask")
+        self._gather = ops.BatchGather(self._pool)
         self._lock = threading.Lock()
         self.submitted = 0
         """Dask submits made (a re-attach by key counts too: the scheduler decides)."""
@@ -132,6 +115,7 @@ class DaskDispatcher:
             if c is None or (not self._given and c.status in ("closed", "closing")):
                 self._client, cluster = connect(self.settings, self._address)
                 self._cluster = self._cluster or cluster
+            self._gather.client = self._client
             return self._client
 
     async def _in_pool(self, fn: Callable[..., T], *args: Any) -> T:
@@ -169,7 +153,7 @@ class DaskDispatcher:
         if self._held_before is None:
             names = await self._in_pool(client.list_datasets)
             self._held_before = {k for k in map(key_of, names) if k is not None}
-        job = _Job(spec, fn, _resources(spec))
+        job = _Job(spec, fn, ops.parse_resources(spec))
         held = None
         if key in self._held_before:  # a job a previous kernel left running: attach to it
             try:
@@ -237,21 +221,14 @@ class DaskDispatcher:
 
     async def _await_resources(self, client: Any, job: _Job) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.resource_wait_s
+        wait = self.settings.resource_wait_s
+        deadline = loop.time() + wait
         while True:
-            info = await self._in_pool(client.scheduler_info)
-            workers = info.get("workers", {}).values()
-            offered = [w.get("resources") or {} for w in workers]
-            if any(all(r.get(k, 0) >= v for k, v in job.resources.items()) for r in offered):
+            why = await self._in_pool(ops.missing_resources, client, job.key, job.resources, wait)
+            if not why:
                 return
             if loop.time() >= deadline:
-                have = sorted({f"{k}={v:g}" for r in offered for k, v in r.items()}) or ["none"]
-                want = ", ".join(f"{k}={v:g}" for k, v in job.resources.items())
-                raise RemoteResourceUnavailable(
-                    f"job {job.key} needs {want} but none of the {len(offered)} worker(s) offers "
-                    f"it after {self.settings.resource_wait_s:g}s (offered: {', '.join(have)}); "
-                    f"start one with `sgr worker ADDRESS --resources {want.replace(', ', ',')}`"
-                )
+                raise RemoteResourceUnavailable(why)
             await asyncio.sleep(0.25)
 
     # ------------------------------------------------------------ progress
@@ -325,59 +302,18 @@ class DaskDispatcher:
                 return dict(out)
             if status == "error":
                 exc = await self._in_pool(job.future.exception)
-                if job.retries_left > 0 and not job.stopping and self._retryable(exc):
+                if job.retries_left > 0 and not job.stopping and ops.retryable(exc):
                     job.retries_left -= 1
                     job.generation += 1
                     await self._forget(job)
                     self._launch(self._client, job)
                     continue
-                raise self._job_error(job, exc)
-            if job.stopping or await self._in_pool(self._cancel_asked, job):
+                raise ops.job_error(job.key, exc, self.settings.allowed_failures)
+            if job.stopping or await self._in_pool(ops.cancel_asked, self._client, job.key):
                 raise RemoteJobError(f"remote job {job.key} was cancelled")
             # Cancelled without us asking: the scheduler forgot the job (it restarted, or the
             # connection dropped). Submit it again under the same key once it is reachable.
             await self._relaunch(job, deadline)
-
-    def _gather(self, fut: Any) -> asyncio.Future[Any]:
-        """The value of a finished future. Values finishing together are fetched in one
-        ``gather`` round trip (1,000 tiny jobs would otherwise queue for the pool's threads)."""
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[Any] = loop.create_future()
-        with self._lock:
-            self._pending.append((fut, waiter, loop))
-            start, self._gathering = not self._gathering, True
-        if start:
-            self._pool.submit(self._drain)
-        return waiter
-
-    def _drain(self) -> None:
-        def deliver(w: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-            if w.done():
-                return
-            if error is not None:
-                w.set_exception(error)
-            else:
-                w.set_result(value)
-
-        while True:
-            with self._lock:
-                batch, self._pending = self._pending, []
-                if not batch:
-                    self._gathering = False
-                    return
-            futs = [f for f, _, _ in batch]
-            try:
-                values = self._client.gather(futs) if len(futs) > 1 else [futs[0].result()]
-                outcome: list[tuple[Any, BaseException | None]] = [(v, None) for v in values]
-            except Exception:  # one bad apple: fetch them one by one
-                outcome = []
-                for f in futs:
-                    try:
-                        outcome.append((f.result(), None))
-                    except Exception as e:
-                        outcome.append((None, e))
-            for (_, w, loop), (value, error) in zip(batch, outcome, strict=True):
-                loop.call_soon_threadsafe(deliver, w, value, error)
 
     async def _relaunch(self, job: _Job, deadline: float | None) -> None:
         loop = asyncio.get_running_loop()
@@ -404,14 +340,7 @@ class DaskDispatcher:
         log.warning("resubmitting %s: the scheduler no longer knew it", job.key)
         self._launch(c, job)
 
-    @staticmethod
-    def _retryable(exc: BaseException | None) -> bool:
-        """The body raised: worth a resubmit (``spec.retries``). A poison job is not."""
-        from distributed.scheduler import KilledWorker
-
-        return not isinstance(exc, KilledWorker)
-
-    async def _forget(self, job: _Job) -> None:
+    async def _forget(self, job: _Job, *, wait: bool = True) -> None:
         if job.timer is not None:
             job.timer.cancel()
         fut, held, client = job.future, job.held, self._client
@@ -423,30 +352,10 @@ class DaskDispatcher:
                     client.unpublish_dataset(dask_key(job.key))
             fut.release()
 
-        await self._in_pool(drop)
-
-    def _cancel_asked(self, job: _Job) -> bool:
-        """Someone (``sgr cluster cancel``) asked the job to stop: not a lost job."""
-        import distributed
-
-        make_event: Any = distributed.Event
-        try:
-            return bool(make_event(cancel_event(job.key), client=self._client).is_set())
-        except Exception:  # the scheduler is gone, and its events with it
-            return False
-
-    def _job_error(self, job: _Job, exc: BaseException | None) -> RemoteJobError:
-        from distributed.scheduler import KilledWorker
-
-        if isinstance(exc, KilledWorker):
-            return RemoteJobError(
-                f"remote job {job.key} killed its worker {self.settings.allowed_failures + 1} "
-                "time(s) and was given up as poison (a crash, or more memory than the worker "
-                "has)"
-            )
-        if isinstance(exc, JobCancelled):
-            return RemoteJobError(f"remote job {job.key} stopped: it was cancelled")
-        return RemoteJobError(f"remote job {job.key} failed: {type(exc).__name__}: {exc}")
+        if wait:
+            await self._in_pool(drop)
+        else:
+            self._pool.submit(drop)
 
     # ------------------------------------------------------------ stop, release
 
@@ -465,51 +374,18 @@ class DaskDispatcher:
             assert job.done is not None
             await asyncio.wait_for(asyncio.shield(job.done), self.settings.cancel_grace_s)
         except (TimeoutError, OSError):
-            await self._in_pool(self._kill, client, job)
+            await self._in_pool(ops.kill, client, job.key, job.future)
         await self.release(JobHandle(key=job.key, backend=self.name))
-
-    @staticmethod
-    def _kill(client: Any, job: _Job) -> None:
-        dkey = job.future.key
-        where = [w for w, keys in client.processing().items() if dkey in keys]
-        with contextlib.suppress(KeyError):  # forget it first: the restart must not re-run it
-            client.unpublish_dataset(dask_key(job.key))
-        client.cancel([job.future], force=True)
-        # The scheduler releases the task a moment later; a restart before that would run
-        # the job again on another worker.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(
-            dkey in keys for keys in client.processing().values()
-        ):
-            time.sleep(0.05)
-        if where:
-            try:
-                client.restart_workers(where, timeout=30, raise_for_error=False)
-            except Exception:
-                log.warning("could not restart worker(s) %s for %s", where, job.key, exc_info=True)
 
     async def release(self, handle: JobHandle) -> None:
         job = self._jobs.pop(handle.key, None)
         if job is None or self._client is None:
             return
-        client = self._client
         if job.watching is not None:
-            client.unsubscribe_topic(progress_topic(job.key))
-
-        if job.timer is not None:
-            job.timer.cancel()
-        fut, held = job.future, job.held
-
-        def drop() -> None:
-            if held:  # already gone, or the scheduler is: either way nothing holds it
-                with contextlib.suppress(Exception):
-                    client.unpublish_dataset(dask_key(job.key))
-            fut.release()
-
-        if fut.status == "finished":
-            self._pool.submit(drop)  # a later submit of this key may as well attach to it
-        else:
-            await self._in_pool(drop)  # a retry under the same key must run afresh
+            self._client.unsubscribe_topic(progress_topic(job.key))
+        # A finished job's key may as well stay attachable a moment longer; any other must be
+        # gone before a retry reuses the key.
+        await self._forget(job, wait=job.future.status != "finished")
 
     async def cancel(self, handle: JobHandle) -> None:
         job = self._jobs.get(handle.key)

@@ -133,3 +133,12 @@ def flaky(log: str, fail_times: int = 1) -> dict[str, Any]:
     if before < fail_times:
         raise RuntimeError(f"flaky failure {before + 1} of {fail_times}")
     return {"runs": before + 1}
+
+
+@job("sgr_test_cpu")
+def cpu(n: int = 2_000_000) -> dict[str, Any]:
+    """Pure-Python CPU work (holds the GIL): one core per job."""
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return {"total": total}

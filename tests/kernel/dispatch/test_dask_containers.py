@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dask_containers import ContainerCluster
 from dask_procs import wait_until
 from remote_helpers import commits, remote_plan, starts
 
@@ -19,6 +18,7 @@ from sgr_kernel.dispatch.config import load_dispatch_settings
 from sgr_kernel.dispatch.dask import DaskDispatcher
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
 from sgr_kernel.models.status import RunStatus
+from sgr_kernel.testing.dask_containers import ContainerCluster
 from sgr_kernel.testing.jobs import RemoteJobSkill
 
 pytestmark = [pytest.mark.docker, pytest.mark.dask, pytest.mark.slow]

@@ -1,5 +1,7 @@
 """A Dask scheduler and workers as hardened containers on an internal Docker network: separate
-hosts in miniature. Containers carry a label and are removed by the fixture that made them."""
+hosts in miniature, for tests and benchmarks. Containers and the network carry a label and
+:meth:`ContainerCluster.close` removes them. The image is
+:func:`sgr_kernel.dispatch.worker_image.build_worker_image`'s."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import os
 import uuid
 from pathlib import Path
 from typing import Any
+
+__all__ = ["HARDENED", "LABEL", "ContainerCluster"]
 
 LABEL = "org.sgr.test"
 HARDENED: dict[str, Any] = {
