@@ -355,3 +355,44 @@ def test_priority_is_dask_priority_higher_first(tmp_path: Path, make_external: A
     print(f"FIGURE priority order={','.join(order)}")
     # The worker may already hold one queued low job; every high one runs before the rest.
     assert set(order[:4]) >= {"high0", "high1", "high2"}, order
+
+
+def test_sgr_cluster_cancel_stops_a_job_from_outside_the_run(
+    tmp_path: Path, external: ExternalCluster
+) -> None:
+    home = tmp_path / "home"
+    log = tmp_path / "exec.log"
+    params = {"seconds": 120.0, "steps": 1200, "log": str(log)}
+    plan = plan_file(
+        tmp_path / "plan.json", {"op": {"job_type": "sgr_test_work", "params": params}}
+    )
+    env = external.env
+    proc = subprocess.Popen(
+        _sgr(home, "run", str(plan), "--json", env=env),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until("the job to start", lambda: starts(log))
+        run_id = _only_run(home)
+        wait_until("the job to be held", lambda: _progress_seen(home, run_id))
+        cancel = subprocess.run(  # noqa: PLW1510 (the return code is asserted)
+            _sgr(home, "cluster", "cancel", run_id, "--json", env=env),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert cancel.returncode == 0, cancel.stdout + cancel.stderr
+        assert json.loads(cancel.stdout) == {"cancelled": [f"{run_id}:op:1"]}
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, out  # the step failed: its job was cancelled, not lost
+    summary = json.loads(out)
+    (step,) = summary["steps"]
+    assert step["status"] == "FAILED" and "cancelled" in step["error"], step
+    assert [w for *_, w in executions(log)] == ["start", "cancelled"]
