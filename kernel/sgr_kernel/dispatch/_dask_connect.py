@@ -96,7 +96,6 @@ def connect(settings: DispatchSettings, address: str | None = None) -> tuple[Any
     process (``get_client()``) is reused; else an embedded ``LocalCluster`` is started.
     """
     distributed = require_distributed()
-    apply_dask_settings(settings)
     address = address or settings.address
     if address:
         _check_address(address)
@@ -121,6 +120,7 @@ def connect(settings: DispatchSettings, address: str | None = None) -> tuple[Any
         return distributed.get_client(), None
     except ValueError:
         pass
+    apply_dask_settings(settings)  # only for a cluster we start: a user's own config is theirs
     cluster = distributed.LocalCluster(
         n_workers=settings.local_workers,
         threads_per_worker=settings.local_threads,
