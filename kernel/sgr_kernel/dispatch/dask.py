@@ -66,6 +66,7 @@ class _Job:
         self.history: Callable[[], None] | None = None
         self.retries_left = spec.retries
         self.generation = 0
+        self.attached = False  # adopted from a previous kernel's dataset
 
 
 class DaskDispatcher:
@@ -96,6 +97,7 @@ class DaskDispatcher:
         self._cluster: Any = None
         self._jobs: dict[str, _Job] = {}
         self._held_before: set[str] | None = None  # keys the scheduler held when we came
+        self._generation: dict[str, int] = {}  # how often this dispatcher submitted each key
         self._pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="sgr-dask")
         self._gather = ops.BatchGather(self._pool)
         self._lock = threading.Lock()
@@ -156,15 +158,20 @@ class DaskDispatcher:
         job = _Job(spec, fn, ops.parse_resources(spec))
         held = None
         if key in self._held_before:  # a job a previous kernel left running: attach to it
+            self._held_before.discard(key)
             try:
                 held = await self._in_pool(client.get_dataset, dask_key(key))
             except KeyError:
                 held = None  # let go meanwhile: submit afresh
+        # A key submitted again here (a retry of a failed attempt) gets a fresh Dask key: the
+        # released one may linger a moment, and submitting it would attach to its error.
+        job.generation = self._generation[key] = self._generation.get(key, -1) + 1
         if job.resources and held is None:
             await self._await_resources(client, job)
         self._jobs[key] = job
         self._launch(client, job, held)
         job.held = job.held or held is not None  # release then lets go of the old dataset
+        job.attached = held is not None
         return JobHandle(key=key, backend=self.name, reattached=held is not None)
 
     def _launch(self, client: Any, job: _Job, held: Any = None) -> None:
@@ -253,6 +260,8 @@ class DaskDispatcher:
         job.watching = handler
         if self._client is not None:
             self._subscribe(self._client, job)
+            if job.attached and job.history is not None:
+                self._pool.submit(job.history)  # what it reported while no kernel listened
 
     def _subscribe(self, client: Any, job: _Job) -> None:
         topic = progress_topic(job.key)
@@ -304,7 +313,7 @@ class DaskDispatcher:
                 exc = await self._in_pool(job.future.exception)
                 if job.retries_left > 0 and not job.stopping and ops.retryable(exc):
                     job.retries_left -= 1
-                    job.generation += 1
+                    job.generation = self._generation[job.key] = job.generation + 1
                     await self._forget(job)
                     self._launch(self._client, job)
                     continue

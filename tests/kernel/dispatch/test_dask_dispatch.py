@@ -186,3 +186,16 @@ def test_spec_retries_resubmit_a_failed_job_under_the_same_key(
     assert out == {"runs": 3}
     assert "flaky failure 2 of 2" in err
     assert starts(log) == {"t:ok:1": 3, "t:short:1": 2}
+
+
+def test_step_retries_of_a_failed_remote_job_run_it_afresh(tmp_path: Path, embedded: Any) -> None:
+    log = tmp_path / "exec.log"
+    spec = {"job_type": "sgr_test_flaky", "params": {"log": str(log), "fail_times": 2}}
+    k = _kernel(tmp_path, embedded)
+    result = asyncio.run(k.run(plan=remote_plan({"f": spec}, attempts=3)))  # backoff 0
+    assert result.status is RunStatus.COMPLETED, k.show(result.run_id)
+    assert result.outputs["f"]["result"] == {"runs": 3}
+    ok, committed = commits(k.store.read(result.run_id).records)
+    assert list(ok.values()) == [1] and list(committed.values()) == [1]
+    assert list(starts(log).values()) == [3]  # same idempotency key, three executions
+    assert k.show(result.run_id).steps[0].attempts == 3
