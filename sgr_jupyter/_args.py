@@ -25,6 +25,7 @@ __all__ = [
     "ApproveCmd",
     "CancelCmd",
     "CellCmd",
+    "ClusterCmd",
     "Command",
     "ConfigCmd",
     "DenyCmd",
@@ -140,6 +141,15 @@ class ModelsCmd:
     pass
 
 
+@dataclass(frozen=True)
+class ClusterCmd:
+    """``%sgr cluster [show|jobs|local N|connect ADDR|cancel KEY_OR_RUN]``."""
+
+    action: Literal["show", "jobs", "local", "connect", "cancel"] = "show"
+    workers: int = 2
+    target: str | None = None
+
+
 Command = (
     RunsCmd
     | ShowCmd
@@ -151,6 +161,7 @@ Command = (
     | CancelCmd
     | ConfigCmd
     | SandboxCmd
+    | ClusterCmd
     | DoctorCmd
     | ModelsCmd
 )
@@ -303,6 +314,11 @@ def _line_parser() -> _Parser:
     )
     sub.add_parser("doctor", help="check the environment")
     sub.add_parser("models", help="the configured model and the GGUF files found")
+    cluster = sub.add_parser("cluster", help="Dask cluster: show, jobs, local N, connect, cancel")
+    cluster.add_argument(
+        "action", nargs="?", default="show", choices=["show", "jobs", "local", "connect", "cancel"]
+    )
+    cluster.add_argument("target", nargs="?", help="local: N workers; connect: ADDR; cancel: KEY")
     return p
 
 
@@ -312,7 +328,7 @@ def parse_line(line: str) -> Command:
     if not args:
         raise UsageError(
             "%sgr: name a subcommand: runs, show, resume, replay, fork, approve, deny, "
-            "cancel, config, sandbox, doctor, models (or use %%sgr as a cell magic)"
+            "cancel, config, sandbox, cluster, doctor, models (or use %%sgr as a cell magic)"
         )
     ns = _line_parser().parse_args(args)
     match ns.cmd:
@@ -342,5 +358,18 @@ def parse_line(line: str) -> Command:
             return SandboxCmd(ns.action)
         case "models":
             return ModelsCmd()
+        case "cluster":
+            return _cluster_cmd(ns.action, ns.target)
         case _:
             return DoctorCmd()
+
+
+def _cluster_cmd(action: Any, target: str | None) -> ClusterCmd:
+    if action == "local":
+        if target is not None and not (target.isdigit() and int(target) > 0):
+            raise UsageError(f"%sgr cluster local: {target!r} is not a worker count; e.g. 2")
+        return ClusterCmd("local", workers=int(target or 2))
+    if action in ("connect", "cancel") and not target:
+        what = "tcp://HOST:PORT" if action == "connect" else "a job key or run id"
+        raise UsageError(f"%sgr cluster {action}: name {what}")
+    return ClusterCmd(action, target=target)

@@ -29,7 +29,14 @@ def make_kernel(cfg: SgrConfig) -> KernelAdapter:
     llm = None
     if cfg.provider or cfg.model or cfg.base_url:
         llm = _LazyClient(cfg)
-    return KernelAdapter(Kernel(KernelConfig(home=cfg.home, run=run), llm=llm))
+    dispatcher = None
+    if cfg.dask_address:
+        from sgr_kernel.dispatch.dask import DaskDispatcher
+
+        dispatcher = DaskDispatcher(address=cfg.dask_address)
+    return KernelAdapter(
+        Kernel(KernelConfig(home=cfg.home, run=run), llm=llm, dispatcher=dispatcher)
+    )
 
 
 class _LazyClient:

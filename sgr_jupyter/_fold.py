@@ -107,6 +107,10 @@ class RunFold:
             self._dirty.add("budget")
         elif t is RecordType.EVENT:
             text = rec.data.get("text") or rec.data.get("line") or rec.data.get("message")
+            if rec.data.get("kind") == "progress":  # a remote job's report: bar-like text
+                fraction = rec.data.get("fraction")
+                pct = "" if fraction is None else f"{round(float(fraction) * 100)}% "
+                text = f"{pct}{rec.data.get('message') or ''}".strip() or "progress"
             if text is None:
                 text = ", ".join(f"{k}={v}" for k, v in sorted(rec.data.items()))
             self.log.append({"step": rec.step or "", "text": _short(str(text), 500)})

@@ -13,7 +13,14 @@ from sgr_kernel.graph.mermaid import plan_to_mermaid
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.status import StepStatus
 
-__all__ = ["doctor_table", "replay_table", "result_view", "runs_table", "trace_views"]
+__all__ = [
+    "cluster_tables",
+    "doctor_table",
+    "replay_table",
+    "result_view",
+    "runs_table",
+    "trace_views",
+]
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -151,3 +158,32 @@ def doctor_table(cfg: SgrConfig, kernel_doctor: str) -> Table:
     rows.append(("chromium (browser tests)", shutil.which("chromium") or "absent", ""))
     notes = [line for line in kernel_doctor.splitlines() if line.strip()][:40]
     return Table("sgr doctor (jupyter)", ("check", "result", "fix"), rows, notes)
+
+
+def cluster_tables(view: Any) -> tuple[Table, Table]:
+    """Workers and sgr jobs of a ``sgr_kernel.dispatch.cluster.ClusterView``."""
+
+    def gib(n: int) -> str:
+        return f"{n / 2**30:.1f} GiB" if n else "-"
+
+    workers = Table(
+        f"Dask scheduler {view.scheduler}: {len(view.workers)} worker(s)",
+        ("worker", "address", "threads", "memory", "resources", "running"),
+        [
+            (
+                w.name,
+                w.address,
+                w.nthreads,
+                f"{gib(w.memory_used)} / {gib(w.memory_limit)}",
+                ", ".join(f"{k}={v:g}" for k, v in sorted(w.resources.items())) or "-",
+                len(w.jobs),
+            )
+            for w in view.workers
+        ],
+    )
+    jobs = Table(
+        f"sgr jobs held: {len(view.jobs)}",
+        ("run", "step", "state", "worker", "key"),
+        [(j.run_id, j.step, j.state, j.worker or "-", j.key) for j in view.jobs],
+    )
+    return workers, jobs

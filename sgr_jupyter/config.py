@@ -31,6 +31,8 @@ class SgrConfig:
             ``max_steps``, ``max_llm_calls``); a cell's options narrow them.
         throttle_s: Least interval between two widget updates of one run.
         timeline_window: How many step events the widget's timeline keeps.
+        dask_address: Scheduler that remote steps go to (``%sgr cluster connect|local``);
+            ``None`` leaves the choice to the kernel's own configuration.
     """
 
     home: Path = field(default_factory=lambda: Path(os.environ.get("SGR_HOME", "~/.sgr")))
@@ -42,6 +44,7 @@ class SgrConfig:
     budget: tuple[tuple[str, float], ...] = ()
     throttle_s: float = 0.1
     timeline_window: int = 200
+    dask_address: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())
@@ -62,7 +65,14 @@ class SgrConfig:
 
     def kernel_key(self) -> tuple[Any, ...]:
         """What decides whether two runs can share one kernel object."""
-        return (self.home, self.provider, self.model, self.base_url, self.durability)
+        return (
+            self.home,
+            self.provider,
+            self.model,
+            self.base_url,
+            self.durability,
+            self.dask_address,
+        )
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -85,6 +85,9 @@ class SgrMagics(Magics):  # type: ignore[misc]
     budget_steps = t.Int(None, allow_none=True, help="Default step budget.").tag(config=True)
     throttle_ms = t.Int(100, help="Least interval between widget updates.").tag(config=True)
     widget = t.Bool(True, help="Show the live RunView widget.").tag(config=True)
+    dask_address = t.Unicode(
+        None, allow_none=True, help="Dask scheduler for remote steps (%sgr cluster connect)."
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, session: Session | None = None, **kw: Any) -> None:
         if shell is not None:
@@ -115,6 +118,7 @@ class SgrMagics(Magics):  # type: ignore[misc]
             approval_mode=self.approval_mode,
             budget=tuple((k, v) for k, v in budget.items() if v is not None),
             throttle_s=self.throttle_ms / 1000,
+            dask_address=self.dask_address or None,
             **kwargs,
         )
 
@@ -198,6 +202,9 @@ class SgrMagics(Magics):  # type: ignore[misc]
                 return self._cli("sandbox", action)
             case a.ModelsCmd():
                 return self._cli("models")
+            case a.ClusterCmd():
+                with _as_usage():
+                    return self._cluster(cmd, cfg)
             case _:
                 return doctor_table(cfg, self._cli_text("doctor"))
 
@@ -282,6 +289,38 @@ class SgrMagics(Magics):  # type: ignore[misc]
         except SgrUsageError as e:
             raise UsageError(str(e)) from None
         return result_view(ctl)
+
+    # ------------------------------------------------------------ cluster
+
+    def _cluster(self, cmd: a.ClusterCmd, cfg: SgrConfig) -> Any:
+        from sgr_jupyter._views import cluster_tables
+        from sgr_kernel.dispatch import cluster as c
+
+        if cmd.action == "local":
+            self._local_cluster = c.start_local(cmd.workers)  # lives as long as the kernel
+            self.dask_address = self._local_cluster.scheduler_address
+        elif cmd.action == "connect":
+            assert cmd.target is not None
+            c.check_address(cmd.target)
+            self.dask_address = cmd.target
+        address = self.dask_address or c.configured_address()
+        if not address:
+            raise UsageError(
+                "%sgr cluster: no cluster yet; start one with `%sgr cluster local 2` or "
+                "`%sgr cluster connect tcp://HOST:PORT` (or set SGR_DASK_ADDRESS)"
+            )
+        with c.connected(address) as client:
+            if cmd.action == "cancel":
+                assert cmd.target is not None
+                keys = c.cancel_jobs(client, cmd.target)
+                print(f"cancelled {len(keys)} job(s)")
+                return None
+            view = c.cluster_view(client)
+        workers, jobs = cluster_tables(view)
+        if cmd.action == "jobs":
+            return jobs
+        display(workers)
+        return jobs
 
     # ------------------------------------------------------------ CLI passthrough
 

@@ -409,6 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("doctor", "check the Docker engine, the sandbox image and limits", cmd_doctor)
     models = cmd("models", "list the configured model and the GGUF files found", cmd_models)
     models.add_argument("--no-load-check", action="store_true", help="skip the load check")
+
+    from sgr_kernel.cli_cluster import add_commands
+
+    add_commands(cmd)
     return p
 
 

@@ -13,7 +13,8 @@ failed while running). Each misuse error carries a ``code`` that names its secti
     │   ├── RunNotFoundError          no run with that id in the store
     │   ├── InvalidRunIdError         a run id that cannot name a directory safely
     │   ├── ApprovalError             approve/deny of a step that is not waiting
-    │   └── ConfigError               a setting is missing or malformed
+    │   ├── ConfigError               a setting is missing or malformed
+    │   └── ClusterConnectError       a Dask scheduler address is bad or unreachable
     ├── TraceError                    the trace store cannot do what was asked
     │   ├── TraceCorruptError         damage in the middle of a WAL (names the seq)
     │   ├── TraceLockedError          another writer holds the run
@@ -34,6 +35,7 @@ failed while running). Each misuse error carries a ``code`` that names its secti
         ├── LLMError                  the model call failed (subclasses decide retryability)
         ├── SandboxError              the sandbox could not run the code
         └── RemoteJobError            a remote job failed or was lost
+            └── RemoteResourceUnavailable  no worker offers the resources a job asks for
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ __all__ = [
     "BudgetExceeded",
     "CapabilityDenied",
     "CircuitOpen",
+    "ClusterConnectError",
     "ConfigError",
     "IllegalTransitionError",
     "InvalidRunIdError",
@@ -59,6 +62,7 @@ __all__ = [
     "PlanParseError",
     "PlanValidationError",
     "RemoteJobError",
+    "RemoteResourceUnavailable",
     "ReplayDivergenceError",
     "ResumeMismatch",
     "RunNotCreatedError",
@@ -149,6 +153,12 @@ class ConfigError(SgrUsageError):
     """A setting is missing or malformed."""
 
     code = "config"
+
+
+class ClusterConnectError(SgrUsageError):
+    """A Dask scheduler address is malformed, unreachable or runs an incompatible version."""
+
+    code = "cluster-connect"
 
 
 # ---------------------------------------------------------------- trace
@@ -346,3 +356,9 @@ class RemoteJobError(StepError):
     """A remote job failed or was lost."""
 
     retryable = True
+
+
+class RemoteResourceUnavailable(RemoteJobError):
+    """No worker offers the resources a job asks for (within the configured wait)."""
+
+    retryable = False

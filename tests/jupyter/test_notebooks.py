@@ -12,6 +12,7 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("0*.ipynb"))
 NEEDS_DOCKER = {"04_code_in_the_sandbox"}
+NEEDS_DASK = {"05_remote_work_on_dask"}  # imports distributed: a failure, never a skip
 
 
 def _docker_or_skip() -> None:
@@ -30,7 +31,12 @@ def _docker_or_skip() -> None:
 @pytest.mark.parametrize(
     "notebook",
     [
-        pytest.param(n, marks=[pytest.mark.docker] if n.stem in NEEDS_DOCKER else [], id=n.stem)
+        pytest.param(
+            n,
+            marks=[pytest.mark.docker] * (n.stem in NEEDS_DOCKER)
+            + [pytest.mark.dask] * (n.stem in NEEDS_DASK),
+            id=n.stem,
+        )
         for n in NOTEBOOKS
     ],
 )

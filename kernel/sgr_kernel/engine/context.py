@@ -353,6 +353,14 @@ class RunContext:
         resources: dict[str, float | int | str] | None = None,
         timeout_s: float | None = None,
     ) -> dict[str, Any]:
+        """A job through the dispatcher. Its progress is emitted live (``progress`` events) and
+        logged at most every 0.5 s per job; its artifact files come back stored
+        by content under ``artifacts``; once the result is in the log the backend may forget
+        the job."""
+        import mimetypes
+
+        from sgr_kernel.dispatch.base import ARTIFACTS, ObservableDispatcher, Progress
+
         self._require(CAP_REMOTE)
         rt = self._rt
         # The key leaves out the attempt, so a re-run after a crash re-attaches to the same job.
@@ -367,6 +375,20 @@ class RunContext:
             )
         except ValidationError as e:  # refused before anything is submitted; never retried
             raise StepContractError(f"remote job {job_type!r}: {e}") from None
+        loop = asyncio.get_running_loop()
+        logged = [float("-inf")]
+        held: list[tuple[ObservableDispatcher, Any]] = []
+
+        def on_progress(p: Progress) -> None:  # on the run's loop
+            if not held:
+                return  # the step is over; a late report is dropped
+            data = {"kind": "progress", **p.model_dump(mode="json")}
+            now = rt.services.clock.monotonic()
+            if now - logged[0] >= 0.5 or (p.fraction or 0) >= 1:  # a bounded WAL rate
+                logged[0] = now
+                rt.journal.append(RecordType.EVENT, data, step=self._step)
+            else:
+                rt.emit(self._step, "progress", data)
 
         async def live() -> dict[str, Any]:
             dispatcher = rt.services.dispatcher
@@ -376,6 +398,13 @@ class RunContext:
             breaker.before_call()
             rt.live_calls += 1
             handle = await dispatcher.submit(spec)
+            if isinstance(dispatcher, ObservableDispatcher):
+                held.append((dispatcher, handle))
+
+                def to_loop(p: Progress) -> None:
+                    loop.call_soon_threadsafe(on_progress, p)
+
+                dispatcher.watch(handle, to_loop)
             try:
                 result = await dispatcher.result(handle, timeout_s=timeout_s)
             except StepError as e:
@@ -383,11 +412,26 @@ class RunContext:
                     breaker.record_failure()
                 raise
             breaker.record_success()
+            files = result.pop(ARTIFACTS, None)
+            if isinstance(files, dict):
+                result[ARTIFACTS] = [
+                    self.put_artifact(
+                        bytes(data),
+                        name=name,
+                        media_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+                    ).model_dump(mode="json")
+                    for name, data in sorted(files.items())
+                ]
             return result
 
-        return await self._effect(
-            "remote", spec.model_dump(mode="json"), live, side_effect=True, key=key
-        )
+        try:
+            return await self._effect(
+                "remote", spec.model_dump(mode="json"), live, side_effect=True, key=key
+            )
+        finally:
+            if held:
+                dispatcher, handle = held.pop()
+                await dispatcher.release(handle)
 
     # ------------------------------------------------------------ artifacts and events
 

@@ -1,4 +1,5 @@
-"""The skill registry: built-ins and plug-ins found through the ``sgr.skills`` entry points."""
+"""The skill registry: built-ins and plug-ins found through the ``sgr.skills`` entry points,
+plus skills registered in this process with :func:`register_skill` (a notebook's own)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,20 @@ from typing import Any
 from sgr_kernel.errors import ConfigError
 from sgr_kernel.skills.base import Skill
 
-__all__ = ["ENTRY_POINT_GROUP", "SkillRegistry"]
+__all__ = ["ENTRY_POINT_GROUP", "SkillRegistry", "register_skill"]
 
 ENTRY_POINT_GROUP = "sgr.skills"
+
+_LOCAL: dict[str, type[Skill]] = {}
+
+
+def register_skill(skill: type[Skill]) -> type[Skill]:
+    """Add a skill to every default registry made after this call (usable as a decorator).
+
+    Kernels made earlier keep the skills they started with."""
+    SkillRegistry().register(skill)  # the same checks as any skill
+    _LOCAL[skill.name] = skill
+    return skill
 
 
 class SkillRegistry(Mapping[str, type[Skill]]):
@@ -35,6 +47,8 @@ class SkillRegistry(Mapping[str, type[Skill]]):
             if not (isinstance(obj, type) and issubclass(obj, Skill)):
                 raise ConfigError(f"entry point {ep.name!r} ({ep.value}) is not a Skill subclass")
             reg.register(obj)
+        for skill in _LOCAL.values():
+            reg.register(skill)
         return reg
 
     @property

@@ -1,0 +1,163 @@
+"""``sgr worker`` and ``sgr cluster``: the Dask side of the ``sgr`` command.
+
+- ``sgr worker SCHEDULER [--resources GPU=1] [--nworkers N] [--nthreads T] [--name NAME]``
+  starts Dask workers (with nannies) with the project's Dask settings applied.
+- ``sgr cluster [show]`` lists workers, resources, memory and the sgr jobs held, with run and
+  step; ``sgr cluster jobs``; ``sgr cluster cancel KEY|RUN``; ``sgr cluster connect ADDR``
+  checks an address; ``sgr cluster local N`` runs a local cluster in the foreground;
+  ``sgr cluster image`` builds the worker container image from the local sandbox image.
+
+The scheduler is ``--address``, else the configured one (``SGR_DASK_ADDRESS``, ``[tool.sgr.dask]``).
+Bad or unreachable addresses raise :class:`~sgr_kernel.errors.ClusterConnectError`: one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sgr_kernel.dispatch.cluster import check_address
+from sgr_kernel.errors import ClusterConnectError
+
+__all__ = ["add_commands"]
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from sgr_kernel.dispatch.config import load_dispatch_settings
+
+    return load_dispatch_settings()
+
+
+def _client(args: argparse.Namespace, address: str | None = None) -> Any:
+    from sgr_kernel.dispatch._dask_connect import connect
+
+    settings = _settings(args)
+    address = address or getattr(args, "address", None) or settings.address
+    if not address:
+        raise ClusterConnectError(
+            "no scheduler address: pass --address tcp://HOST:PORT or set SGR_DASK_ADDRESS"
+        )
+    check_address(address, settings.connect_timeout_s)
+    client, _ = connect(settings, address)
+    return client
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from sgr_kernel.dispatch._dask_connect import apply_dask_settings
+
+    settings = _settings(args)
+    check_address(args.scheduler, settings.connect_timeout_s)
+    apply_dask_settings(settings)
+    from distributed.cli.dask_worker import main as dask_worker
+
+    argv = [args.scheduler, "--nworkers", str(args.nworkers), "--no-dashboard"]
+    if args.nthreads:
+        argv += ["--nthreads", str(args.nthreads)]
+    if args.name:
+        argv += ["--name", args.name]
+    if args.resources:
+        argv += ["--resources", args.resources.replace(",", " ")]
+    if args.memory_limit:
+        argv += ["--memory-limit", args.memory_limit]
+    dask_worker.main(args=argv, prog_name="sgr worker", standalone_mode=False)
+    return 0
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from sgr_kernel.dispatch.cluster import cancel_jobs, cluster_view, render_text
+
+    action, rest = args.action, list(args.args)
+    if action == "image":
+        return _image(args)
+    if action == "local":
+        return _local(args, int(rest[0]) if rest else 2)
+    if action == "connect":
+        if not rest:
+            raise ClusterConnectError("usage: sgr cluster connect tcp://HOST:PORT")
+        client = _client(args, rest[0])
+        view = cluster_view(client)
+        client.close()
+        _out(args, view.model_dump(), lambda: render_text(view))
+        if not args.json:
+            print(f"to use it for runs: export SGR_DASK_ADDRESS={rest[0]}")
+        return 0
+    client = _client(args)
+    try:
+        if action == "cancel":
+            if not rest:
+                raise ClusterConnectError("usage: sgr cluster cancel KEY|RUN_ID")
+            keys = cancel_jobs(client, rest[0], grace_s=_settings(args).cancel_grace_s)
+            _out(args, {"cancelled": keys}, lambda: f"cancelled {len(keys)} job(s)")
+            return 0 if keys else 1
+        view = cluster_view(client)
+        if action == "jobs":
+            jobs = [j.model_dump() for j in view.jobs]
+            _out(args, jobs, lambda: "\n".join(render_text(view).splitlines()[1:]) or "no jobs")
+        else:
+            _out(args, view.model_dump(), lambda: render_text(view))
+        return 0
+    finally:
+        client.close()
+
+
+def _local(args: argparse.Namespace, n: int) -> int:
+    from sgr_kernel.dispatch.cluster import start_local
+
+    cluster = start_local(n, port=getattr(args, "port", None) or 0)
+    print(f"local cluster: {cluster.scheduler_address} with {n} worker(s); Ctrl-C stops it")
+    print(f"export SGR_DASK_ADDRESS={cluster.scheduler_address}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        cluster.close()
+    return 0
+
+
+def _image(args: argparse.Namespace) -> int:
+    from sgr_kernel.dispatch.worker_image import build_worker_image
+    from sgr_kernel.errors import SandboxUnavailable
+    from sgr_kernel.sandbox._client import connect, default_image, require_image
+
+    try:
+        docker = connect(timeout=60)
+        require_image(docker, default_image())
+        tag = build_worker_image(docker, base=default_image())
+    except (SandboxUnavailable, RuntimeError) as e:
+        print(f"sgr: error: cannot build the worker image: {e}", file=sys.stderr)
+        return 2
+    _out(args, {"image": tag}, lambda: f"worker image {tag} (python3.11 entrypoint)")
+    return 0
+
+
+def _out(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True, default=str) if args.json else human())
+
+
+def add_commands(cmd: Callable[[str, str, Callable[..., Any]], argparse.ArgumentParser]) -> None:
+    """Add ``worker`` and ``cluster`` to the ``sgr`` parser (``cmd`` makes a sub-command)."""
+    w = cmd("worker", "start Dask workers for remote steps", cmd_worker)
+    w.add_argument("scheduler", help="scheduler address, tcp://HOST:PORT")
+    w.add_argument("--resources", help="e.g. GPU=1 or GPU=1,memory=8e9")
+    w.add_argument("--nworkers", type=int, default=1)
+    w.add_argument("--nthreads", type=int, default=1)
+    w.add_argument("--name", help="worker name (a suffix is added per process)")
+    w.add_argument("--memory-limit", help="per worker, e.g. 4GB (default: auto)")
+    c = cmd(
+        "cluster", "show a Dask cluster and its sgr jobs; local, connect, jobs, cancel", cmd_cluster
+    )
+    c.add_argument(
+        "action",
+        nargs="?",
+        default="show",
+        choices=["show", "jobs", "cancel", "connect", "local", "image"],
+    )
+    c.add_argument("args", nargs="*", help="cancel KEY|RUN; connect ADDR; local N")
+    c.add_argument("--address", help="scheduler address (default: SGR_DASK_ADDRESS / config)")
+    c.add_argument("--port", type=int, help="for `local`: the scheduler port")

@@ -1,0 +1,124 @@
+"""The worker side shared by every backend: a job body's context and the wrapper that runs it.
+
+The context is deliberately cheap: ``progress`` hands a value to the backend's sink, and
+``cancelled`` asks the backend at most every ``poll_s`` (a remote round trip on Dask), so a
+body may call both in a tight loop.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sgr_kernel.dispatch.base import (
+    ARTIFACTS,
+    JobCancelled,
+    JobFunction,
+    Progress,
+    set_current_job,
+)
+
+__all__ = ["CANCELLED", "RunningJob", "run_body"]
+
+CANCELLED = "__sgr_job_cancelled__"
+"""The result of a body that stopped on :class:`JobCancelled` (a normal return, so workers
+do not log a cancel as a crash); backends turn it into a ``RemoteJobError``."""
+
+MAX_ARTIFACT_BYTES = 256 * 1024 * 1024
+"""Files left in the artifact directory beyond this total fail the job (results travel whole)."""
+
+
+class RunningJob:
+    """A :class:`~sgr_kernel.dispatch.base.JobContext` fed by two backend callables."""
+
+    def __init__(
+        self,
+        key: str,
+        emit: Callable[[Progress], None],
+        is_cancelled: Callable[[], bool],
+        *,
+        poll_s: float = 0.2,
+    ) -> None:
+        self.key = key
+        self._emit = emit
+        self._is_cancelled = is_cancelled
+        self._poll_s = poll_s
+        self._seq = 0
+        self._cancelled = False
+        self._polled = 0.0
+        self._dir: Path | None = None
+
+    @property
+    def reports(self) -> int:
+        """How many progress reports the body made."""
+        return self._seq
+
+    def progress(self, fraction: float | None = None, message: str = "", **metrics: float) -> None:
+        """Report how far the job is (``fraction`` in 0..1), a status line and metrics."""
+        self._seq += 1
+        if fraction is not None:
+            fraction = min(1.0, max(0.0, float(fraction)))
+        clean = {k: float(v) for k, v in metrics.items()}
+        self._emit(
+            Progress(key=self.key, seq=self._seq, fraction=fraction, message=message, metrics=clean)
+        )
+
+    def cancelled(self) -> bool:
+        """True once the run asked the job to stop; the body should then return or raise
+        :class:`~sgr_kernel.dispatch.base.JobCancelled`."""
+        if self._cancelled:
+            return True
+        now = time.monotonic()
+        if now - self._polled >= self._poll_s:
+            self._polled = now
+            self._cancelled = bool(self._is_cancelled())
+        return self._cancelled
+
+    @property
+    def artifact_dir(self) -> Path:
+        """A private directory; every file left in it comes back with the result."""
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="sgr-job-"))
+        return self._dir
+
+    def collect(self) -> dict[str, bytes]:
+        """The artifact files by relative name, then the directory is removed."""
+        if self._dir is None:
+            return {}
+        out: dict[str, bytes] = {}
+        total = 0
+        try:
+            for p in sorted(self._dir.rglob("*")):
+                if p.is_file() and not p.is_symlink():
+                    total += p.stat().st_size
+                    if total > MAX_ARTIFACT_BYTES:
+                        raise ValueError(
+                            f"artifacts of job {self.key} exceed {MAX_ARTIFACT_BYTES} bytes; "
+                            "write large outputs to shared storage and return their path"
+                        )
+                    out[p.relative_to(self._dir).as_posix()] = p.read_bytes()
+        finally:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+        return out
+
+
+def run_body(fn: JobFunction, params: dict[str, Any], ctx: RunningJob) -> dict[str, Any]:
+    """Run a job body with ``ctx`` as its :func:`current_job`; attach its artifacts."""
+    set_current_job(ctx)
+    try:
+        out = fn(**params)
+    except JobCancelled:
+        return {CANCELLED: ctx.key}
+    finally:
+        set_current_job(None)
+        arts = ctx.collect()
+    if not isinstance(out, dict):
+        raise TypeError(f"job {ctx.key} returned {type(out).__name__}, not a dict")
+    if arts:
+        out = {**out, ARTIFACTS: arts}
+    return out
