@@ -1,4 +1,4 @@
-"""Pure parsing of ``%%sgr`` / ``%sgr`` lines into typed commands (STYLE 13).
+"""Pure parsing of ``%%sgr`` / ``%sgr`` lines into typed commands.
 
 Nothing here touches the kernel or the shell: a line goes in, a frozen command value comes
 out, or IPython's own :class:`~IPython.core.error.UsageError` is raised (that exact class, so

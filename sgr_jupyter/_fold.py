@@ -1,4 +1,4 @@
-"""Fold a run's records into the small summaries a RunView syncs (STYLE 15).
+"""Fold a run's records into the small summaries a RunView syncs.
 
 The kernel's own fold (``sgr_kernel.trace.state.RunState``) gives each record its meaning;
 this module only windows and shapes that state for the front end: a state map, the Mermaid

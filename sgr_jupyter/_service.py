@@ -1,9 +1,9 @@
 """``RunService``: what the side panel can see and do, over the trace store, with no Jupyter.
 
-The REST handlers in ``sgr_jupyter.server`` only translate HTTP to these calls (STYLE 17), so
+The REST handlers in ``sgr_jupyter.server`` only translate HTTP to these calls, so
 everything here is tested without a server. It imports only ``sgr_kernel``.
 
-One writer per run (DESIGN §3.4, ADR 011): a run that is live in *another* process (a notebook
+One writer per run (docs/trace.md, ADR 011): a run that is live in *another* process (a notebook
 kernel, an ``sgr run``) holds its trace's lock, so this process never writes into it. Approve,
 deny and cancel still work: the kernel *posts* them to the run's inbox, the process that drives
 the run records and applies them (within ~0.25 s), and the service watches the log (read-only)

@@ -1,4 +1,4 @@
-"""The frozen settings of the Jupyter face (STYLE 14: traitlets at the edge, a value inside).
+"""The frozen settings of the Jupyter face (traitlets at the edge, a value inside).
 
 ``SgrMagics`` traits (``%config SgrMagics.provider = "local"``) and per-cell options are
 folded once into a :class:`SgrConfig`; only this value crosses into the session, which turns

@@ -1,4 +1,4 @@
-"""Static display objects: deterministic text/plain and HTML for every result (DESIGN §4).
+"""Static display objects: deterministic text/plain and HTML for every result (docs/jupyter.md).
 
 These are what ``%sgr runs|show|replay|config|doctor`` and a finished ``%%sgr --wait`` cell
 show. They carry no memory addresses and no wall-clock times unless the data itself is

@@ -1,4 +1,4 @@
-"""``%%sgr`` and ``%sgr``: parse, call, display (STYLE 13).
+"""``%%sgr`` and ``%sgr``: parse, call, display.
 
 The line is parsed by :mod:`sgr_jupyter._args` into a typed command; this module only
 dispatches it to the session and displays the answer. Every user mistake, including the

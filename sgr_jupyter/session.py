@@ -1,4 +1,4 @@
-"""The per-kernel session: an event-loop thread that owns the agent kernels (STYLE 12).
+"""The per-kernel session: an event-loop thread that owns the agent kernels.
 
 ipykernel's own loop is busy running the cell, and a blocked cell cannot receive widget
 clicks. So runs execute on this session's loop thread: ``%%sgr`` starts a run there and
@@ -62,7 +62,7 @@ KernelFactory = Callable[[SgrConfig], KernelAPI]
 
 
 def default_kernel_factory(cfg: SgrConfig) -> KernelAPI:
-    """Build the real agent kernel from the frozen config (imported lazily: STYLE 6)."""
+    """Build the real agent kernel from the frozen config (imported lazily)."""
     from sgr_jupyter._engine import make_kernel
 
     return make_kernel(cfg)

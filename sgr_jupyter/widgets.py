@@ -1,4 +1,4 @@
-"""The live RunView widget (anywidget): DAG, timeline, budget meter, approvals (DESIGN §4).
+"""The live RunView widget (anywidget): DAG, timeline, budget meter, approvals (docs/jupyter.md).
 
 Records arrive on the session's loop thread; :meth:`RunView.feed` folds them under a lock
 and schedules at most one flush per ``throttle_s``, so a 1,000-step run sends a few small

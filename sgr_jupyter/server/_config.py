@@ -1,4 +1,4 @@
-"""Traitlets at the edge (STYLE 14): the server's settings, read once into the service."""
+"""Traitlets at the edge: the server's settings, read once into the service."""
 
 from __future__ import annotations
 

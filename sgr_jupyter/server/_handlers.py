@@ -1,4 +1,4 @@
-"""REST handlers: HTTP in, one ``RunService`` call, JSON out (STYLE 17). Nothing else here.
+"""REST handlers: HTTP in, one ``RunService`` call, JSON out. Nothing else here.
 
 ::
 

@@ -236,7 +236,7 @@ def test_a_killed_writer_is_recognised_and_its_run_steerable_here(tmp_path: Path
 
 
 def test_service_imports_no_jupyter() -> None:
-    """The service is Jupyter-free (DESIGN §4): only the handlers know jupyter-server."""
+    """The service is Jupyter-free (docs/jupyter.md): only the handlers know jupyter-server."""
     code = (
         "import sys, sgr_jupyter._service; "
         "bad = [m for m in ('jupyter_server', 'tornado', 'IPython', 'traitlets', 'ipywidgets') "

@@ -1,5 +1,5 @@
 """RunContext: the only door from a step to time, randomness, ids, models, sandbox, HTTP and
-remote jobs (DESIGN §3.3).
+remote jobs (docs/architecture.md).
 
 Live, every answer is recorded: a ``value`` record for time/random/ids; an ``intent`` before
 and a ``result`` after every call (the intent fsynced first when the call has side effects).

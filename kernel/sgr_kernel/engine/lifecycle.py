@@ -1,4 +1,4 @@
-"""The LifecycleEngine: event-driven DAG scheduling with bounded concurrency (DESIGN §3.1–3.2).
+"""The LifecycleEngine: event-driven DAG scheduling with bounded concurrency (docs/architecture.md).
 
 A step starts as soon as every step it depends on has committed. Completions are handled in
 batches: their records are appended, one ``sync`` makes them all durable (group commit), and

@@ -1,4 +1,4 @@
-"""The ReliabilityEngine: retries, enforced timeouts, budgets and circuit breakers (DESIGN §3.5).
+"""The ReliabilityEngine: retries, enforced timeouts, budgets and circuit breakers.
 
 Policies are frozen values (``RetryPolicy``, ``BudgetPolicy``); this module applies them.
 Retryability is a property of the error type. A policy or human denial is never retried, and

@@ -1,4 +1,4 @@
-"""Plan validation and DAG structure: every problem found before anything runs (DESIGN §3.1)."""
+"""Plan validation and DAG structure: every problem found before anything runs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Plan + step states -> Mermaid flowchart text (DESIGN §4, STYLE 16).
+"""Plan + step states -> Mermaid flowchart text (docs/jupyter.md).
 
 The kernel describes, the front end displays: this pure function is the only place that
 writes Mermaid. Its output is deterministic (same plan and states, same text) and safe to

@@ -1,4 +1,4 @@
-"""The LLM contract: one structured call in, text and usage out (DESIGN §3.9).
+"""The LLM contract: one structured call in, text and usage out (docs/llm.md).
 
 Providers implement :class:`LLMClient`. They never validate against pydantic models
 themselves: ``schema_guided.py`` owns schemas, validation and the repair loop, and the

@@ -1,4 +1,4 @@
-"""The plan: a DAG of skill steps, as written by the planner or by the user (DESIGN §3.1)."""
+"""The plan: a DAG of skill steps, as written by the planner or by the user."""
 
 from __future__ import annotations
 

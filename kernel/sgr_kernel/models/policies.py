@@ -1,4 +1,4 @@
-"""Reliability policies as frozen values (DESIGN §3.5). The ReliabilityEngine applies them."""
+"""Reliability policies as frozen values. The ReliabilityEngine applies them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""References from one step's inputs to an upstream step's output (DESIGN §3.11).
+"""References from one step's inputs to an upstream step's output (docs/architecture.md).
 
 Two spellings, both plain substitution and never a template language:
 

@@ -1,4 +1,4 @@
-"""The description of a job sent to a remote backend (DESIGN §3.7)."""
+"""The description of a job sent to a remote backend (docs/remote.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Run and step states, and the one transition table that governs them (DESIGN §3.2)."""
+"""Run and step states, and the one transition table that governs them (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ReplayEngine: strict replay of recorded runs with zero live calls (DESIGN §3.6).
+"""The ReplayEngine: strict replay of recorded runs with zero live calls (docs/architecture.md).
 
 The real engine re-runs against the recording: every model, sandbox, HTTP and remote answer
 is served from the trace, every request and step outcome is compared, and the recorded launch

@@ -1,4 +1,4 @@
-"""The sandbox contract: start a session, run code in it, collect what came out (DESIGN §3.8).
+"""The sandbox contract: start a session, run code in it, collect what came out (docs/sandbox.md).
 
 A session keeps Python state across executions, like a notebook kernel. Backends fail
 closed: when they cannot run code they raise ``SandboxUnavailable``; they never fall back

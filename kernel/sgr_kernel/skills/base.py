@@ -1,4 +1,4 @@
-"""The skills contract: what a skill declares, and the context it runs with (DESIGN §3.10).
+"""The skills contract: what a skill declares, and the context it runs with (docs/architecture.md).
 
 A skill is a class with a name, a description (shown to the planner), pydantic input and
 output models, declared capabilities, placement and an idempotency flag. ``run(ctx, inputs)``

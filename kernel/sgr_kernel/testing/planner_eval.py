@@ -2,7 +2,7 @@
 
 Shared by ``bench/eval_planner.py`` (schema-valid %, executable %, correct %, latency) and the
 local-model tests (100% schema-valid, identical output on two runs). The catalogue mirrors
-the stable built-in skills of DESIGN §3.11, written out here because the kernel may not
+the stable built-in skills of docs/architecture.md, written out here because the kernel may not
 import ``sgr_skills``.
 """
 

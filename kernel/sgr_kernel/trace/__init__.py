@@ -1,4 +1,4 @@
-"""The trace: an append-only, CRC-chained write-ahead log per run (DESIGN §3.4).
+"""The trace: an append-only, CRC-chained write-ahead log per run (docs/trace.md).
 
 ``FileTraceStore`` is the store; ``CheckpointManager`` adds snapshots for O(tail) resume.
 The on-disk format, durability modes, recovery rules and crash points are in

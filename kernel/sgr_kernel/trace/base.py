@@ -1,4 +1,4 @@
-"""The trace-store contract: records, durability, and the writer/store interfaces (DESIGN §3.4).
+"""The trace-store contract: records, durability, and the writer/store interfaces (docs/trace.md).
 
 A run's trace is an append-only log of :class:`Record` values. The store decides how they are
 laid out (``wal.py``: one JSONL file per run with chained CRCs); everything above it sees only
@@ -152,7 +152,7 @@ class TraceWriter(ABC):
 
 
 class TraceStore(ABC):
-    """Where runs live. One directory per run under ``root`` (see DESIGN §3.4)."""
+    """Where runs live. One directory per run under ``root`` (see docs/trace.md)."""
 
     root: Path
 

@@ -1,4 +1,4 @@
-"""Snapshots of a run's folded state, so resume reads only the WAL tail (DESIGN §3.4).
+"""Snapshots of a run's folded state, so resume reads only the WAL tail (docs/trace.md).
 
 The manager is generic over the state type ``S``; a :class:`StateCodec` says how to start,
 fold a record in, and turn the state into JSON and back (the engine plugs in the RunState

@@ -1,5 +1,5 @@
 """``RequestTrace``: a read-only view of a run, materialised from its log for export, the CLI,
-the widgets and the side panel. It is never the source of truth (DESIGN §3.4)."""
+the widgets and the side panel. It is never the source of truth (docs/trace.md)."""
 
 from __future__ import annotations
 

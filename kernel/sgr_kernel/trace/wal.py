@@ -1,4 +1,4 @@
-"""The file-backed trace store: one append-only JSONL WAL per run (DESIGN §3.4).
+"""The file-backed trace store: one append-only JSONL WAL per run (docs/trace.md).
 
 Layout under ``root``::
 
@@ -193,7 +193,7 @@ class FileTraceWriter(TraceWriter):
 
 
 class FileTraceStore(TraceStore):
-    """Runs as directories of files under ``root`` (DESIGN §3.4)."""
+    """Runs as directories of files under ``root`` (docs/trace.md)."""
 
     def __init__(
         self,

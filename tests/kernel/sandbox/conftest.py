@@ -1,7 +1,7 @@
 """Docker fixtures for the sandbox tests.
 
 A missing engine or image skips the docker-marked tests locally and FAILS them under
-``CI=true`` (DESIGN §5): CI must really run them.
+``CI=true`` (docs/architecture.md): CI must really run them.
 """
 
 from __future__ import annotations
