@@ -30,7 +30,8 @@ image: venv system
 demo: venv system image
 	$(BIN)/python -m sgr_jupyter.demo
 
-test: venv system image
+# The whole check, as CI runs it: format, lint, types, import contracts, then every test.
+test: venv system image lint typecheck imports
 	$(BIN)/pytest
 
 lint: venv
@@ -43,7 +44,7 @@ typecheck: venv
 imports: venv
 	$(BIN)/lint-imports
 
-check: lint typecheck imports test
+check: test
 
 bench: venv system image
 	$(BIN)/python -m pip install -q -e '.[bench]'
