@@ -81,7 +81,7 @@ def test_approve_then_resume_finishes(tmp_path: Path) -> None:
         row = await svc.approve(run_id, "gate", by="tester")
         assert row.waiting == [] and row.status is RunStatus.PAUSED
         assert (row.delivered, row.applied, row.resumable) == ("recorded", True, True)
-        with pytest.raises(ApprovalError, match="already decided"):
+        with pytest.raises(ApprovalError, match="already approved by tester"):
             await svc.approve(run_id, "gate")
         await svc.resume(run_id)
         return (await svc.wait(run_id)).status

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sgr_kernel.sandbox.base import SandboxSession
+from sgr_kernel.trace._crash import crashpoint
 from sgr_kernel.trace.base import Record, RecordType, TraceStore
 
 __all__ = [
@@ -146,6 +147,7 @@ async def restore_session(
     try:
         for code in cells:
             result = await session.execute(code, timeout_s=timeout_s)
+            crashpoint("sandbox_restore_cell")  # the workspace may hold a cell's effect now
             report.cells += 1
             if not result.ok:
                 report.errors.append(f"{result.error_type}: {(result.error or '')[-200:]}")

@@ -20,6 +20,7 @@ from sgr_kernel.errors import SandboxUnavailable
 from sgr_kernel.llm.base import LLMClient
 from sgr_kernel.sandbox.base import Sandbox, SandboxSession
 from sgr_kernel.skills.base import HttpResponse
+from sgr_kernel.trace._crash import crashpoint
 from sgr_kernel.trace.base import Record, RecordType, TraceStore
 from sgr_kernel.trace.recorded import RecordedRun
 
@@ -130,6 +131,7 @@ class RunRuntime:
                         "Docker and run `sgr sandbox build`, then retry (see `sgr doctor`)."
                     )
                 workspace = self.workspace()
+                crashpoint("sandbox_start")
                 session = await backend.start(self.run_id, workspace)
                 if self._restore and self.services.store is not None:
                     try:
