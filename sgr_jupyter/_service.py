@@ -182,7 +182,10 @@ class RunService:
         out: list[RunSummary] = []
         for run_id in reversed(self.kernel.store.list_runs()):
             try:
-                out.append(self._summary(run_id, self._state(run_id)))
+                state = self._state(run_id)
+                if not state.run_id:
+                    continue  # its creation never became durable: the run did not happen
+                out.append(self._summary(run_id, state))
             except (OSError, ValueError, TraceError) as e:  # one damaged run must not hide all
                 out.append(
                     RunSummary(run_id=run_id, name=f"(unreadable: {e})", status=RunStatus.FAILED)

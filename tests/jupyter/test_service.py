@@ -269,3 +269,16 @@ def test_a_damaged_run_does_not_hide_the_others(tmp_path: Path) -> None:
     rows = {r.run_id: r for r in svc.runs()}
     assert rows[good].status is RunStatus.COMPLETED
     assert rows[bad].name.startswith("(unreadable") and rows[bad].status is RunStatus.FAILED
+
+
+def test_runs_whose_creation_never_became_durable_are_not_listed(tmp_path: Path) -> None:
+    from sgr_kernel.trace import _format
+
+    real = run_plan(tmp_path, GATE)
+    empty = tmp_path / "runs" / "r-empty"
+    empty.mkdir(parents=True)
+    (empty / "wal.jsonl").write_bytes(b"")
+    header_only = tmp_path / "runs" / "r-header"
+    header_only.mkdir()
+    (header_only / "wal.jsonl").write_bytes(_format.encode_header("r-header", "00" * 16, 1))
+    assert [r.run_id for r in RunService(tmp_path).runs()] == [real]

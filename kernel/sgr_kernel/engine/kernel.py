@@ -36,7 +36,7 @@ from sgr_kernel.safety import check_shape
 from sgr_kernel.skills.base import Skill
 from sgr_kernel.trace import inbox
 from sgr_kernel.trace.base import RecordType, RecoveryReport, TraceStore
-from sgr_kernel.trace.checkpoint import CheckpointManager
+from sgr_kernel.trace.checkpoint import CheckpointManager, Resumed
 from sgr_kernel.trace.state import PLAN_STEP, RunState, RunStateCodec
 
 __all__ = ["Delivery", "Kernel", "KernelConfig", "RunHandle", "RunResult"]
@@ -311,7 +311,7 @@ class Kernel:
         origin = (state.parent or {}).get("run_id")
         return self._launch(handle, cfg, state.plan, resumed=True, origin=origin)
 
-    def _open(self, run_id: str) -> Any:
+    def _open(self, run_id: str) -> Resumed[RunState]:
         """Open a run for writing; refuses (writing nothing) one whose creation never became
         durable."""
         resumed = self.checkpoints.open(run_id, durability=self.config.run.durability)
