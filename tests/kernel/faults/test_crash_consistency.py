@@ -19,7 +19,9 @@ from sgr_kernel.trace._crash import TRACE_CRASH_POINTS
 SEEDS = (11, 12, 13, 14, 15)
 FAST = os.environ.get("SGR_FAST_FAULTS") == "1"
 """A quick sweep while developing; ``make test`` (and CI) run the full one."""
-RANDOM_KILLS = 120 if FAST else 800
+RANDOM_KILLS = 120 if FAST else 600
+KILL_TARGET = 1000
+MAX_RANDOM = 3000
 CONCURRENT_PAIRS = 20 if FAST else 120
 RECOVERY_POINTS = ("recover_moved_aside", "recover_truncated")
 REQUIRED_POINTS = (
@@ -86,12 +88,29 @@ def test_crash_at_every_point_and_at_random_times(tmp_path: Path) -> None:
                     killed += os.WIFSIGNALED(status)
                     reached.add(point2)
                 check_trial(home, "run", seed, ref, t)
-    # T1.2: SIGKILL at random instants, a quarter of them during recovery; approvals of
-    # in-doubt steps from a child that is killed on the way.
+    # Runs side by side in one store, each process killed at its own random instant.
     point_kills = killed
     rng = random.Random(2024)
+    concurrent_kills = 0
+    for i in range(CONCURRENT_PAIRS):
+        seed_a, seed_b = SEEDS[i % len(SEEDS)], SEEDS[(i + 2) % len(SEEDS)]
+        n += 1
+        home = tmp_path / f"t{n}"
+        home.mkdir()
+        concurrent_kills += _pair(home, seed_a, seed_b, refs, rng)
+        check_trial(home, "run", seed_a, refs[seed_a][0], t)
+        check_trial(home, "run-b", seed_b, refs[seed_b][0], t, kill_approvals=True)
+    # T1.2: SIGKILL at random instants, a quarter of them during recovery; approvals of
+    # in-doubt steps from a child that is killed on the way.
     recovery_kills = 0
-    for i in range(RANDOM_KILLS):
+    # Until the sweep has made KILL_TARGET kills in all (how many instants land inside a run
+    # depends on the machine's speed), at least RANDOM_KILLS trials, at most MAX_RANDOM.
+    i = 0
+    while i < RANDOM_KILLS or (
+        not FAST
+        and killed + recovery_kills + concurrent_kills + t.approval_kills < KILL_TARGET
+        and i < MAX_RANDOM
+    ):
         seed = SEEDS[i % len(SEEDS)]
         ref, _, wall = refs[seed]
         n += 1
@@ -105,20 +124,11 @@ def test_crash_at_every_point_and_at_random_times(tmp_path: Path) -> None:
             status = fork_child(home, "run", seed, "resume", None, rng.uniform(0, wall))
             recovery_kills += os.WIFSIGNALED(status)
         check_trial(home, "run", seed, ref, t, kill_approvals=i % 2 == 0)
-    # Runs side by side in one store, each process killed at its own random instant.
-    concurrent_kills = 0
-    for i in range(CONCURRENT_PAIRS):
-        seed_a, seed_b = SEEDS[i % len(SEEDS)], SEEDS[(i + 2) % len(SEEDS)]
-        n += 1
-        home = tmp_path / f"t{n}"
-        home.mkdir()
-        concurrent_kills += _pair(home, seed_a, seed_b, refs, rng)
-        check_trial(home, "run", seed_a, refs[seed_a][0], t)
-        check_trial(home, "run-b", seed_b, refs[seed_b][0], t, kill_approvals=True)
+        i += 1
     kills = killed + recovery_kills + concurrent_kills + t.approval_kills
     print(
         f"FIGURE crash kills={kills} points={len(reached)} seeds={len(SEEDS)} "
-        f"point_kills={point_kills} random_kills={RANDOM_KILLS} "
+        f"point_kills={point_kills} random_trials={i} "
         f"recovery_kills={recovery_kills} concurrent_kills={concurrent_kills} "
         f"approval_kills={t.approval_kills} trials={t.trials} acked_steps={t.acked} "
         f"acknowledged_lost={t.acknowledged_lost} rerun_acked={t.rerun_acked} "
@@ -130,7 +140,7 @@ def test_crash_at_every_point_and_at_random_times(tmp_path: Path) -> None:
     _assert_clean(t)
     assert reached >= {*points, *RECOVERY_POINTS}, {*points, *RECOVERY_POINTS} - reached
     if not FAST:
-        assert kills >= 1000, kills
+        assert kills >= KILL_TARGET, kills
 
 
 def _pair(home: Path, seed_a: int, seed_b: int, refs: dict[int, Any], rng: random.Random) -> int:
