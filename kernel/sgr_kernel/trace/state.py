@@ -52,7 +52,7 @@ class RecordedCall:
         return not self.is_value and self.result is None
 
     def dump(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if v not in (None, "", False)}
+        return dict(vars(self))
 
     @classmethod
     def load(cls, d: dict[str, Any]) -> RecordedCall:
