@@ -130,6 +130,20 @@ def fork_child(
     return os.waitpid(pid, 0)[1]
 
 
+def run_plan_child(home: Path, plan: Any, crash: str) -> int:
+    """Run ``plan`` as run ``"run"`` (one step at a time) in a forked child armed to crash at
+    ``crash``; returns the raw wait status."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _crash.arm(crash)
+            k = make_kernel(home, run=RunConfig(max_concurrency=1))
+            asyncio.run(k.run(plan=plan, run_id="run"))
+        finally:
+            os._exit(0)
+    return os.waitpid(pid, 0)[1]
+
+
 # ---------------------------------------------------------------- checks
 
 

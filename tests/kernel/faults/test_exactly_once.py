@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crash_harness import run_plan_child
 from skills_for_tests import make_kernel, plan_of, read_sink
 
-from sgr_kernel.engine import RunConfig
 from sgr_kernel.errors import RunNotCreatedError, TraceWriteError
 from sgr_kernel.models.status import RunStatus, StepStatus
-from sgr_kernel.trace import _crash
 from sgr_kernel.trace.base import RecordType
 
 ONE_POST = plan_of({"id": "once", "skill": "post_effect", "capabilities": ["network"]})
@@ -24,18 +23,6 @@ TWO_POSTS = plan_of(
     {"id": "two", "skill": "post_twice", "capabilities": ["network"]},
     {"id": "after", "skill": "noop", "depends_on": ["two"]},
 )
-
-
-def _child(home: Path, plan: Any, crash: str) -> int:
-    pid = os.fork()
-    if pid == 0:
-        try:
-            _crash.arm(crash)
-            k = make_kernel(home, run=RunConfig(max_concurrency=1))
-            asyncio.run(k.run(plan=plan, run_id="run"))
-        finally:
-            os._exit(0)
-    return os.waitpid(pid, 0)[1]
 
 
 def _killed(status: int) -> bool:
@@ -50,7 +37,7 @@ def _result_write(home: Path, plan: Any) -> list[str]:
     """Crash specs that land right after each effect's result record is written."""
     probe = home / "probe"
     probe.mkdir()
-    status = _child(probe, plan, "__count__:1")
+    status = run_plan_child(probe, plan, "__count__:1")
     assert os.WIFEXITED(status)
     records = make_kernel(probe).store.read("run").records
     # ``after_write`` is hit once per record; the K-th hit is the record with seq K - 2
@@ -65,7 +52,7 @@ def test_a_logged_result_is_committed_from_the_log_never_redone(tmp_path: Path, 
     for i, spec in enumerate(specs):
         home = tmp_path / f"t{i}"
         home.mkdir()
-        if not _killed(_child(home, plan, spec)):
+        if not _killed(run_plan_child(home, plan, spec)):
             continue  # a plan with one effect has no second hit
         kills += 1
         k = make_kernel(home, pause=True)
@@ -90,7 +77,7 @@ def test_a_logged_result_is_committed_from_the_log_never_redone(tmp_path: Path, 
 def test_a_finished_effect_is_not_repeated_when_the_next_one_is_in_doubt(tmp_path: Path) -> None:
     # Killed with the second POST's intent durable and its effect not done: the step waits;
     # approved, only the second POST happens again — the first is served from the log.
-    status = _child(tmp_path, TWO_POSTS, "effect_before:2")
+    status = run_plan_child(tmp_path, TWO_POSTS, "effect_before:2")
     assert _killed(status)
     k = make_kernel(tmp_path, pause=True)
     assert asyncio.run(_resume(k)).status is RunStatus.PAUSED
@@ -106,11 +93,11 @@ def test_a_finished_effect_is_not_repeated_when_the_next_one_is_in_doubt(tmp_pat
 def test_the_drawn_id_is_served_again_so_the_output_is_the_same(tmp_path: Path) -> None:
     clean = tmp_path / "clean"
     clean.mkdir()
-    assert os.WIFEXITED(_child(clean, TWO_POSTS, "__count__:1"))
+    assert os.WIFEXITED(run_plan_child(clean, TWO_POSTS, "__count__:1"))
     want = make_kernel(clean).load("run").steps["two"].output
     crashed = tmp_path / "crashed"
     crashed.mkdir()
-    assert _killed(_child(crashed, TWO_POSTS, "effect_recorded:2"))
+    assert _killed(run_plan_child(crashed, TWO_POSTS, "effect_recorded:2"))
     k = make_kernel(crashed, pause=True)
     assert asyncio.run(_resume(k)).status is RunStatus.COMPLETED
     assert k.load("run").steps["two"].output == want
@@ -120,7 +107,7 @@ def test_the_drawn_id_is_served_again_so_the_output_is_the_same(tmp_path: Path) 
     "spec", ["create_header:1", "create_dir_fsync:1", "before_write:1", "after_write:1"]
 )
 def test_a_run_killed_while_being_created_never_runs(tmp_path: Path, spec: str) -> None:
-    assert _killed(_child(tmp_path, ONE_POST, spec))
+    assert _killed(run_plan_child(tmp_path, ONE_POST, spec))
     k = make_kernel(tmp_path, pause=True)
     wal = tmp_path / "runs" / "run" / "wal.jsonl"
     before = wal.read_bytes()

@@ -9,29 +9,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from crash_harness import run_plan_child
 from skills_for_tests import make_kernel, plan_of, read_sink
 
-from sgr_kernel.engine import RunConfig
 from sgr_kernel.models.status import RunStatus, StepStatus
-from sgr_kernel.trace import _crash
 
 PLAN = plan_of(
     {"id": "idem", "skill": "remote_effect", "capabilities": ["remote"]},
     {"id": "once", "skill": "post_effect", "capabilities": ["network"], "depends_on": ["idem"]},
 )
 WINDOW = ("effect_intent", "effect_before", "effect_after", "effect_done")
-
-
-def _child(home: Path, crash: str) -> int:
-    pid = os.fork()
-    if pid == 0:
-        try:
-            _crash.arm(crash)
-            k = make_kernel(home, run=RunConfig(max_concurrency=1))
-            asyncio.run(k.run(plan=PLAN, run_id="run"))
-        finally:
-            os._exit(0)
-    return os.waitpid(pid, 0)[1]
 
 
 async def _resume(k: Any) -> Any:
@@ -44,7 +31,7 @@ def test_in_doubt_window(tmp_path: Path) -> None:
         for k_hit in (1, 2):
             home = tmp_path / f"{point}-{k_hit}"
             home.mkdir()
-            status = _child(home, f"{point}:{k_hit}")
+            status = run_plan_child(home, PLAN, f"{point}:{k_hit}")
             assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
             kills += 1
             k = make_kernel(home, pause=True)
