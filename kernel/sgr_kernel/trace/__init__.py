@@ -8,6 +8,7 @@ The on-disk format, durability modes, recovery rules and crash points are in
 from sgr_kernel.trace._crash import TRACE_CRASH_POINTS, crashpoint
 from sgr_kernel.trace._fileio import FileIO, OsFileIO
 from sgr_kernel.trace.base import (
+    RUN_ID_PATTERN,
     TRACE_VERSION,
     ArtifactRef,
     Durability,
@@ -17,11 +18,14 @@ from sgr_kernel.trace.base import (
     TraceLog,
     TraceStore,
     TraceWriter,
+    default_root,
+    validate_run_id,
 )
 from sgr_kernel.trace.checkpoint import CheckpointManager, Resumed, StateCodec
-from sgr_kernel.trace.wal import FileTraceStore, FileTraceWriter, validate_run_id
+from sgr_kernel.trace.wal import FileTraceStore, FileTraceWriter
 
 __all__ = [
+    "RUN_ID_PATTERN",
     "TRACE_CRASH_POINTS",
     "TRACE_VERSION",
     "ArtifactRef",
@@ -40,5 +44,6 @@ __all__ = [
     "TraceStore",
     "TraceWriter",
     "crashpoint",
+    "default_root",
     "validate_run_id",
 ]

@@ -7,15 +7,23 @@ this contract, and every backend passes ``sgr_kernel.testing.trace_conformance``
 
 from __future__ import annotations
 
+import os
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sgr_kernel.errors import InvalidRunIdError
+
+if TYPE_CHECKING:
+    from sgr_kernel.trace._fileio import FileIO
+
 __all__ = [
+    "RUN_ID_PATTERN",
     "TRACE_VERSION",
     "ArtifactRef",
     "Durability",
@@ -25,10 +33,34 @@ __all__ = [
     "TraceLog",
     "TraceStore",
     "TraceWriter",
+    "default_root",
+    "validate_run_id",
 ]
 
 TRACE_VERSION = 1
 """Schema version written into every record as ``v``."""
+
+RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+"""What a run id may look like (it names a directory): the one pattern every face checks."""
+_RUN_ID = re.compile(RUN_ID_PATTERN)
+
+
+def validate_run_id(run_id: str) -> str:
+    """Return ``run_id`` if it can safely name a directory, else raise InvalidRunIdError."""
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or ".." in run_id:
+        raise InvalidRunIdError(str(run_id))
+    return run_id
+
+
+def default_root(value: str | os.PathLike[str] | None = None) -> Path:
+    """The store root: ``value`` if given and not empty, else ``$SGR_HOME`` if set and not
+    empty, else ``~/.sgr``. An empty setting never means the current directory."""
+    text = os.fspath(value) if value is not None else ""
+    if not text.strip():
+        text = os.environ.get("SGR_HOME", "")
+    if not text.strip():
+        text = "~/.sgr"
+    return Path(text).expanduser()
 
 
 class RecordType(StrEnum):
@@ -152,9 +184,17 @@ class TraceWriter(ABC):
 
 
 class TraceStore(ABC):
-    """Where runs live. One directory per run under ``root`` (see docs/trace.md)."""
+    """Where runs live. One directory per run under ``root`` (see docs/trace.md).
+
+    The store owns the run directory's layout: callers ask it who holds a run
+    (:meth:`holder`) and whether a run's log changed (:meth:`log_stamp`); none of them
+    knows a file name inside the directory.
+    """
 
     root: Path
+    fileio: FileIO | None = None
+    """The file layer the store's files go through (a simulated disk in power-loss tests);
+    snapshots written beside the log go through the same one. None: the operating system."""
 
     @abstractmethod
     def create(self, run_id: str, *, durability: Durability = Durability.SYNC) -> TraceWriter:
@@ -218,3 +258,17 @@ class TraceStore(ABC):
     @abstractmethod
     def run_dir(self, run_id: str) -> Path:
         """The run's directory (for snapshots and sandbox workspaces)."""
+
+    def holder(self, run_id: str) -> str | None:
+        """Who writes this run from another process (``pid=… host=…``), or None.
+
+        Reading it never disturbs the writer. A holder left behind by a killed process on
+        this host, or this process's own one-off write, is None. This default (a store with
+        no cross-process writers) always answers None.
+        """
+        return None
+
+    def log_stamp(self, run_id: str) -> Hashable | None:
+        """A cheap token that changes whenever the run's log changes (for readers' caches);
+        None when the backend cannot tell (then nothing is cached)."""
+        return None

@@ -140,7 +140,7 @@ class CheckpointManager(Generic[S]):
         if every < 1:
             raise ValueError("every must be >= 1")
         self.store, self.codec, self.every = store, codec, every
-        self.fileio: FileIO = fileio or getattr(store, "fileio", None) or OsFileIO()
+        self.fileio: FileIO = fileio or store.fileio or OsFileIO()
         self._runs: dict[str, _Tracked] = {}
 
     # ------------------------------------------------------------ engine API

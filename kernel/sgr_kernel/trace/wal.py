@@ -20,13 +20,12 @@ import re
 import secrets
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from sgr_kernel.errors import (
-    InvalidRunIdError,
     RunNotCreatedError,
     RunNotFoundError,
     TraceCorruptError,
@@ -38,6 +37,7 @@ from sgr_kernel.trace import _format
 from sgr_kernel.trace._crash import crashpoint
 from sgr_kernel.trace._fileio import FileIO, LockBusy, OsFileIO
 from sgr_kernel.trace.base import (
+    RUN_ID_PATTERN,
     ArtifactRef,
     Durability,
     Record,
@@ -46,20 +46,15 @@ from sgr_kernel.trace.base import (
     TraceLog,
     TraceStore,
     TraceWriter,
+    validate_run_id,
 )
 
 __all__ = ["FileTraceStore", "FileTraceWriter", "validate_run_id"]
 
-_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_RUN_ID = re.compile(RUN_ID_PATTERN)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 WAL_NAME = "wal.jsonl"
-
-
-def validate_run_id(run_id: str) -> str:
-    """Return ``run_id`` if it can safely name a directory, else raise InvalidRunIdError."""
-    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or ".." in run_id:
-        raise InvalidRunIdError(str(run_id))
-    return run_id
+LOCK_NAME = "lock"
 
 
 class FileTraceWriter(TraceWriter):
@@ -218,6 +213,34 @@ class FileTraceStore(TraceStore):
     def exists(self, run_id: str) -> bool:
         return self.fileio.exists(self._wal(run_id))
 
+    def holder(self, run_id: str) -> str | None:
+        # The writer writes ``pid=… host=…`` into the lock file when it takes the flock and
+        # empties it when it lets go, so reading it never disturbs the writer (a trial flock
+        # could make a notebook's resume fail at that instant).
+        try:
+            text = self.fileio.read(self.run_dir(run_id) / LOCK_NAME).decode("utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if not text:
+            return None
+        fields = dict(p.split("=", 1) for p in text.split() if "=" in p)
+        pid, host = fields.get("pid", ""), fields.get("host")
+        if host == socket.gethostname() and pid.isdigit():
+            if int(pid) == os.getpid():
+                return None  # our own lock with no live engine: a one-off write in flight
+            if not _pid_alive(int(pid)):
+                return None  # left by a killed process on this host
+        return text
+
+    def log_stamp(self, run_id: str) -> Hashable | None:
+        if not isinstance(self.fileio, OsFileIO):
+            return None  # a simulated disk: no cheap stamp, readers do not cache
+        try:
+            st = os.stat(self._wal(run_id))
+        except OSError:
+            return None
+        return (st.st_size, st.st_mtime_ns)
+
     def _require(self, run_id: str) -> Path:
         if not self.exists(run_id):
             raise RunNotFoundError(run_id, str(self.root))
@@ -238,7 +261,7 @@ class FileTraceStore(TraceStore):
     def _lock(self, run_id: str) -> int:
         holder = f"pid={os.getpid()} host={socket.gethostname()}"
         try:
-            return self.fileio.lock(self.run_dir(run_id) / "lock", holder)
+            return self.fileio.lock(self.run_dir(run_id) / LOCK_NAME, holder)
         except LockBusy as e:
             raise TraceLockedError(run_id, e.holder) from None
         except OSError as e:
@@ -448,6 +471,16 @@ def _tail_reason(scan: _format.Scan, cut: int | None) -> str:
     where = f"line {scan.damage_line}" if scan.damage_line is not None else "end of file"
     bytes_ = f"{cut} byte(s) " if cut is not None else ""
     return f"{bytes_}torn at {where}: {scan.reason or 'trailing bytes'}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
 
 
 def _unwritable(run_id: str, path: Path, e: OSError) -> TraceWriteError:
