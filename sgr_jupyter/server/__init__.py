@@ -1,5 +1,5 @@
 """The jupyter-server extension: thin REST handlers under ``/sgr/api/v1/`` over
-:class:`sgr_jupyter._service.RunService`, for the JupyterLab side panel.
+:class:`sgr_kernel.runs.Runs`, for the JupyterLab side panel.
 
 Enabled by ``jupyter-config/jupyter_server_config.d/sgr_jupyter.json`` (installed by pip).
 Settings: ``c.SgrServer.home`` (the store root; default ``SGR_HOME`` or ``~/.sgr``),
@@ -22,11 +22,11 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     """Build the service and route the API (called once by jupyter-server)."""
-    from sgr_jupyter._service import RunService
     from sgr_jupyter.server._handlers import routes
+    from sgr_kernel.runs import Runs
 
     settings = SgrServer(config=serverapp.config)
-    service = RunService(settings.home or None, steer_wait_s=settings.steer_wait_s)
+    service = Runs.at(settings.home, steer_wait_s=settings.steer_wait_s)
     web_app = serverapp.web_app
     base_url = web_app.settings["base_url"]
     web_app.add_handlers(".*$", routes(base_url, service))

@@ -1,4 +1,4 @@
-"""REST handlers: HTTP in, one ``RunService`` call, JSON out. Nothing else here.
+"""REST handlers: HTTP in, one ``sgr_kernel.runs.Runs`` call, JSON out. Nothing else here.
 
 ::
 
@@ -37,7 +37,6 @@ from jupyter_server.utils import url_path_join
 from pydantic import BaseModel
 from tornado import web
 
-from sgr_jupyter._service import LIVE_ELSEWHERE_HINT, RunService, RunSummary, Steered
 from sgr_jupyter.server._config import API_PREFIX
 from sgr_kernel.boundary import classify
 from sgr_kernel.errors import (
@@ -49,6 +48,7 @@ from sgr_kernel.errors import (
     TraceLockedError,
 )
 from sgr_kernel.models.plan import STEP_ID_PATTERN
+from sgr_kernel.runs import Runs, RunSummary, Steered
 from sgr_kernel.safety import MAX_SHOWN, loads_json
 
 _RUN = r"(?P<run_id>[^/]+)"
@@ -56,6 +56,11 @@ MAX_BODY = 64 * 1024
 """Largest request body read; every action's body is a few short fields."""
 STEP_ID = re.compile(STEP_ID_PATTERN)
 _ACTIONS = ("approve", "deny", "cancel", "resume")
+LIVE_ELSEWHERE_HINT = (
+    "it is already running in another process (a notebook kernel?): approve, deny or cancel "
+    "it from here, or stop it there and resume it then"
+)
+"""What to do instead of resuming a run live in another process (sent with the 409)."""
 
 
 def _status_of(e: Exception) -> tuple[int, str, str | None]:
@@ -74,9 +79,9 @@ def _status_of(e: Exception) -> tuple[int, str, str | None]:
 
 
 class _Base(APIHandler):
-    service: RunService
+    service: Runs
 
-    def initialize(self, service: RunService) -> None:
+    def initialize(self, service: Runs) -> None:
         self.service = service
 
     def _reply(self, value: BaseModel | dict[str, Any] | list[Any]) -> None:
@@ -109,7 +114,8 @@ class RunsHandler(_Base):
     @web.authenticated
     def get(self) -> None:
         try:
-            self._reply({"root": str(self.service.root), "runs": _dump(self.service.runs())})
+            runs = self.service.summaries(newest_first=True)
+            self._reply({"root": str(self.service.root), "runs": _dump(runs)})
         except Exception as e:
             self._fail(e)
 
@@ -135,15 +141,14 @@ class ExportHandler(_Base):
         self.finish(json.dumps(body, indent=2, sort_keys=True))
 
 
-# Served inline only when a browser cannot run them; anything else (HTML, SVG...) written by
-# sandboxed code would run with the notebook server's origin, so it is a download.
-_INLINE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"})
-
-
 class ArtifactHandler(JupyterHandler):
-    """Not an APIHandler: that one forces ``Content-Type: application/json`` on every reply."""
+    """Not an APIHandler: that one forces ``Content-Type: application/json`` on every reply.
 
-    def initialize(self, service: RunService) -> None:
+    Served inline only when the runs API flags it inline (an allowlisted image): anything else
+    written by sandboxed code (HTML, SVG...) would run with the server's origin: a download.
+    """
+
+    def initialize(self, service: Runs) -> None:
         self.service = service
 
     def _error(self, status: int, code: str, message: str) -> None:
@@ -154,7 +159,7 @@ class ArtifactHandler(JupyterHandler):
     @web.authenticated
     def get(self, run_id: str, sha256: str) -> None:
         try:
-            data, media, name = self.service.artifact(run_id, sha256)
+            art, data = self.service.artifact(run_id, sha256)
         except KeyError:
             self._error(404, "artifact", f"run {run_id!r} references no artifact {sha256!r}")
             return
@@ -162,11 +167,11 @@ class ArtifactHandler(JupyterHandler):
             status, code, _ = _status_of(e)
             self._error(status, code, classify(e).message[:MAX_SHOWN])
             return
-        inline = media in _INLINE
-        self.set_header("Content-Type", media if inline else "application/octet-stream")
+        inline = art.inline
+        self.set_header("Content-Type", art.media_type if inline else "application/octet-stream")
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
-        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:100]
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in art.name)[:100]
         kind = "inline" if inline else "attachment"
         self.set_header("Content-Disposition", f'{kind}; filename="{safe}"')
         self.finish(data)
@@ -184,12 +189,11 @@ class ActionHandler(_Base):
                 if not isinstance(step, str) or not STEP_ID.match(step):
                     raise SgrUsageError(f'{action} needs {{"step": "STEP_ID"}} in the body')
                 by = f"panel:{self.current_user.username}" if self.current_user else "panel"
-                if action == "approve":
-                    steered = await svc.approve(run_id, step, by=by)
-                else:
-                    reason = body.get("reason")
-                    why = str(reason) if reason else None
-                    steered = await svc.deny(run_id, step, by=by, reason=why)
+                reason = body.get("reason") if action == "deny" else None
+                why = str(reason) if reason else None
+                steered = await svc.decide(
+                    run_id, step, approved=action == "approve", by=by, reason=why
+                )
                 result = steered
                 # Only a decision recorded into a stopped run needs this process to go on.
                 if body.get("resume") and steered.delivered == "recorded" and steered.resumable:
@@ -214,7 +218,7 @@ def _dump(items: Sequence[BaseModel]) -> list[Any]:
     return [json.loads(i.model_dump_json()) for i in items]
 
 
-def routes(base_url: str, service: RunService) -> list[tuple[str, type[Any], dict[str, Any]]]:
+def routes(base_url: str, service: Runs) -> list[tuple[str, type[Any], dict[str, Any]]]:
     """The URL table, rooted at the server's base URL."""
     root = url_path_join(base_url, API_PREFIX)
     kw = {"service": service}

@@ -1,5 +1,6 @@
-"""RunService without HTTP: list, detail, approve/deny/cancel/resume, export, and steering a
-run that is live in another process through its inbox (one writer per run, ADR 011)."""
+"""The runs API the side panel renders, without HTTP: list, detail, approve/deny/cancel/resume,
+export, and steering a run that is live in another process through its inbox (one writer per
+run, ADR 011)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from pathlib import Path
 import pytest
 from service_helpers import GATE, PNG, artifact_run, live_run
 
-from sgr_jupyter._service import RunService, RunSummary, Steered
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
 from sgr_kernel.errors import ApprovalError, InvalidRunIdError, RunNotFoundError, TraceLockedError
 from sgr_kernel.models.plan import parse_plan
 from sgr_kernel.models.status import RunStatus
+from sgr_kernel.runs import Runs, RunSummary, Steered
 
 CHAIN = """
 name: chain
@@ -42,9 +43,9 @@ def test_runs_list_and_detail(tmp_path: Path) -> None:
     home = tmp_path / "home"
     done = run_plan(home, CHAIN)
     paused = run_plan(home, GATE)
-    svc = RunService(home)
+    svc = Runs.at(home)
 
-    rows = svc.runs()
+    rows = svc.summaries(newest_first=True)
     assert [r.run_id for r in rows] == [paused, done]  # newest first
     by_id = {r.run_id: r for r in rows}
     assert by_id[done].status is RunStatus.COMPLETED
@@ -69,20 +70,20 @@ def test_runs_list_and_detail(tmp_path: Path) -> None:
 def test_approve_then_resume_finishes(tmp_path: Path) -> None:
     home = tmp_path / "home"
     run_id = run_plan(home, GATE)
-    svc = RunService(home)
+    svc = Runs.at(home)
 
     before = records(home, run_id)
 
     async def go() -> RunStatus:
         with pytest.raises(ApprovalError, match="not waiting"):
-            await svc.approve(run_id, "a")
+            await svc.decide(run_id, "a", approved=True, by="panel")
         assert records(home, run_id) == before  # a refused decision leaves the trace alone
 
-        row = await svc.approve(run_id, "gate", by="tester")
+        row = await svc.decide(run_id, "gate", approved=True, by="tester")
         assert row.waiting == [] and row.status is RunStatus.PAUSED
         assert (row.delivered, row.applied, row.resumable) == ("recorded", True, True)
         with pytest.raises(ApprovalError, match="already approved by tester"):
-            await svc.approve(run_id, "gate")
+            await svc.decide(run_id, "gate", approved=True, by="panel")
         await svc.resume(run_id)
         return (await svc.wait(run_id)).status
 
@@ -96,10 +97,10 @@ def test_approve_then_resume_finishes(tmp_path: Path) -> None:
 def test_deny_and_cancel(tmp_path: Path) -> None:
     home = tmp_path / "home"
     denied, cancelled = run_plan(home, GATE), run_plan(home, GATE)
-    svc = RunService(home)
+    svc = Runs.at(home)
 
     async def finish() -> RunStatus:
-        await svc.deny(denied, "gate", reason="not today")
+        await svc.decide(denied, "gate", approved=False, by="panel", reason="not today")
         await svc.resume(denied)
         return (await svc.wait(denied)).status
 
@@ -117,7 +118,7 @@ def test_deny_and_cancel(tmp_path: Path) -> None:
 def test_export_has_view_and_every_record(tmp_path: Path) -> None:
     home = tmp_path / "home"
     run_id = run_plan(home, CHAIN)
-    out = RunService(home).export(run_id)
+    out = Runs.at(home).export(run_id)
     assert out["view"]["run_id"] == run_id and out["view"]["status"] == "COMPLETED"
     assert [r["seq"] for r in out["records"]] == list(range(records(home, run_id)))
     assert out["recovery"]["torn_tail"] is False
@@ -130,11 +131,15 @@ def wait_for(predicate, proc: subprocess.Popen[str]) -> None:
         time.sleep(0.05)
 
 
-def waiting_row(svc: RunService, proc: subprocess.Popen[str]) -> RunSummary:
+def waiting_row(svc: Runs, proc: subprocess.Popen[str]) -> RunSummary:
     """The run ``proc`` drives, once it waits for approval (live in another process)."""
 
     def mine() -> RunSummary | None:
-        rows = [r for r in svc.runs() if r.holder and f"pid={proc.pid} " in f"{r.holder} "]
+        rows = [
+            r
+            for r in svc.summaries(newest_first=True)
+            if r.holder and f"pid={proc.pid} " in f"{r.holder} "
+        ]
         return rows[0] if rows and rows[0].waiting else None
 
     wait_for(lambda: mine() is not None, proc)
@@ -159,18 +164,20 @@ def test_steer_a_run_live_in_another_process_through_its_inbox(tmp_path: Path) -
     never writes into either log itself, and resume stays refused while they are live."""
     home = tmp_path / "home"
     to_approve, to_cancel = live_run(home), live_run(home)
-    svc = RunService(home)
+    svc = Runs.at(home)
     try:
         a, c = waiting_row(svc, to_approve), waiting_row(svc, to_cancel)
 
         async def steer() -> tuple[Steered, Steered]:
             with pytest.raises(ApprovalError, match="not waiting"):
-                await svc.approve(a.run_id, "a")  # refused up front, nothing posted
+                await svc.decide(
+                    a.run_id, "a", approved=True, by="panel"
+                )  # refused up front, nothing posted
             with pytest.raises(TraceLockedError, match="another process"):
                 await svc.resume(a.run_id)
-            approved = await svc.approve(a.run_id, "gate")
+            approved = await svc.decide(a.run_id, "gate", approved=True, by="panel")
             with pytest.raises(ApprovalError):  # a double decision is refused
-                await svc.approve(a.run_id, "gate")
+                await svc.decide(a.run_id, "gate", approved=True, by="panel")
             return approved, await svc.cancel(c.run_id, "stop it from the panel")
 
         approved, cancelled = asyncio.run(steer())
@@ -201,7 +208,7 @@ def test_steer_a_run_live_in_another_process_through_its_inbox(tmp_path: Path) -
     assert list((svc.kernel.store.run_dir(a.run_id) / "inbox").rglob("*.json")) == []
     c_view = svc.detail(c.run_id).view
     assert {s.id: s.status for s in c_view.steps}["gate"] == "CANCELLED"
-    assert svc.runs()[0].live is None  # both writers let go
+    assert svc.summaries(newest_first=True)[0].live is None  # both writers let go
     double = (approvals - 1) + (starts - 1)
     print(
         f"FIGURE panel live_elsewhere approved_via_inbox={int(approved.applied)} "
@@ -215,7 +222,7 @@ def test_a_killed_writer_is_recognised_and_its_run_steerable_here(tmp_path: Path
     stale, the approval is recorded (not posted) and a resume here finishes the run."""
     home = tmp_path / "home"
     proc = live_run(home)
-    svc = RunService(home)
+    svc = Runs.at(home)
     try:
         row = waiting_row(svc, proc)
     finally:
@@ -223,11 +230,11 @@ def test_a_killed_writer_is_recognised_and_its_run_steerable_here(tmp_path: Path
         proc.wait()
         assert proc.stdout is not None
         proc.stdout.close()
-    (after_kill,) = svc.runs()
+    (after_kill,) = svc.summaries(newest_first=True)
     assert after_kill.live is None and after_kill.holder is None
 
     async def finish() -> tuple[Steered, RunStatus]:
-        steered = await svc.approve(row.run_id, "gate")
+        steered = await svc.decide(row.run_id, "gate", approved=True, by="panel")
         await svc.resume(row.run_id)
         return steered, (await svc.wait(row.run_id)).status
 
@@ -235,10 +242,10 @@ def test_a_killed_writer_is_recognised_and_its_run_steerable_here(tmp_path: Path
     assert steered.delivered == "recorded" and status is RunStatus.COMPLETED
 
 
-def test_service_imports_no_jupyter() -> None:
-    """The service is Jupyter-free (docs/jupyter.md): only the handlers know jupyter-server."""
+def test_runs_api_imports_no_jupyter() -> None:
+    """The runs API is Jupyter-free (docs/jupyter.md): only the handlers know jupyter-server."""
     code = (
-        "import sys, sgr_jupyter._service; "
+        "import sys, sgr_kernel.runs; "
         "bad = [m for m in ('jupyter_server', 'tornado', 'IPython', 'traitlets', 'ipywidgets') "
         "if m in sys.modules]; print(bad)"
     )
@@ -248,10 +255,13 @@ def test_service_imports_no_jupyter() -> None:
 
 def test_artifacts_referenced_by_outputs_are_served(tmp_path: Path) -> None:
     kernel, run_id = artifact_run(tmp_path / "home")
-    svc = RunService(kernel=kernel)
+    svc = Runs(kernel)
     (png, page) = svc.detail(run_id).view.steps[0].output["artifacts"]  # type: ignore[index]
-    assert svc.artifact(run_id, png["sha256"]) == (PNG, "image/png", "sales.png")
-    assert svc.artifact(run_id, page["sha256"])[1] == "text/html"
+    art, data = svc.artifact(run_id, png["sha256"])
+    assert (data, art.media_type, art.name, art.inline) == (PNG, "image/png", "sales.png", True)
+    html, _ = svc.artifact(run_id, page["sha256"])
+    assert (html.media_type, html.inline) == ("text/html", False)
+    assert [a.sha256 for a in svc.artifacts(run_id)] == [png["sha256"], page["sha256"]]
     other = kernel.store.put_artifact(run_id, b"never referenced", name="n")
     for sha in (other.sha256, "0" * 64, "../../etc/passwd"):
         with pytest.raises(KeyError):
@@ -261,12 +271,12 @@ def test_artifacts_referenced_by_outputs_are_served(tmp_path: Path) -> None:
 def test_a_damaged_run_does_not_hide_the_others(tmp_path: Path) -> None:
     home = tmp_path / "home"
     good, bad = run_plan(home, CHAIN), run_plan(home, CHAIN)
-    svc = RunService(home)
+    svc = Runs.at(home)
     wal = svc.kernel.store.run_dir(bad) / "wal.jsonl"
     lines = wal.read_bytes().split(b"\n")
     lines[2] = lines[2].replace(b'"data"', b'"dat4"', 1)  # mid-log damage; valid records follow
     wal.write_bytes(b"\n".join(lines))
-    rows = {r.run_id: r for r in svc.runs()}
+    rows = {r.run_id: r for r in svc.summaries(newest_first=True)}
     assert rows[good].status is RunStatus.COMPLETED
     assert rows[bad].name.startswith("(unreadable") and rows[bad].status is RunStatus.FAILED
 
@@ -281,4 +291,4 @@ def test_runs_whose_creation_never_became_durable_are_not_listed(tmp_path: Path)
     header_only = tmp_path / "runs" / "r-header"
     header_only.mkdir()
     (header_only / "wal.jsonl").write_bytes(_format.encode_header("r-header", "00" * 16, 1))
-    assert [r.run_id for r in RunService(tmp_path).runs()] == [real]
+    assert [r.run_id for r in Runs.at(tmp_path).summaries()] == [real]

@@ -25,7 +25,9 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _OCTET = "application/octet-stream"
 
 
-def summary_of(state: RunState, *, live: Live | None = None, holder: str | None = None) -> RunSummary:
+def summary_of(
+    state: RunState, *, live: Live | None = None, holder: str | None = None
+) -> RunSummary:
     """The summary row of a run as its log tells it."""
     user = [s for k, s in state.steps.items() if not is_internal_step(k)]
     ended = state.ended_ts if state.status.terminal else None
