@@ -47,7 +47,9 @@ __all__ = [
     "classify",
     "count",
     "debug_requested",
+    "err",
     "finite",
+    "out",
     "plan_or_task",
     "report",
     "short_text",
@@ -69,23 +71,36 @@ class Parser(argparse.ArgumentParser):
 
 
 def debug_requested(argv: list[str]) -> bool:
+    """Whether tracebacks were asked for (``--debug`` anywhere, or ``SGR_DEBUG=1``)."""
     return "--debug" in argv or debug_env()
+
+
+def out(text: str, *, flush: bool = False) -> None:
+    """The one writer of the command's output (stdout): a line of text or a JSON document."""
+    sys.stdout.write(text + "\n")
+    if flush:
+        sys.stdout.flush()
+
+
+def err(text: str) -> None:
+    """The one writer of diagnostics (stderr): errors, hints, progress."""
+    sys.stderr.write(text + "\n")
 
 
 def report(exc: BaseException, *, as_json: bool, debug: bool) -> int:
     """Print ``exc`` as one error line (and a JSON object with ``as_json``); return the code."""
     if isinstance(exc, KeyboardInterrupt):
-        print("sgr: interrupted", file=sys.stderr)
+        err("sgr: interrupted")
         return EXIT_INTERRUPTED
     failure = classify(exc)
     if debug:
         traceback.print_exception(exc, file=sys.stderr)
     if as_json:
-        print(json.dumps(failure.to_json(exc), indent=2, sort_keys=True))
+        out(json.dumps(failure.to_json(exc), indent=2, sort_keys=True))
     line = f"sgr: error: {failure.message}"
     if failure.hint:
         line += f"\n  hint: {failure.hint}"
-    print(line, file=sys.stderr)
+    err(line)
     return failure.exit_code
 
 
@@ -157,6 +172,7 @@ def plan_or_task(text: str) -> Path | str:
 
 
 def short_text(value: str) -> str:
+    """An argparse type: at most 200 characters of plain text (no NUL)."""
     if len(value) > 200 or "\x00" in value:
         raise argparse.ArgumentTypeError("use at most 200 characters of plain text")
     return value

@@ -26,10 +26,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from sgr_kernel import _cli_boundary as cb
+from sgr_kernel.engine.base import RunConfig
+from sgr_kernel.engine.kernel import Kernel, KernelConfig, RunHandle
 from sgr_kernel.errors import SgrUsageError
+from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.models.status import RunStatus
+from sgr_kernel.runs import Runs
 from sgr_kernel.safety import clip, loads_json, safe_text
-from sgr_kernel.trace.state import PLAN_STEP
+from sgr_kernel.trace.base import Durability, default_root
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -43,12 +47,7 @@ EXIT_CODES = {
 EXIT_USAGE, EXIT_TRACE = cb.EXIT_USAGE, cb.EXIT_STORE
 
 
-def _kernel(args: argparse.Namespace, **overrides: Any) -> Any:
-    from sgr_kernel.engine.base import RunConfig
-    from sgr_kernel.engine.kernel import Kernel, KernelConfig, default_home
-    from sgr_kernel.models.policies import BudgetPolicy
-    from sgr_kernel.trace.base import Durability
-
+def _kernel(args: argparse.Namespace) -> Kernel:
     budget = BudgetPolicy(
         max_steps=getattr(args, "max_steps", None),
         max_tokens=getattr(args, "max_tokens", None),
@@ -61,37 +60,26 @@ def _kernel(args: argparse.Namespace, **overrides: Any) -> Any:
         max_concurrency=getattr(args, "max_concurrency", 8),
         budget=budget,
     )
-    home = Path(args.home) if getattr(args, "home", None) else default_home()
+    home = default_root(getattr(args, "home", None))
     if home.exists() and not home.is_dir():
         raise SgrUsageError(f"the store root {home} is not a directory; give --home a directory")
-    return Kernel(KernelConfig(home=home, run=run, pause_when_waiting=True), **overrides)
+    return Kernel(KernelConfig(home=home, run=run, pause_when_waiting=True))
 
 
 def _print(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
     if args.json:
-        print(json.dumps(data, indent=2, sort_keys=True, default=str))
+        cb.out(json.dumps(data, indent=2, sort_keys=True, default=str))
     else:
-        print(safe_text(human()))  # step errors and outputs may hold terminal escapes
+        cb.out(safe_text(human()))  # step errors and outputs may hold terminal escapes
 
 
-def _summary(kernel: Any, run_id: str) -> dict[str, Any]:
-    view = kernel.show(run_id)
-    steps = [
-        {"id": s.id, "status": s.status.value, "attempts": s.attempts, "error": s.error}
-        for s in view.steps
-    ]
-    outputs = {s.id: s.output for s in view.steps if s.output is not None and s.id != PLAN_STEP}
-    return {
-        "run_id": run_id,
-        "status": view.status.value,
-        "reason": view.reason,
-        "steps": steps,
-        "outputs": outputs,
-        "usage": view.usage.model_dump(),
-    }
+def _report(runs: Runs, run_id: str) -> dict[str, Any]:
+    data = runs.report(run_id).model_dump(mode="json")
+    del data["summary"]  # the `sgr run --json` shape: run_id, status, reason, steps, ...
+    return data
 
 
-def _human_summary(data: dict[str, Any]) -> str:
+def _human_report(data: dict[str, Any]) -> str:
     lines = [
         f"run {data['run_id']}: {data['status']}"
         + (f" — {data['reason']}" if data["reason"] else "")
@@ -106,22 +94,24 @@ def _human_summary(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-async def _finish(args: argparse.Namespace, kernel: Any, handle: Any) -> int:
+async def _finish(args: argparse.Namespace, kernel: Kernel, handle: RunHandle) -> int:
     with _interruptible(kernel, handle.run_id) as caught:
         result = await handle.wait()
-    data = _summary(kernel, result.run_id)
-    if getattr(handle, "recovery", None) is not None and handle.recovery.torn_tail:
+    data = _report(Runs(kernel), result.run_id)
+    if handle.recovery is not None and handle.recovery.torn_tail:
         data["recovery"] = handle.recovery.model_dump()
-    _print(args, data, lambda: _human_summary(data))
+    _print(args, data, lambda: _human_report(data))
     if caught:
         return 128 + caught[0]
     return EXIT_CODES.get(result.status, 1)
 
 
 @contextlib.contextmanager
-def _interruptible(kernel: Any, run_id: str) -> Iterator[list[int]]:
-    """While a run is driven here, SIGINT/SIGTERM stop it INTERRUPTED (resumable) and the
-    command exits 128 + the signal's number; a second signal exits at once."""
+def _interruptible(kernel: Kernel, run_id: str) -> Iterator[list[int]]:
+    """Stop the run INTERRUPTED (resumable) on SIGINT/SIGTERM while it is driven here.
+
+    The command then exits 128 + the signal's number; a second signal exits at once.
+    """
     loop = asyncio.get_running_loop()
     caught: list[int] = []
 
@@ -149,6 +139,7 @@ def _interruptible(kernel: Any, run_id: str) -> Iterator[list[int]]:
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
+    """``sgr run PLAN_FILE|"task"``."""
     from sgr_kernel.models.plan import read_plan_file
 
     kernel = _kernel(args)
@@ -161,11 +152,13 @@ async def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def cmd_resume(args: argparse.Namespace) -> int:
+    """``sgr resume RUN``."""
     kernel = _kernel(args)
     return await _finish(args, kernel, await kernel.resume(args.run))
 
 
 async def cmd_fork(args: argparse.Namespace) -> int:
+    """``sgr fork RUN --from STEP``."""
     kernel = _kernel(args)
     inputs = (
         loads_json(args.inputs, what="--inputs", max_bytes=1024 * 1024) if args.inputs else None
@@ -177,22 +170,18 @@ async def cmd_fork(args: argparse.Namespace) -> int:
 
 
 async def cmd_decide(args: argparse.Namespace) -> int:
-    from sgr_kernel.models.status import StepStatus
-
+    """``sgr approve|deny RUN STEP``: decide, then (for a stopped run) resume it."""
     kernel = _kernel(args)
-    if args.command == "approve":
-        delivery = kernel.approve(args.run, args.step, by=args.by)
-    else:
-        delivery = kernel.deny(args.run, args.step, by=args.by, reason=args.reason)
-    if delivery == "posted":  # the run is live in another process, which applies it
-        waiting = StepStatus.WAITING_APPROVAL
-
-        def applied(st: Any) -> bool:
-            step = st.steps.get(args.step)
-            return step is None or step.status is not waiting
-
-        await kernel.wait_elsewhere(args.run, applied, timeout_s=args.wait_s)
-        ok = applied(kernel.load(args.run))
+    steered = await Runs(kernel).decide(
+        args.run,
+        args.step,
+        approved=args.command == "approve",
+        by=args.by,
+        reason=getattr(args, "reason", None),
+        wait_s=args.wait_s,
+    )
+    if steered.delivered == "posted":  # the run is live in another process, which applies it
+        ok = steered.applied
         data = {"run_id": args.run, "step": args.step, "delivered": "posted", "applied": ok}
         _print(
             args,
@@ -211,16 +200,17 @@ async def cmd_decide(args: argparse.Namespace) -> int:
 
 
 async def cmd_cancel(args: argparse.Namespace) -> int:
-    kernel = _kernel(args)
-    result = await kernel.cancel(args.run)
-    data = _summary(kernel, result.run_id)
-    _print(args, data, lambda: _human_summary(data))
+    """``sgr cancel RUN``: stopped, or live in another process (posted to it)."""
+    runs = Runs(_kernel(args))
+    await runs.cancel(args.run)
+    data = _report(runs, args.run)
+    _print(args, data, lambda: _human_report(data))
     return 0
 
 
 async def cmd_replay(args: argparse.Namespace) -> int:
-    kernel = _kernel(args)
-    report = await kernel.replay(args.run)
+    """``sgr replay RUN``: strict replay; exits 0 only with no divergence."""
+    report = await Runs(_kernel(args)).replay(args.run)
     data = report.model_dump(mode="json")
 
     def human() -> str:
@@ -233,11 +223,13 @@ async def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    """``sgr show RUN``: the RequestTrace view, with each step's effective capabilities."""
     from sgr_kernel.graph.dag import effective_grants
     from sgr_kernel.skills.base import DEFAULT_GRANTS
 
     kernel = _kernel(args)
-    view = kernel.show(args.run)
+    runs = Runs(kernel)
+    view = runs.view(args.run)
     data = view.model_dump(mode="json")
     grants: dict[str, list[str]] = {}
     if view.plan is not None:
@@ -249,7 +241,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             step["effective_capabilities"] = grants.get(step["id"], [])
 
     def human() -> str:
-        text = _human_summary(_summary(kernel, args.run))
+        text = _human_report(_report(runs, args.run))
         if grants:
             caps = "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in grants.items())
             text += f"\n  effective capabilities: {caps}"
@@ -260,30 +252,28 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    kernel = _kernel(args)
-    rows = [
-        {"run_id": s.run_id, "status": s.status.value, "name": s.name, "steps": len(s.steps)}
-        for s in kernel.runs()
-    ]
+    """``sgr runs``: one summary row per run, oldest first."""
+    runs = Runs(_kernel(args))
+    rows = [r.model_dump(mode="json") for r in runs.summaries()]
+    for row in rows:
+        row["steps"] = row["steps_total"]  # the older name of the same count
 
     def human() -> str:
         if not rows:
-            return f"no runs under {kernel.store.root}"
-        return "\n".join(f"{r['run_id']}  {r['status']:<10} {r['name']}" for r in rows)
+            return f"no runs under {runs.root}"
+        return "\n".join(
+            f"{r['run_id']}  {r['status']:<10} {r['steps_committed']}/{r['steps_total']} "
+            f"{r['name']}"
+            for r in rows
+        )
 
     _print(args, rows, human)
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    kernel = _kernel(args)
-    kernel.show(args.run)  # raises RunNotFoundError with the fix
-    log = kernel.store.read(args.run)
-    body = {
-        "view": kernel.show(args.run).model_dump(mode="json"),
-        "records": [r.model_dump(mode="json") for r in log.records],
-        "recovery": log.report.model_dump(),
-    }
+    """``sgr export RUN [--out FILE]``: the view, every record and the recovery report."""
+    body = Runs(_kernel(args)).export(args.run)
     text = json.dumps(body, indent=2, sort_keys=True)
     if args.out:
         out = Path(args.out)
@@ -297,9 +287,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise SgrUsageError(
                 f"--out {clip(args.out, 200)}: cannot write it ({e.strerror})"
             ) from None
-        print(f"wrote {args.out} ({len(log.records)} records)")
+        cb.out(f"wrote {args.out} ({len(body['records'])} records)")
     else:
-        print(text)
+        cb.out(text)
     return 0
 
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sgr_kernel import _cli_boundary as cb
 from sgr_kernel.dispatch.cluster import check_address
 from sgr_kernel.errors import ClusterConnectError
 
@@ -83,7 +84,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         client.close()
         _out(args, view.model_dump(), lambda: render_text(view))
         if not args.json:
-            print(f"to use it for runs: export SGR_DASK_ADDRESS={rest[0]}")
+            cb.out(f"to use it for runs: export SGR_DASK_ADDRESS={rest[0]}")
         return 0
     client = _client(args)
     try:
@@ -108,8 +109,8 @@ def _local(args: argparse.Namespace, n: int) -> int:
     from sgr_kernel.dispatch.cluster import start_local
 
     cluster = start_local(n, port=getattr(args, "port", None) or 0)
-    print(f"local cluster: {cluster.scheduler_address} with {n} worker(s); Ctrl-C stops it")
-    print(f"export SGR_DASK_ADDRESS={cluster.scheduler_address}", flush=True)
+    cb.out(f"local cluster: {cluster.scheduler_address} with {n} worker(s); Ctrl-C stops it")
+    cb.out(f"export SGR_DASK_ADDRESS={cluster.scheduler_address}", flush=True)
     try:
         while True:
             time.sleep(3600)
@@ -130,14 +131,14 @@ def _image(args: argparse.Namespace) -> int:
         require_image(docker, default_image())
         tag = build_worker_image(docker, base=default_image())
     except (SandboxUnavailable, RuntimeError) as e:
-        print(f"sgr: error: cannot build the worker image: {e}", file=sys.stderr)
+        cb.err(f"sgr: error: cannot build the worker image: {e}")
         return 2
     _out(args, {"image": tag}, lambda: f"worker image {tag} (python3.11 entrypoint)")
     return 0
 
 
 def _out(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True, default=str) if args.json else human())
+    cb.out(json.dumps(data, indent=2, sort_keys=True, default=str) if args.json else human())
 
 
 def add_commands(cmd: Callable[[str, str, Callable[..., Any]], argparse.ArgumentParser]) -> None:
