@@ -5,13 +5,19 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from sgr_jupyter.config import SgrConfig
 from sgr_jupyter.display import MermaidGraph, RunResultView, Table
 from sgr_kernel.graph.mermaid import plan_to_mermaid
-from sgr_kernel.models.plan import Plan
-from sgr_kernel.models.status import StepStatus
+from sgr_kernel.replay import ReplayReport
+from sgr_kernel.runs import RunSummary
+from sgr_kernel.trace.view import RequestTrace
+
+if TYPE_CHECKING:
+    from sgr_jupyter.session import RunController
+    from sgr_kernel.dispatch.cluster import ClusterView
 
 __all__ = [
     "cluster_tables",
@@ -23,81 +29,42 @@ __all__ = [
 ]
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
-def _str(value: Any) -> str:
-    return "" if value is None else str(getattr(value, "value", value))
-
-
-def _as_dict(obj: Any) -> dict[str, Any]:
-    if hasattr(obj, "model_dump"):
-        return dict(obj.model_dump(mode="json"))
-    if isinstance(obj, dict):
-        return dict(obj)
-    return dict(vars(obj))
-
-
-def runs_table(runs: list[Any]) -> Table:
-    rows = [
-        (
-            _get(r, "run_id"),
-            _get(r, "name"),
-            _str(_get(r, "status")),
-            _get(r, "steps_committed", _get(r, "committed")),
-            _get(r, "steps_total", _get(r, "steps")),
-        )
-        for r in runs
-    ]
+def runs_table(runs: Sequence[RunSummary]) -> Table:
+    """The runs list: one row per run (internal planning steps are not counted)."""
+    rows = [(r.run_id, r.name, r.status.value, r.steps_committed, r.steps_total) for r in runs]
     return Table(f"{len(rows)} run(s)", ("run", "name", "status", "committed", "steps"), rows)
 
 
-def trace_views(view: Any) -> tuple[Table, MermaidGraph | None]:
+def trace_views(view: RequestTrace) -> tuple[Table, MermaidGraph | None]:
     """The steps table and the DAG of a ``RequestTrace``."""
-    steps = list(_get(view, "steps", []) or [])
     rows = [
-        (
-            _get(s, "id"),
-            _get(s, "skill"),
-            _str(_get(s, "status")),
-            _get(s, "attempts"),
-            _get(s, "tokens"),
-            _get(s, "output"),
-            _get(s, "error"),
-        )
-        for s in steps
+        (s.id, s.skill, s.status.value, s.attempts, s.usage.tokens or "", s.output, s.error)
+        for s in view.steps
     ]
-    title = f"run {_get(view, 'name') or ''!r}: {_str(_get(view, 'status'))}"
-    notes = []
-    usage = _get(view, "usage")
-    if usage is not None:
-        dump = usage.model_dump() if hasattr(usage, "model_dump") else dict(usage)
-        notes.append("usage: " + ", ".join(f"{k}={v}" for k, v in dump.items()))
+    usage = view.usage.model_dump()
+    notes = ["usage: " + ", ".join(f"{k}={v}" for k, v in usage.items())]
     table = Table(
-        title, ("step", "skill", "status", "attempts", "tokens", "output", "error"), rows, notes
+        f"run {view.name!r}: {view.status.value}",
+        ("step", "skill", "status", "attempts", "tokens", "output", "error"),
+        rows,
+        notes,
     )
-    plan = _get(view, "plan")
     graph = None
-    if plan is not None:
-        if not isinstance(plan, Plan):
-            plan = Plan.model_validate(plan)
-        states = {str(_get(s, "id")): StepStatus(_str(_get(s, "status"))) for s in steps}
-        graph = MermaidGraph(plan_to_mermaid(plan, states))
+    if view.plan is not None:
+        states = {s.id: s.status for s in view.steps}
+        graph = MermaidGraph(plan_to_mermaid(view.plan, states))
     return table, graph
 
 
-def replay_table(report: Any) -> Table:
-    dump = _as_dict(report)
-    rows = [(k, v) for k, v in dump.items() if k not in ("divergences",)]
-    divergences = dump.get("divergences") or []
-    notes = [f"divergence: {d}" for d in divergences] or ["no divergence"]
+def replay_table(report: ReplayReport) -> Table:
+    """A strict replay's report, each divergence as a note (never a traceback)."""
+    dump = report.model_dump(mode="json")
+    rows = [(k, v) for k, v in dump.items() if k != "divergences"]
+    notes = [f"divergence: {d.message}" for d in report.divergences] or ["no divergence"]
     return Table("strict replay", ("field", "value"), rows, notes)
 
 
-def result_view(ctl: Any) -> RunResultView:
+def result_view(ctl: RunController) -> RunResultView:
     """A finished run as a deterministic table (no ids, no times)."""
     result = ctl.result
     view = ctl.view
@@ -117,10 +84,10 @@ def result_view(ctl: Any) -> RunResultView:
             usage["cost_usd"] = round(st.usage.cost_usd, 6)
     return RunResultView(
         name=name,
-        status=_str(_get(result, "status")),
+        status=result.status.value if result is not None else "",
         steps=steps,
-        outputs=dict(_get(result, "outputs") or {}),
-        error=_get(result, "error") or _get(result, "reason"),
+        outputs=dict(result.outputs) if result is not None else {},
+        error=result.reason if result is not None else None,
         usage=usage,
     )
 
@@ -160,7 +127,7 @@ def doctor_table(cfg: SgrConfig, kernel_doctor: str) -> Table:
     return Table("sgr doctor (jupyter)", ("check", "result", "fix"), rows, notes)
 
 
-def cluster_tables(view: Any) -> tuple[Table, Table]:
+def cluster_tables(view: ClusterView) -> tuple[Table, Table]:
     """Workers and sgr jobs of a ``sgr_kernel.dispatch.cluster.ClusterView``."""
 
     def gib(n: int) -> str:

@@ -7,12 +7,22 @@ it into the kernel's own config. Nothing below the magics reads traitlets.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["SgrConfig"]
+from sgr_kernel.models.policies import BudgetPolicy
+from sgr_kernel.trace.base import default_root
+
+__all__ = ["SgrConfig", "budget_policy"]
+
+_INT_LIMITS = frozenset({"max_tokens", "max_steps", "max_llm_calls"})
+
+
+def budget_policy(limits: Mapping[str, float]) -> BudgetPolicy:
+    """Budget options (a cell's, the traits') as the kernel's ``BudgetPolicy`` value."""
+    return BudgetPolicy(**{k: int(v) if k in _INT_LIMITS else float(v) for k, v in limits.items()})
 
 
 @dataclass(frozen=True)
@@ -35,7 +45,7 @@ class SgrConfig:
             ``None`` leaves the choice to the kernel's own configuration.
     """
 
-    home: Path = field(default_factory=lambda: Path(os.environ.get("SGR_HOME", "~/.sgr")))
+    home: Path = field(default_factory=default_root)
     provider: str | None = None
     model: str | None = None
     base_url: str | None = None
@@ -47,7 +57,7 @@ class SgrConfig:
     dask_address: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "home", Path(self.home).expanduser())
+        object.__setattr__(self, "home", default_root(self.home))
         object.__setattr__(self, "budget", tuple(sorted(self.budget)))
 
     @property
@@ -57,11 +67,10 @@ class SgrConfig:
     def with_overrides(self, **changes: Any) -> SgrConfig:
         """A copy with the non-``None`` ``changes`` applied; ``budget`` merges (stricter wins)."""
         budget = changes.pop("budget", None) or {}
-        merged = self.budget_dict
-        for k, v in budget.items():
-            merged[k] = min(merged[k], v) if k in merged else v
+        merged = budget_policy(self.budget_dict).merged(budget_policy(budget))
+        limits = {k: v for k, v in merged.model_dump().items() if v is not None}
         kept = {k: v for k, v in changes.items() if v is not None}
-        return replace(self, budget=tuple(merged.items()), **kept)
+        return replace(self, budget=tuple(limits.items()), **kept)
 
     def kernel_key(self) -> tuple[Any, ...]:
         """What decides whether two runs can share one kernel object."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import traitlets as t
@@ -21,14 +21,15 @@ from IPython.display import display
 
 from sgr_jupyter import _args as a
 from sgr_jupyter._views import doctor_table, replay_table, result_view, runs_table, trace_views
-from sgr_jupyter.config import SgrConfig
-from sgr_jupyter.session import KernelAPI, RunController, Session, budget_kwargs
+from sgr_jupyter.config import SgrConfig, budget_policy
+from sgr_jupyter.session import RunController, Session
 from sgr_jupyter.widgets import RunView
 from sgr_kernel.boundary import DEBUG_HINT, classify, debug_env
+from sgr_kernel.engine.kernel import Kernel
 from sgr_kernel.errors import SgrUsageError
 from sgr_kernel.graph.dag import effective_grants
 from sgr_kernel.models.plan import Plan, load_plan_data, plan_from_data
-from sgr_kernel.models.policies import BudgetPolicy
+from sgr_kernel.runs import Steered
 from sgr_kernel.safety import safe_text
 
 __all__ = ["SgrMagics"]
@@ -136,12 +137,13 @@ class SgrMagics(Magics):  # type: ignore[misc]
         cfg = self.frozen_config()
         match cmd:
             case a.RunsCmd(limit=limit):
-                runs = self.session.call_sync(lambda: self.session.kernel(cfg).runs())
-                return runs_table(list(runs)[-limit:] if limit else list(runs))
+                api = self.session.api(self.session.kernel(cfg))
+                runs = self.session.call_sync(api.summaries)
+                return runs_table(runs[-limit:] if limit else runs)
             case a.ShowCmd(run_id=run_id):
-                kernel = self.session.kernel_for(run_id, cfg)
+                api = self.session.api(self.session.kernel_for(run_id, cfg))
                 with _as_usage():
-                    view = self.session.call_sync(lambda: kernel.show(run_id))
+                    view = self.session.call_sync(lambda: api.view(run_id))
                 table, graph = trace_views(view)
                 if graph is not None:
                     display(graph)
@@ -169,27 +171,31 @@ class SgrMagics(Magics):  # type: ignore[misc]
                     "",
                 )
             case a.ReplayCmd(run_id=run_id):
-                kernel = self.session.kernel_for(run_id, cfg)
+                api = self.session.api(self.session.kernel_for(run_id, cfg))
                 with _as_usage():
-                    report = self.session.call(lambda: kernel.replay(run_id))
+                    report = self.session.call(lambda: api.replay(run_id))
                 return replay_table(report)
             case a.ApproveCmd(run_id=run_id, step_id=step, by=by):
-                kernel = self.session.kernel_for(run_id, cfg)
+                api = self.session.api(self.session.kernel_for(run_id, cfg))
                 with _as_usage():
-                    self.session.call_sync(lambda: kernel.approve(run_id, step, by=by))
-                print(f"approved {step} in {run_id}")
+                    done = self.session.call(lambda: api.decide(run_id, step, approved=True, by=by))
+                print(f"approved {step} in {run_id}" + _delivery(done))
                 return None
             case a.DenyCmd(run_id=run_id, step_id=step, reason=reason):
-                kernel = self.session.kernel_for(run_id, cfg)
+                api = self.session.api(self.session.kernel_for(run_id, cfg))
                 with _as_usage():
-                    self.session.call_sync(lambda: kernel.deny(run_id, step, reason=reason))
-                print(f"denied {step} in {run_id}")
+                    done = self.session.call(
+                        lambda: api.decide(
+                            run_id, step, approved=False, by="user", reason=reason or None
+                        )
+                    )
+                print(f"denied {step} in {run_id}" + _delivery(done))
                 return None
             case a.CancelCmd(run_id=run_id):
-                kernel = self.session.kernel_for(run_id, cfg)
+                api = self.session.api(self.session.kernel_for(run_id, cfg))
                 with _as_usage():
-                    self.session.call(lambda: kernel.cancel(run_id))
-                print(f"cancelled {run_id}")
+                    done = self.session.call(lambda: api.cancel(run_id))
+                print(f"cancelled {run_id}" + _delivery(done))
                 return None
             case a.ConfigCmd():
                 from sgr_jupyter.display import Table
@@ -210,15 +216,12 @@ class SgrMagics(Magics):  # type: ignore[misc]
 
     # ------------------------------------------------------------ runs
 
-    def _known_plan(self, kernel: KernelAPI, run_id: str) -> tuple[Plan | None, str]:
+    def _known_plan(self, kernel: Kernel, run_id: str) -> tuple[Plan | None, str]:
         """A stored run's plan and name, so its new view shows the DAG from the first paint."""
+        api = self.session.api(kernel)
         with _as_usage():
-            info = self.session.call_sync(lambda: kernel.show(run_id))
-        get = info.get if isinstance(info, dict) else lambda k: getattr(info, k, None)
-        plan = get("plan")
-        if plan is not None and not isinstance(plan, Plan):
-            plan = Plan.model_validate(plan)
-        return plan, str(get("name") or "")
+            info = self.session.call_sync(lambda: api.view(run_id))
+        return info.plan, info.name
 
     def _run_cell(self, cmd: a.CellCmd) -> Any:
         cfg = self.frozen_config().with_overrides(
@@ -238,12 +241,12 @@ class SgrMagics(Magics):  # type: ignore[misc]
             body = cmd.body
         else:
             body = a.interpolate(cmd.body, ns)
-        budget = BudgetPolicy(**budget_kwargs(cfg.budget_dict)) if cfg.budget else None
+        budget = budget_policy(cfg.budget_dict) if cfg.budget else None
         task = None if cmd.plan else body.strip()
         name = cmd.name or (plan.name if plan is not None else None)
         kernel = self.session.kernel(cfg)
 
-        def starter(k: KernelAPI) -> Any:
+        def starter(k: Kernel) -> Any:
             return k.start(plan=plan, task=task, name=name, budget=budget)
 
         return self._launch(cfg, kernel, starter, cmd.opts, plan, name or "")
@@ -251,7 +254,7 @@ class SgrMagics(Magics):  # type: ignore[misc]
     def _launch(  # noqa: PLR0917 - a private helper with one caller per command
         self,
         cfg: SgrConfig,
-        kernel: KernelAPI,
+        kernel: Kernel,
         starter: Any,
         opts: a.RunOptions,
         plan: Any,
@@ -338,19 +341,22 @@ class SgrMagics(Magics):  # type: ignore[misc]
         print(self._cli_text(*args))
 
 
-def _grants_of(kernel: Any) -> Any:
-    """What each step of a plan may use, for the widget (None for a kernel that cannot say)."""
-    inner = getattr(kernel, "kernel", kernel)
-    skills, config = getattr(inner, "skills", None), getattr(inner, "config", None)
-    if skills is None or config is None or not hasattr(config, "run"):
-        return None
-    grants = config.run.grants
+def _grants_of(kernel: Kernel) -> Callable[[Plan], dict[str, list[str]]]:
+    """What each step of a plan may use, for the widget."""
+    skills, grants = kernel.skills, kernel.config.run.grants
     return lambda plan: effective_grants(plan, skills, grants)
 
 
-def _artifact_reader(kernel: Any, run_id: str) -> Any:
-    store = getattr(kernel, "store", None)
-    get = getattr(store, "get_artifact", None)
-    if get is None:
-        return None
-    return lambda sha: get(run_id, sha)
+def _artifact_reader(kernel: Kernel, run_id: str) -> Callable[[str], bytes]:
+    return lambda sha: kernel.store.get_artifact(run_id, sha)
+
+
+def _delivery(done: Steered) -> str:
+    """How a steering request reached its run, in words (nothing for the usual case)."""
+    if done.delivered == "posted":
+        return (
+            " (applied by the process running it)"
+            if done.applied
+            else " (posted to the process running it; not applied yet)"
+        )
+    return ""

@@ -13,55 +13,25 @@ import concurrent.futures
 import contextlib
 import copy
 import threading
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sgr_jupyter.config import SgrConfig
+from sgr_jupyter.display import RunResultView
 from sgr_jupyter.widgets import RunView
-from sgr_kernel.trace.base import Record
-from sgr_kernel.trace.state import RunState
+from sgr_kernel.engine.kernel import Kernel, RunHandle, RunResult
+from sgr_kernel.runs import Runs
+from sgr_kernel.trace.view import RequestTrace
 
-__all__ = ["KernelAPI", "RunController", "RunHandleAPI", "Session", "default_kernel_factory"]
+__all__ = ["KernelFactory", "RunController", "Session", "default_kernel_factory"]
 
 T = TypeVar("T")
 
-
-class RunHandleAPI(Protocol):
-    """What the session needs from a live run's handle."""
-
-    run_id: str
-
-    def subscribe(self, callback: Callable[[Record], None]) -> Callable[[], None]: ...
-
-    async def wait(self) -> Any: ...
+KernelFactory = Callable[[SgrConfig], Kernel]
+"""Builds the kernel for a config (tests inject kernels with scripted services this way)."""
 
 
-class KernelAPI(Protocol):
-    """What the session needs from the agent kernel (``sgr_kernel.engine.Kernel``)."""
-
-    async def start(self, **kwargs: Any) -> RunHandleAPI: ...
-
-    async def resume(self, run_id: str) -> RunHandleAPI: ...
-
-    async def fork(self, run_id: str, **kwargs: Any) -> RunHandleAPI: ...
-
-    async def replay(self, run_id: str) -> Any: ...
-
-    async def cancel(self, run_id: str) -> Any: ...
-
-    def approve(self, run_id: str, step_id: str, by: str = "user") -> Any: ...
-
-    def deny(self, run_id: str, step_id: str, reason: str = "") -> Any: ...
-
-    def show(self, run_id: str) -> Any: ...
-
-    def runs(self) -> Any: ...
-
-
-KernelFactory = Callable[[SgrConfig], KernelAPI]
-
-
-def default_kernel_factory(cfg: SgrConfig) -> KernelAPI:
+def default_kernel_factory(cfg: SgrConfig) -> Kernel:
     """Build the real agent kernel from the frozen config (imported lazily)."""
     from sgr_jupyter._engine import make_kernel
 
@@ -77,13 +47,13 @@ class RunController:
         result: The kernel's ``RunResult`` once the run has ended, else ``None``.
     """
 
-    def __init__(self, session: Session, kernel: KernelAPI, view: RunView | None) -> None:
+    def __init__(self, session: Session, kernel: Kernel, view: RunView | None) -> None:
         self.run_id = ""
         self.view = view
-        self.result: Any = None
+        self.result: RunResult | None = None
         self.error: BaseException | None = None
         self._session, self._kernel = session, kernel
-        self._done = concurrent.futures.Future[Any]()
+        self._done = concurrent.futures.Future[RunResult]()
         self._on_done: list[Callable[[RunController], None]] = []
 
     @property
@@ -93,14 +63,14 @@ class RunController:
     @property
     def status(self) -> str:
         if self.result is not None:
-            return str(getattr(self.result, "status", "?"))
+            return self.result.status.value
         return self.view.status if self.view is not None else "RUNNING"
 
     @property
     def outputs(self) -> dict[str, Any]:
-        return dict(getattr(self.result, "outputs", None) or {})
+        return dict(self.result.outputs) if self.result is not None else {}
 
-    def wait(self, timeout: float | None = None) -> Any:
+    def wait(self, timeout: float | None = None) -> RunResult:
         """Block until the run ends and return its ``RunResult``."""
         return self._done.result(timeout)
 
@@ -120,7 +90,7 @@ class RunController:
             waited += 0.02
         raise TimeoutError(f"no step of {self.run_id} waited for approval in {timeout} s")
 
-    def summary(self) -> Any:
+    def summary(self) -> RunResultView:
         """The deterministic table of a run (what ``%%sgr --wait`` shows)."""
         from sgr_jupyter._views import result_view
 
@@ -135,35 +105,30 @@ class RunController:
     def cancel(self) -> None:
         self._session.call(lambda: self._kernel.cancel(self.run_id))
 
-    def show(self) -> Any:
-        return self._session.call_sync(lambda: self._kernel.show(self.run_id))
+    def show(self) -> RequestTrace:
+        """The run's trace view."""
+        api = self._session.api(self._kernel)
+        return self._session.call_sync(lambda: api.view(self.run_id))
 
     def artifact(self, sha256: str) -> bytes:
-        """The bytes of one of this run's artifacts (figures, files), from the trace store."""
-        store = getattr(self._kernel, "store", None)
-        if store is None:
-            raise RuntimeError("this run's kernel has no trace store to read artifacts from")
-        data: bytes = self._session.call_sync(lambda: store.get_artifact(self.run_id, sha256))
-        return data
+        """The bytes of one of this run's artifacts (figures, files) that a step output names."""
+        api = self._session.api(self._kernel)
+        return self._session.call_sync(lambda: api.artifact(self.run_id, sha256))[1]
 
     def show_artifacts(self, step_id: str) -> list[str]:
-        """Display a step's image artifacts inline; return every artifact's name.
+        """Display a step's inline artifacts (allowlisted images); return every artifact's name.
 
-        Images (PNG, JPEG, SVG, GIF) are shown with IPython's own display objects, so a saved
-        notebook keeps the figure; other files are listed by name only.
+        Images are shown with IPython's own display object, so a saved notebook keeps the
+        figure; other files (HTML, SVG...) are listed by name only.
         """
-        from IPython.display import SVG, Image, display
+        from IPython.display import Image, display
 
-        output = self.outputs.get(step_id) or {}
-        names = []
-        for art in output.get("artifacts") or []:
-            names.append(str(art.get("name", art.get("sha256", ""))))
-            kind = str(art.get("media_type", ""))
-            if kind == "image/svg+xml":
-                display(SVG(data=self.artifact(art["sha256"])))
-            elif kind in ("image/png", "image/jpeg", "image/gif"):
-                display(Image(data=self.artifact(art["sha256"]), format=kind.split("/")[1]))
-        return names
+        api = self._session.api(self._kernel)
+        arts = self._session.call_sync(lambda: api.artifacts(self.run_id, step_id))
+        for art in arts:
+            if art.inline:
+                display(Image(data=self.artifact(art.sha256), format=art.media_type.split("/")[1]))
+        return [art.name for art in arts]
 
     def add_done_callback(self, fn: Callable[[RunController], None]) -> None:
         """Call ``fn(self)`` when the run ends (on the loop thread), or now if it has."""
@@ -172,15 +137,15 @@ class RunController:
         else:
             self._on_done.append(fn)
 
-    def _finish(self, result: Any, error: BaseException | None) -> None:
+    def _finish(self, result: RunResult | None, error: BaseException | None) -> None:
         self.result, self.error = result, error
         if self.view is not None:
             self.view.flush()
         for fn in self._on_done:
             with contextlib.suppress(Exception):  # a user callback must not kill the loop
                 fn(self)
-        if error is not None:
-            self._done.set_exception(error)
+        if error is not None or result is None:
+            self._done.set_exception(error or RuntimeError("the run ended with no result"))
         else:
             self._done.set_result(result)
 
@@ -196,8 +161,9 @@ class Session:
         self._factory = kernel_factory or default_kernel_factory
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._kernels: dict[tuple[Any, ...], KernelAPI] = {}
-        self._owner: dict[str, KernelAPI] = {}
+        self._kernels: dict[tuple[Any, ...], Kernel] = {}
+        self._owner: dict[str, Kernel] = {}
+        self._apis: dict[int, Runs] = {}
         self.runs: dict[str, RunController] = {}
         self._lock = threading.Lock()
 
@@ -262,12 +228,9 @@ class Session:
             stopped: list[str] = []
             tasks = []
             for kernel in self._kernels.values():
-                interrupt = getattr(kernel, "interrupt", None)
-                if interrupt is None:
-                    continue
-                for run_id in interrupt(reason=reason):
+                for run_id in kernel.interrupt(reason=reason):
                     stopped.append(run_id)
-                    handle = kernel.handle(run_id)  # type: ignore[attr-defined]
+                    handle = kernel.handle(run_id)
                     if handle is not None and handle.task is not None:
                         tasks.append(handle.task)
             if tasks:
@@ -290,21 +253,28 @@ class Session:
 
     # ------------------------------------------------------------ kernels
 
-    def kernel(self, cfg: SgrConfig) -> KernelAPI:
+    def kernel(self, cfg: SgrConfig) -> Kernel:
         """The kernel for a config (made on the loop thread, once per distinct config)."""
         key = (*cfg.kernel_key(), cfg.approval_mode)
         if key not in self._kernels:
             self._kernels[key] = self.call_sync(lambda: self._factory(cfg))
         return self._kernels[key]
 
-    def kernel_for(self, run_id: str, cfg: SgrConfig) -> KernelAPI:
+    def kernel_for(self, run_id: str, cfg: SgrConfig) -> Kernel:
         """The kernel that runs ``run_id`` in this session, else the one for ``cfg``."""
         return self._owner.get(run_id) or self.kernel(cfg)
 
+    def api(self, kernel: Kernel) -> Runs:
+        """The runs API over one of this session's kernels (what ``%sgr`` commands render)."""
+        key = id(kernel)
+        if key not in self._apis:
+            self._apis[key] = Runs(kernel)
+        return self._apis[key]
+
     def launch(
         self,
-        kernel: KernelAPI,
-        starter: Callable[[KernelAPI], Awaitable[RunHandleAPI]],
+        kernel: Kernel,
+        starter: Callable[[Kernel], Awaitable[RunHandle]],
         view: RunView | None,
         on_done: Callable[[RunController], None] | None = None,
     ) -> RunController:
@@ -323,7 +293,7 @@ class Session:
             if view is not None:
                 view.run_id = handle.run_id
                 unsubscribe = handle.subscribe(lambda rec: view.feed(rec, self._later))
-                _seed(kernel, handle, view)
+                view.seed(copy.deepcopy(handle.state))  # what was logged before subscribing
             else:
                 unsubscribe = None
             asyncio.get_running_loop().create_task(self._watch(handle, ctl, unsubscribe))
@@ -339,7 +309,7 @@ class Session:
         asyncio.get_running_loop().call_later(delay_s, fn)
 
     async def _watch(
-        self, handle: RunHandleAPI, ctl: RunController, unsubscribe: Callable[[], None] | None
+        self, handle: RunHandle, ctl: RunController, unsubscribe: Callable[[], None] | None
     ) -> None:
         try:
             result = await handle.wait()
@@ -352,30 +322,6 @@ class Session:
             if unsubscribe is not None:
                 unsubscribe()
         ctl._finish(result, None)
-
-
-def _seed(kernel: KernelAPI, handle: Any, view: RunView) -> None:
-    """Fold in what was logged before the subscription (later records dedupe by seq)."""
-    state = getattr(handle, "state", None)
-    if isinstance(state, RunState):
-        view.seed(copy.deepcopy(state))
-        return
-    run_id = handle.run_id
-    store = getattr(kernel, "store", None)
-    read = getattr(store, "read", None)
-    if read is None:
-        return
-    try:
-        log = read(run_id)
-    except Exception:  # the run may not be on disk yet; live records will follow
-        return
-    view.feed_many(getattr(log, "records", ()))
-
-
-def budget_kwargs(budget: Mapping[str, float]) -> dict[str, Any]:
-    """Budget options as ``BudgetPolicy`` fields (ints where the policy wants ints)."""
-    ints = {"max_tokens", "max_steps", "max_llm_calls"}
-    return {k: int(v) if k in ints else float(v) for k, v in budget.items()}
 
 
 def _on_process_exit(session: Session) -> None:

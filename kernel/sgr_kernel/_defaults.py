@@ -44,20 +44,28 @@ def system_entropy() -> SystemEntropy:
 
 class LazyLLM:
     """The configured provider, built on the first call (so a plan with no model steps never
-    needs one). Settings come from ``sgr_kernel.llm.config`` with its documented precedence."""
+    needs one). Settings come from ``sgr_kernel.llm.config`` with its documented precedence;
+    ``provider``, ``model`` and ``base_url`` given here win over it (a notebook cell's choice).
+    """
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        base_url: str | None = None,
+    ) -> None:
         from sgr_kernel.llm.config import load_settings
 
-        self._settings = load_settings()
+        self._settings = load_settings(provider=provider, model=model, base_url=base_url)
         path = self._settings.scripted_path
         if self._settings.provider == "scripted":
             from sgr_kernel.errors import ConfigError
 
             if not path or not Path(path).is_file():
                 raise ConfigError(
-                    f"SGR_PROVIDER=scripted:{path or ''} names no readable file; "
-                    "give scripted:PATH with PATH a JSONL file of replies"
+                    f"provider scripted:{path or ''} (SGR_PROVIDER or --provider) names no "
+                    "readable file; give scripted:PATH with PATH a JSONL file of replies"
                 )
         self.name = self._settings.provider
         self._client: LLMClient | None = None

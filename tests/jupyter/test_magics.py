@@ -1,4 +1,5 @@
-"""The magics through a real InteractiveShell: parse, dispatch, display, errors."""
+"""The magics through a real InteractiveShell and real kernels: parse, dispatch, display,
+errors."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ steps:
     skill: format
     requires_approval: true
     depends_on: [hello]
+    inputs: {template: "open"}
   - id: done
-    skill: answer
-    inputs: {question: "${hello.output.text}"}
+    skill: format
+    inputs: {template: "${hello.output.text}!"}
 """
 
 
@@ -40,13 +42,13 @@ def test_wait_runs_a_plan_to_completion_and_binds_out(env) -> None:
     assert [s[:3] for s in res.steps] == [
         ("hello", "format", "COMMITTED"),
         ("gate", "format", "COMMITTED"),
-        ("done", "answer", "COMMITTED"),
+        ("done", "format", "COMMITTED"),
     ]
-    assert env.shell.user_ns["res"].outputs["hello"] == {"text": "hello done"}
+    assert env.shell.user_ns["res"].outputs["done"] == {"text": "hello world!"}
     ctl = env.shell.user_ns["_sgr"]
     assert isinstance(ctl, RunController) and ctl.done
-    started = env.kernel("auto").started[0]
-    assert started["plan"].steps[0].inputs == {"template": "hello world"}
+    plan = env.kernel("auto").load(ctl.run_id).plan
+    assert plan is not None and plan.steps[0].inputs == {"template": "hello world"}
     text = repr(res)
     assert "run 'greet': COMPLETED" in text and "0x" not in text
     assert "<table>" in res._repr_html_()
@@ -92,9 +94,10 @@ def test_task_cells_and_budgets_reach_the_kernel(env) -> None:
     env.shell.user_ns["region"] = "north"
     res = _cell(env, "--wait --budget-usd 0.5 --budget-steps 3", "Sum sales in {region}.")
     assert res.status == "COMPLETED"
-    started = env.kernel().started[0]
-    assert started["task"] == "Sum sales in north."
-    assert started["budget"].max_cost_usd == 0.5 and started["budget"].max_steps == 3
+    state = env.kernel().load(env.shell.user_ns["_sgr"].run_id)
+    assert state.task == "Sum sales in north."
+    budget = state.config["budget"]
+    assert budget["max_cost_usd"] == 0.5 and budget["max_steps"] == 3
 
 
 @pytest.mark.parametrize(
@@ -111,7 +114,7 @@ def test_bad_cells_are_usage_errors_and_start_nothing(env, line, body, needle) -
         _cell(env, line, body)
     assert type(info.value) is UsageError
     assert needle in str(info.value)
-    assert all(not k.runs_by_id for k in env.kernels.values())
+    assert env.runs().summaries() == []
 
 
 def test_unknown_run_ids_are_usage_errors(env) -> None:
