@@ -15,7 +15,12 @@ from typing import Any, Literal
 from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.trace.base import default_root
 
-__all__ = ["SgrConfig", "budget_policy"]
+__all__ = ["ApprovalMode", "DurabilityName", "SgrConfig", "budget_policy"]
+
+DurabilityName = Literal["sync", "batch", "none"]
+"""How hard the trace writer works (``sgr_kernel.trace.base.Durability``)."""
+ApprovalMode = Literal["ask", "auto"]
+"""``ask`` waits for a human on approval steps; ``auto`` approves them."""
 
 _INT_LIMITS = frozenset({"max_tokens", "max_steps", "max_llm_calls"})
 
@@ -49,8 +54,8 @@ class SgrConfig:
     provider: str | None = None
     model: str | None = None
     base_url: str | None = None
-    durability: Literal["sync", "batch", "none"] = "sync"
-    approval_mode: Literal["ask", "auto"] = "ask"
+    durability: DurabilityName = "sync"
+    approval_mode: ApprovalMode = "ask"
     budget: tuple[tuple[str, float], ...] = ()
     throttle_s: float = 0.1
     timeline_window: int = 200

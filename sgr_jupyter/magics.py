@@ -12,7 +12,7 @@ import contextlib
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import traitlets as t
 from IPython.core.error import UsageError
@@ -21,7 +21,7 @@ from IPython.display import display
 
 from sgr_jupyter import _args as a
 from sgr_jupyter._views import doctor_table, replay_table, result_view, runs_table, trace_views
-from sgr_jupyter.config import SgrConfig, budget_policy
+from sgr_jupyter.config import ApprovalMode, DurabilityName, SgrConfig, budget_policy
 from sgr_jupyter.session import RunController, Session
 from sgr_jupyter.widgets import RunView
 from sgr_kernel.boundary import DEBUG_HINT, classify, debug_env
@@ -65,7 +65,7 @@ def _boundary() -> Iterator[None]:
 
 
 @magics_class
-class SgrMagics(Magics):  # type: ignore[misc]
+class SgrMagics(Magics):
     """The sgr magics. Traits are set with ``%config SgrMagics.NAME = VALUE``."""
 
     home = t.Unicode("", help="Trace store root; empty means $SGR_HOME or ~/.sgr.").tag(config=True)
@@ -115,8 +115,8 @@ class SgrMagics(Magics):  # type: ignore[misc]
             provider=self.provider,
             model=self.model,
             base_url=self.base_url,
-            durability=self.durability,
-            approval_mode=self.approval_mode,
+            durability=cast(DurabilityName, self.durability),  # the Enum trait checked it
+            approval_mode=cast(ApprovalMode, self.approval_mode),
             budget=tuple((k, v) for k, v in budget.items() if v is not None),
             throttle_s=self.throttle_ms / 1000,
             dask_address=self.dask_address or None,

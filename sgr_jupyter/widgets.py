@@ -36,7 +36,7 @@ Scheduler = Callable[[float, Callable[[], None]], None]
 """``schedule(delay_s, fn)``: run ``fn`` later on the thread that feeds records."""
 
 
-class RunView(anywidget.AnyWidget):  # type: ignore[misc]
+class RunView(anywidget.AnyWidget):
     """A live view of one run. Created by the magics; usable on its own with a fed fold."""
 
     _esm = _ESM

@@ -1,0 +1,1 @@
+"""The sandbox: the ``Sandbox`` contract (``base.py``) and the hardened Docker backend."""

@@ -102,6 +102,7 @@ def reap_orphans(client: Any, *, everything: bool = False) -> list[str]:
     is not an error.
 
     Args:
+        client: A ``docker.DockerClient`` connected to the engine.
         everything: remove every sandbox container, live owner or not (``sgr sandbox prune``).
 
     Returns:

@@ -1,0 +1,1 @@
+"""Public test doubles (scripted models, fake sandboxes) and the trace-store conformance suite."""
