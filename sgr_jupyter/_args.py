@@ -18,8 +18,10 @@ from typing import Any, Literal, NoReturn
 from IPython.core.error import UsageError
 
 from sgr_jupyter._interpolate import interpolate, interpolate_plan
-from sgr_kernel.errors import SgrUsageError
+from sgr_jupyter.config import ApprovalMode, DurabilityName
+from sgr_kernel.errors import InvalidRunIdError, SgrUsageError
 from sgr_kernel.safety import loads_json
+from sgr_kernel.trace.base import validate_run_id
 
 __all__ = [
     "ApproveCmd",
@@ -44,10 +46,7 @@ __all__ = [
     "parse_line",
 ]
 
-ApprovalMode = Literal["ask", "auto"]
-DurabilityName = Literal["sync", "batch", "none"]
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_RUN_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
 @dataclass(frozen=True)
@@ -186,9 +185,12 @@ def _split(line: str) -> list[str]:
 
 
 def _run_id(value: str) -> str:
-    if not _RUN_ID.match(value):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a run id (`%sgr runs` lists them)")
-    return value
+    try:
+        return validate_run_id(value)
+    except InvalidRunIdError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a run id (`%sgr runs` lists them)"
+        ) from None
 
 
 def _ident(value: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from sgr_kernel.graph.mermaid import mermaid_node_id, plan_to_mermaid
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.status import StepStatus
+from sgr_kernel.runs import artifacts_in
 from sgr_kernel.trace.base import Record, RecordType
 from sgr_kernel.trace.state import RunState
 
@@ -182,7 +183,7 @@ class RunFold:
             "tokens": st.usage.tokens,
             "cost_usd": round(st.usage.cost_usd, 6),
             "duration_s": duration,
-            "artifacts": _artifacts(st.output),
+            "artifacts": _artifacts(step_id, st.output),
         }
 
     def take_dirty(self) -> set[str]:
@@ -190,10 +191,5 @@ class RunFold:
         return dirty
 
 
-def _artifacts(output: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    if not output:
-        return []
-    arts = output.get("artifacts")
-    if not isinstance(arts, list):
-        return []
-    return [dict(a) for a in arts if isinstance(a, Mapping) and "sha256" in a][:20]
+def _artifacts(step: str, output: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    return [a.model_dump(mode="json") for a in artifacts_in(step, output)][:20]

@@ -29,7 +29,6 @@ __all__ = ["RunView"]
 
 _ESM = Path(__file__).parent / "_esm" / "runview.js"
 _BUNDLE = mermaid_bundle()
-_IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
 _MAX_IMAGE = 2_000_000
 
 Scheduler = Callable[[float, Callable[[], None]], None]
@@ -196,7 +195,7 @@ class RunView(anywidget.AnyWidget):
         images = []
         if self._artifact_reader is not None:
             for art in d.get("artifacts", []):
-                if art.get("media_type") in _IMAGE_TYPES and art.get("size", 0) <= _MAX_IMAGE:
+                if art.get("inline") and (art.get("size") or 0) <= _MAX_IMAGE:
                     try:
                         data = self._artifact_reader(art["sha256"])
                     except (KeyError, OSError):

@@ -4,6 +4,7 @@
 magics and the Jupyter server render its values and keep no copy of its rules.
 """
 
+from sgr_kernel.runs._fold import artifacts_in
 from sgr_kernel.runs.api import STEER_WAIT_S, Runs
 from sgr_kernel.runs.base import (
     INLINE_MEDIA_TYPES,
@@ -35,6 +36,7 @@ __all__ = [
     "Runs",
     "Steered",
     "StepLine",
+    "artifacts_in",
     "default_root",
     "is_inline",
     "is_internal_step",

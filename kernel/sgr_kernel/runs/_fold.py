@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sgr_kernel.models.status import StepStatus
@@ -19,7 +19,7 @@ from sgr_kernel.runs.base import (
 from sgr_kernel.trace.state import RunState
 from sgr_kernel.trace.view import RequestTrace
 
-__all__ = ["artifacts_of", "report_of", "summary_of"]
+__all__ = ["artifacts_in", "artifacts_of", "report_of", "summary_of"]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _OCTET = "application/octet-stream"
@@ -80,37 +80,46 @@ def report_of(view: RequestTrace, summary: RunSummary) -> RunReport:
 
 
 def artifacts_of(view: RequestTrace, step: str | None = None) -> list[Artifact]:
-    """Every artifact the steps' outputs name (``ArtifactRef``-shaped dicts at any depth),
-    once each, in step order; only ``step``'s when given."""
+    """Every artifact the steps' outputs name, once each, in step order (only ``step``'s
+    when given)."""
     seen: set[str] = set()
     out: list[Artifact] = []
     for s in view.steps:
         if step is not None and s.id != step:
             continue
-        for ref in _refs(s.output):
-            sha = ref["sha256"]
-            if sha in seen or not _SHA256.fullmatch(sha):
-                continue
-            seen.add(sha)
-            media = str(ref.get("media_type") or _OCTET)
-            size = ref.get("size")
-            out.append(
-                Artifact(
-                    sha256=sha,
-                    name=str(ref.get("name") or sha),
-                    media_type=media,
-                    size=size if isinstance(size, int) else None,
-                    step=s.id,
-                    inline=is_inline(media),
-                )
+        for art in artifacts_in(s.id, s.output):
+            if art.sha256 not in seen:
+                seen.add(art.sha256)
+                out.append(art)
+    return out
+
+
+def artifacts_in(step: str, output: Mapping[str, Any] | None) -> list[Artifact]:
+    """The artifacts one step output names: ``ArtifactRef``-shaped dicts at any depth."""
+    out: list[Artifact] = []
+    for ref in _refs(output):
+        sha = ref["sha256"]
+        if not _SHA256.fullmatch(sha):
+            continue
+        media = str(ref.get("media_type") or _OCTET)
+        size = ref.get("size")
+        out.append(
+            Artifact(
+                sha256=sha,
+                name=str(ref.get("name") or sha),
+                media_type=media,
+                size=size if isinstance(size, int) else None,
+                step=step,
+                inline=is_inline(media),
             )
+        )
     return out
 
 
 def _refs(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         if isinstance(value.get("sha256"), str) and "media_type" in value:
-            yield value
+            yield dict(value)
         for v in value.values():
             yield from _refs(v)
     elif isinstance(value, list | tuple):
