@@ -8,7 +8,6 @@ IPython prints just the one-line message, no traceback).
 from __future__ import annotations
 
 import argparse
-import math
 import re
 import shlex
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from IPython.core.error import UsageError
 
 from sgr_jupyter._interpolate import interpolate, interpolate_plan
 from sgr_jupyter.config import ApprovalMode, DurabilityName
+from sgr_kernel.argtypes import count, finite
 from sgr_kernel.errors import InvalidRunIdError, SgrUsageError
 from sgr_kernel.safety import loads_json
 from sgr_kernel.trace.base import validate_run_id
@@ -199,26 +199,8 @@ def _ident(value: str) -> str:
     return value
 
 
-def _nonneg_int(value: str) -> int:
-    text = value.strip()
-    if not text.lstrip("+-").isdigit() or len(text) > 13:
-        raise argparse.ArgumentTypeError(f"{value[:40]!r} is not a whole number up to 10**12")
-    n = int(text)
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"{value!r} must be >= 0")
-    return n
-
-
-def _pos_float(value: str) -> float:
-    try:
-        x = float(value) if len(value) <= 40 else math.nan
-    except ValueError:
-        x = math.nan
-    if not math.isfinite(x):
-        raise argparse.ArgumentTypeError(f"{value[:40]!r} is not a finite number")
-    if not 0 < x <= 1e6:
-        raise argparse.ArgumentTypeError(f"{value!r} must be > 0 and at most 1000000")
-    return x
+_nonneg_int = count(0, 10**12)
+_pos_float = finite(0, 1e6, open_low=True)
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:

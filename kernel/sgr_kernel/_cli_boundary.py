@@ -1,4 +1,4 @@
-"""The ``sgr`` command's one error boundary and its bounded argument types.
+"""The ``sgr`` command's one error boundary, its writers, and what a run target is.
 
 Every exception that leaves a command goes through :func:`report`, which maps the error tree
 to a documented exit code and prints one line (to stderr; with ``--json`` also a JSON error
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
+from sgr_kernel.argtypes import count, finite, short_text
 from sgr_kernel.boundary import (
     EXIT_ABORTED,
     EXIT_CANCELLED,
@@ -104,44 +104,6 @@ def report(exc: BaseException, *, as_json: bool, debug: bool) -> int:
     return failure.exit_code
 
 
-# ---------------------------------------------------------------- bounded argument types
-
-
-def count(lo: int, hi: int) -> Any:
-    """An argparse type: a whole number in ``[lo, hi]``."""
-
-    def parse(value: str) -> int:
-        text = value.strip()
-        if not text.lstrip("+-").isdigit() or len(text) > 20:
-            raise argparse.ArgumentTypeError(f"{clip(value, 40)!r} is not a whole number")
-        n = int(text)
-        if not lo <= n <= hi:
-            raise argparse.ArgumentTypeError(f"{n} is out of range: use {lo} to {hi}")
-        return n
-
-    parse.__name__ = "whole number"
-    return parse
-
-
-def finite(lo: float, hi: float, *, open_low: bool = False) -> Any:
-    """An argparse type: a finite number in ``[lo, hi]`` (``(lo, hi]`` with ``open_low``)."""
-
-    def parse(value: str) -> float:
-        try:
-            x = float(value) if len(value) <= 40 else math.nan
-        except ValueError:
-            x = math.nan
-        if not math.isfinite(x):
-            raise argparse.ArgumentTypeError(f"{clip(value, 40)!r} is not a finite number")
-        if x < lo or x > hi or (open_low and x == lo):
-            low = f"more than {lo:g}" if open_low else f"at least {lo:g}"
-            raise argparse.ArgumentTypeError(f"{x:g} is out of range: use {low}, at most {hi:g}")
-        return x
-
-    parse.__name__ = "number"
-    return parse
-
-
 _PLAN_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -169,10 +131,3 @@ def plan_or_task(text: str) -> Path | str:
             f"plan file {clip(text, 200)} does not exist (a task is text with spaces, in quotes)"
         )
     return text
-
-
-def short_text(value: str) -> str:
-    """An argparse type: at most 200 characters of plain text (no NUL)."""
-    if len(value) > 200 or "\x00" in value:
-        raise argparse.ArgumentTypeError("use at most 200 characters of plain text")
-    return value

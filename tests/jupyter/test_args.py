@@ -39,7 +39,7 @@ def test_cell_options_parse_into_a_frozen_command() -> None:
     ("line", "needle"),
     [
         ("--bogus", "unrecognized arguments: --bogus"),
-        ("--budget-usd -1", "must be > 0"),
+        ("--budget-usd -1", "out of range: use more than 0"),
         ("--budget-tokens many", "not a whole number"),
         ("--approval maybe", "invalid choice"),
         ("--out 1x", "not a Python identifier"),
