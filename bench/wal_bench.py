@@ -3,7 +3,7 @@
 For a history of 10, 100, 1,000 and 10,000 records it times one committed step (one
 durable ~400-byte record) for our WAL in ``sync``, ``batch`` and ``none`` mode, and for the
 seed design (append the step to a list, ``json.dumps`` the whole trace, write a temp file,
-fsync, ``os.replace``; notes/anchor-baselines.md §2). Writes ``bench/results/wal.json``.
+fsync, ``os.replace``; docs/performance.md). Writes ``bench/results/wal.json``.
 
 Run: ``.venv/bin/python bench/wal_bench.py`` (well under 2 minutes).
 """

@@ -1,4 +1,4 @@
-"""The public surface is pinned, and importing the packages stays cheap (STYLE rules 5–6)."""
+"""The public surface is pinned, and importing the packages stays cheap (docs/conventions.md)."""
 
 from __future__ import annotations
 

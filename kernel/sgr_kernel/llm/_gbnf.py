@@ -1,4 +1,4 @@
-"""A GBNF grammar from a JSON schema that a tiny model cannot escape (notes: backend-spikes §3).
+"""A GBNF grammar from a JSON schema that a tiny model cannot escape (docs/llm.md).
 
 Three fixes over llama-cpp-python's stock converter:
 

@@ -1,4 +1,4 @@
-"""Build the ``sgr-sandbox`` image with no container registry (backend-spikes §1, recipe c3).
+"""Build the ``sgr-sandbox`` image with no container registry (docs/sandbox.md).
 
 Debian packages are fetched with ``apt-get download`` and unpacked with ``dpkg -x`` into a
 ``FROM scratch`` context; pinned wheels are added with ``pip install --only-binary=:all:

@@ -1,4 +1,4 @@
-"""The hardened container profile (reliability-tests §3.2) as docker SDK ``create`` arguments.
+"""The hardened container profile (docs/sandbox.md) as docker SDK ``create`` arguments.
 
 One function builds it, so the policy test can ``docker inspect`` what the real code path
 created. Weakening it is possible only through an explicit ``overrides`` mapping, which exists
@@ -32,7 +32,7 @@ WORKSPACE = "/workspace"
 INPUTS = "/inputs"
 RUNNER_CMD = ["/usr/bin/python3.11", "-I", "-B", "/opt/sgr/runner.py"]
 SANDBOX_UID = 65534
-RUNSC_MIN_PIDS = 512  # gVisor's own threads count against the pids limit (backend-spikes §1)
+RUNSC_MIN_PIDS = 512  # gVisor's own threads count against the pids limit
 
 
 def owner_tag(pid: int | None = None) -> str:

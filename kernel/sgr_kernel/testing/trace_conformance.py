@@ -1,4 +1,4 @@
-"""The trace-store conformance suite: every backend must pass it (STYLE §11, T1.10).
+"""The trace-store conformance suite: every backend must pass it (docs/trace.md).
 
 Subclass :class:`TraceStoreConformance` in a test module and implement ``make_store``::
 

@@ -1,5 +1,5 @@
 # ruff: noqa: E501  (the payload table keeps one payload per line)
-"""Hostile payloads for the sandbox (reliability-tests §3.3) and their host-side oracles.
+"""Hostile payloads for the sandbox (docs/sandbox.md) and their host-side oracles.
 
 Each payload runs in a fresh session. Whether it was contained is judged on the HOST, never
 from what the payload says: canary files outside the workspace (hashes), a TCP and a UDP
