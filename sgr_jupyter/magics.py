@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, cast
 
 import traitlets as t
@@ -25,7 +25,7 @@ from sgr_jupyter.config import ApprovalMode, DurabilityName, SgrConfig, budget_p
 from sgr_jupyter.session import RunController, Session
 from sgr_jupyter.widgets import RunView
 from sgr_kernel.boundary import DEBUG_HINT, classify, debug_env
-from sgr_kernel.engine.kernel import Kernel
+from sgr_kernel.engine.kernel import Kernel, RunHandle
 from sgr_kernel.errors import SgrUsageError
 from sgr_kernel.graph.dag import effective_grants
 from sgr_kernel.models.plan import Plan, load_plan_data, plan_from_data
@@ -246,7 +246,7 @@ class SgrMagics(Magics):
         name = cmd.name or (plan.name if plan is not None else None)
         kernel = self.session.kernel(cfg)
 
-        def starter(k: Kernel) -> Any:
+        def starter(k: Kernel) -> Awaitable[RunHandle]:
             return k.start(plan=plan, task=task, name=name, budget=budget)
 
         return self._launch(cfg, kernel, starter, cmd.opts, plan, name or "")
@@ -255,9 +255,9 @@ class SgrMagics(Magics):
         self,
         cfg: SgrConfig,
         kernel: Kernel,
-        starter: Any,
+        starter: Callable[[Kernel], Awaitable[RunHandle]],
         opts: a.RunOptions,
-        plan: Any,
+        plan: Plan | None,
         name: str,
     ) -> Any:
         view = RunView(

@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from sgr_kernel._system import SystemClock, SystemEntropy
+from sgr_kernel.dispatch.base import Dispatcher
 from sgr_kernel.llm.base import LLMClient, LLMRequest, LLMResponse, TokenCallback
+from sgr_kernel.sandbox.base import Sandbox
 from sgr_kernel.skills.base import HttpResponse, Skill
 from sgr_kernel.trace.base import TraceStore
 
@@ -80,7 +82,7 @@ class LazyLLM:
         return await self._client.complete(request, on_token=on_token)
 
 
-def default_sandbox(store: TraceStore) -> Any:
+def default_sandbox(store: TraceStore) -> Sandbox | None:
     """The Docker sandbox when its SDK is installed; else None (code steps then fail closed)."""
     try:
         from sgr_kernel.sandbox.docker import DockerSandbox
@@ -89,7 +91,7 @@ def default_sandbox(store: TraceStore) -> Any:
     return DockerSandbox(store=store)
 
 
-def default_dispatcher() -> Any:
+def default_dispatcher() -> Dispatcher:
     """The configured dispatcher (``SGR_DISPATCHER``, ``SGR_DASK_ADDRESS``, ``[tool.sgr]``):
     Dask connects lazily, on the first remote job; inline otherwise."""
     from sgr_kernel.dispatch.config import load_dispatch_settings
