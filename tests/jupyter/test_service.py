@@ -262,6 +262,10 @@ def test_artifacts_referenced_by_outputs_are_served(tmp_path: Path) -> None:
     html, _ = svc.artifact(run_id, page["sha256"])
     assert (html.media_type, html.inline) == ("text/html", False)
     assert [a.sha256 for a in svc.artifacts(run_id)] == [png["sha256"], page["sha256"]]
+    assert [(a.name, a.inline) for a in svc.detail(run_id).artifacts] == [
+        ("sales.png", True),
+        (page["name"], False),
+    ]
     other = kernel.store.put_artifact(run_id, b"never referenced", name="n")
     for sha in (other.sha256, "0" * 64, "../../etc/passwd"):
         with pytest.raises(KeyError):

@@ -123,7 +123,12 @@ class Runs:
         if view.plan is not None:
             states = {s.id: s.status for s in view.steps if not is_internal_step(s.id)}
             mermaid = plan_to_mermaid(view.plan, states)
-        return RunDetail(summary=self.summary(run_id), view=view, mermaid=mermaid)
+        return RunDetail(
+            summary=self.summary(run_id),
+            view=view,
+            mermaid=mermaid,
+            artifacts=artifacts_of(view),
+        )
 
     def report(self, run_id: str) -> RunReport:
         """How the run stands: its steps' lines, the plan's outputs, the usage."""

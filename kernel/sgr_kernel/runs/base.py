@@ -111,16 +111,6 @@ class RunReport(BaseModel):
     summary: RunSummary
 
 
-class RunDetail(BaseModel):
-    """One run for a detail pane: its summary, trace view and DAG as Mermaid text."""
-
-    model_config = ConfigDict(frozen=True)
-
-    summary: RunSummary
-    view: RequestTrace
-    mermaid: str | None = Field(None, description="None until the run has a plan.")
-
-
 class Artifact(BaseModel):
     """A file a step's output names, with whether a face may show it inline."""
 
@@ -132,6 +122,21 @@ class Artifact(BaseModel):
     size: int | None = None
     step: str = Field(description="The step whose output names it.")
     inline: bool = Field(description="An allowlisted image type: may be shown inline.")
+
+
+class RunDetail(BaseModel):
+    """One run for a detail pane: its summary, trace view and DAG as Mermaid text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    summary: RunSummary
+    view: RequestTrace
+    mermaid: str | None = Field(None, description="None until the run has a plan.")
+    artifacts: list[Artifact] = Field(
+        default_factory=list,
+        description="What the step outputs name, each with its step and whether a face may "
+        "show it inline: faces use these, never their own discovery or media-type list.",
+    )
 
 
 class Steered(RunSummary):
