@@ -7,7 +7,6 @@ this contract, and every backend passes ``sgr_kernel.testing.trace_conformance``
 
 from __future__ import annotations
 
-import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sgr_kernel._home import default_root
 from sgr_kernel.errors import InvalidRunIdError
 
 if TYPE_CHECKING:
@@ -50,17 +50,6 @@ def validate_run_id(run_id: str) -> str:
     if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or ".." in run_id:
         raise InvalidRunIdError(str(run_id))
     return run_id
-
-
-def default_root(value: str | os.PathLike[str] | None = None) -> Path:
-    """The store root: ``value`` if given and not empty, else ``$SGR_HOME`` if set and not
-    empty, else ``~/.sgr``. An empty setting never means the current directory."""
-    text = os.fspath(value) if value is not None else ""
-    if not text.strip():
-        text = os.environ.get("SGR_HOME", "")
-    if not text.strip():
-        text = "~/.sgr"
-    return Path(text).expanduser()
 
 
 class RecordType(StrEnum):
