@@ -24,7 +24,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from sgr_kernel._home import default_root
 from sgr_kernel.errors import ConfigError
 from sgr_kernel.llm.base import LLMClient
 
@@ -113,8 +112,10 @@ class LLMSettings(BaseModel):
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
-    """``config.toml`` in the store root (``$SGR_HOME``, else ``~/.sgr``)."""
-    return default_root(env=env) / "config.toml"
+    """``$SGR_HOME/config.toml``, or ``~/.sgr/config.toml`` when ``SGR_HOME`` is unset."""
+    env = os.environ if env is None else env
+    home = env.get("SGR_HOME") or os.path.join(os.path.expanduser("~"), ".sgr")
+    return Path(home) / "config.toml"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
