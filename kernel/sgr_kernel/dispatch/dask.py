@@ -62,6 +62,7 @@ class _Job:
         self.watching: Callable[[Any], None] | None = None
         self.seen = 0  # the highest progress seq delivered
         self.held = False  # published as a dataset
+        self.publishing: concurrent.futures.Future[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.history: Callable[[], None] | None = None
         self.retries_left = spec.retries
@@ -224,7 +225,7 @@ class DaskDispatcher:
             except Exception:  # the scheduler went away: resubmitted when it is back
                 log.warning("could not publish %s", job.key, exc_info=True)
 
-        self._pool.submit(publish)
+        job.publishing = self._pool.submit(publish)
 
     async def _await_resources(self, client: Any, job: _Job) -> None:
         loop = asyncio.get_running_loop()
@@ -352,10 +353,13 @@ class DaskDispatcher:
     async def _forget(self, job: _Job, *, wait: bool = True) -> None:
         if job.timer is not None:
             job.timer.cancel()
-        fut, held, client = job.future, job.held, self._client
-        job.held = False
+        fut, held, client, publishing = job.future, job.held, self._client, job.publishing
+        job.held, job.publishing = False, None
 
         def drop() -> None:
+            if publishing is not None:  # the pool may run both at once: publish first
+                with contextlib.suppress(Exception):
+                    publishing.result()
             if held:
                 with contextlib.suppress(Exception):
                     client.unpublish_dataset(dask_key(job.key))
