@@ -92,12 +92,15 @@ def default_sandbox(store: TraceStore) -> Sandbox | None:
 
 
 def default_dispatcher() -> Dispatcher:
-    """The configured dispatcher (``SGR_DISPATCHER``, ``SGR_DASK_ADDRESS``, ``[tool.sgr]``):
-    Dask connects lazily, on the first remote job; inline otherwise."""
+    """The configured dispatcher (``SGR_DISPATCHER``, ``SGR_DASK_ADDRESS``, ``[tool.sgr]``).
+
+    By default remote jobs go to Dask when it is installed: an embedded ``LocalCluster`` that
+    starts on the first remote job (a run without one starts nothing); inline otherwise.
+    """
     from sgr_kernel.dispatch.config import load_dispatch_settings
 
     settings = load_dispatch_settings()
-    if settings.dispatcher == "dask":
+    if settings.uses_dask:
         from sgr_kernel.dispatch.dask import DaskDispatcher
 
         return DaskDispatcher(settings=settings)

@@ -5,6 +5,7 @@ Everything here runs on the dispatcher's thread pool, never on a run's event loo
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
@@ -18,6 +19,7 @@ from sgr_kernel.models.remote import RemoteJobSpec
 
 __all__ = [
     "BatchGather",
+    "BatchHolds",
     "cancel_asked",
     "job_error",
     "kill",
@@ -160,3 +162,63 @@ def _deliver(w: asyncio.Future[Any], value: Any, error: BaseException | None) ->
         w.set_exception(error)
     else:
         w.set_result(value)
+
+
+class BatchHolds:
+    """Publishes and unpublishes jobs' datasets in batches, in order, from one thread.
+
+    A burst of 1,000 jobs would otherwise cost 2,000 scheduler round trips on the pool's
+    threads, and a publish could land after the unpublish of the same job and hold it forever.
+    Here a hold and a drop of the same name cancel out before anything is sent, each flush
+    sends at most one ``unpublish_dataset`` and one ``publish_dataset``, and flushes run one
+    after another.
+    """
+
+    def __init__(self) -> None:
+        self._exec = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sgr-dask-hold")
+        self._lock = threading.Lock()
+        self._publish: dict[str, Any] = {}
+        self._unpublish: set[str] = set()
+        self._next: concurrent.futures.Future[None] | None = None
+        self.client: Any = None
+        self.round_trips = 0
+
+    def hold(self, name: str, fut: Any) -> None:
+        """Have the scheduler hold ``fut`` under ``name`` (soon, with others)."""
+        with self._lock:
+            self._publish[name] = fut
+            self._unpublish.discard(name)
+            self._schedule()
+
+    def drop(self, name: str) -> concurrent.futures.Future[None]:
+        """Let go of ``name``; the returned future is done once the scheduler has."""
+        with self._lock:
+            if self._publish.pop(name, None) is None:
+                self._unpublish.add(name)
+            return self._schedule()
+
+    def _schedule(self) -> concurrent.futures.Future[None]:
+        if self._next is None:
+            self._next = self._exec.submit(self._flush)
+        return self._next
+
+    def _flush(self) -> None:
+        with self._lock:
+            publish, self._publish = self._publish, {}
+            unpublish, self._unpublish = self._unpublish, set()
+            self._next = None
+        client = self.client
+        if client is None:
+            return
+        try:
+            if unpublish:
+                self.round_trips += 1
+                client.unpublish_dataset(sorted(unpublish))
+            if publish:
+                self.round_trips += 1
+                client.publish_dataset(publish, override=True)
+        except Exception:  # the scheduler went away: its jobs are resubmitted when it is back
+            log.warning("could not update %d held job(s)", len(publish) + len(unpublish))
+
+    def close(self) -> None:
+        self._exec.shutdown(wait=False)

@@ -3,16 +3,18 @@
 Precedence, highest first:
 
 1. explicit arguments to :func:`load_dispatch_settings`;
-2. the environment: ``SGR_DISPATCHER`` (``inline`` | ``dask``) and ``SGR_DASK_ADDRESS``
+2. the environment: ``SGR_DISPATCHER`` (``auto`` | ``inline`` | ``dask``) and ``SGR_DASK_ADDRESS``
    (a scheduler address; setting it implies ``dask``);
 3. ``[tool.sgr]`` ``dispatcher = …`` and the ``[tool.sgr.dask]`` table in the project's
    ``pyproject.toml``;
 4. ``$SGR_HOME/config.toml``: top-level ``dispatcher`` and a ``[dask]`` table;
-5. defaults: ``inline``; with ``dask`` and no address, an embedded ``LocalCluster``.
+5. defaults: ``auto`` (Dask when the ``dask`` extra is installed, else inline); Dask with no
+   address is an embedded ``LocalCluster``, started on the first remote job.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,8 +44,10 @@ class DispatchSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    dispatcher: Literal["inline", "dask"] = Field(
-        "inline", description="inline (this process) | dask (a cluster)."
+    dispatcher: Literal["auto", "inline", "dask"] = Field(
+        "auto",
+        description="auto (dask when the dask extra is installed, else inline) | inline (this "
+        "process) | dask (a cluster).",
     )
     address: str | None = Field(
         None, description="Scheduler address (tcp://host:8786); none = an embedded LocalCluster."
@@ -64,6 +68,13 @@ class DispatchSettings(BaseModel):
         1, ge=0, description="Worker deaths a job may cause before it is poison (embedded)."
     )
     sources: dict[str, str] = Field(default_factory=dict, description="Where each value came from.")
+
+    @property
+    def uses_dask(self) -> bool:
+        """Remote jobs go to Dask: chosen, or ``auto`` with ``distributed`` installed."""
+        if self.dispatcher == "auto":
+            return importlib.util.find_spec("distributed") is not None
+        return self.dispatcher == "dask"
 
 
 def _layer(dispatcher: Any, table: Any, origin: str) -> dict[str, tuple[Any, str]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -100,6 +99,7 @@ class DaskDispatcher:
         self._generation: dict[str, int] = {}  # how often this dispatcher submitted each key
         self._pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="sgr-dask")
         self._gather = ops.BatchGather(self._pool)
+        self._holds = ops.BatchHolds()
         self._lock = threading.Lock()
         self.submitted = 0
         """Dask submits made (a re-attach by key counts too: the scheduler decides)."""
@@ -117,7 +117,7 @@ class DaskDispatcher:
             if c is None or (not self._given and c.status in ("closed", "closing")):
                 self._client, cluster = connect(self.settings, self._address)
                 self._cluster = self._cluster or cluster
-            self._gather.client = self._client
+            self._gather.client = self._holds.client = self._client
             return self._client
 
     async def _in_pool(self, fn: Callable[..., T], *args: Any) -> T:
@@ -217,14 +217,7 @@ class DaskDispatcher:
         if fut.done() or job.future is not fut:
             return
         job.held = True
-
-        def publish() -> None:
-            try:
-                client.publish_dataset(fut, name=dask_key(job.key), override=True)
-            except Exception:  # the scheduler went away: resubmitted when it is back
-                log.warning("could not publish %s", job.key, exc_info=True)
-
-        self._pool.submit(publish)
+        self._holds.hold(dask_key(job.key), fut)
 
     async def _await_resources(self, client: Any, job: _Job) -> None:
         loop = asyncio.get_running_loop()
@@ -352,19 +345,12 @@ class DaskDispatcher:
     async def _forget(self, job: _Job, *, wait: bool = True) -> None:
         if job.timer is not None:
             job.timer.cancel()
-        fut, held, client = job.future, job.held, self._client
+        fut, held = job.future, job.held
         job.held = False
-
-        def drop() -> None:
-            if held:
-                with contextlib.suppress(Exception):
-                    client.unpublish_dataset(dask_key(job.key))
-            fut.release()
-
-        if wait:
-            await self._in_pool(drop)
-        else:
-            self._pool.submit(drop)
+        dropped = self._holds.drop(dask_key(job.key)) if held else None
+        fut.release()
+        if wait and dropped is not None:
+            await asyncio.wrap_future(dropped)
 
     # ------------------------------------------------------------ stop, release
 
@@ -411,4 +397,5 @@ class DaskDispatcher:
             await self._in_pool(client.close)
         if cluster is not None:
             await self._in_pool(cluster.close)
+        self._holds.close()
         self._pool.shutdown(wait=False)

@@ -14,7 +14,15 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["LLMClient", "LLMRequest", "LLMResponse", "Message", "TokenCallback", "Usage"]
+__all__ = [
+    "LLMClient",
+    "LLMRequest",
+    "LLMResponse",
+    "Message",
+    "ProbeCall",
+    "TokenCallback",
+    "Usage",
+]
 
 TokenCallback = Callable[[str], None]
 """Receives streamed text fragments as they arrive (for live display only)."""
@@ -41,6 +49,28 @@ class Usage(BaseModel):
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+        )
+
+
+class ProbeCall(BaseModel):
+    """A request a provider sent to learn what its endpoint supports before answering.
+
+    It travels in the :class:`LLMResponse` of the call that needed it, so the trace shows it
+    and budgets pay for it (its usage is already included in the response's ``usage``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    mode: str = Field(description="The structured-output mode that was tried.")
+    verdict: str = Field(description="enforced, refused (…) or ignored (…).")
+    usage: Usage = Field(default_factory=Usage)
+    latency_s: float = 0.0
 
 
 class LLMRequest(BaseModel):
@@ -72,6 +102,9 @@ class LLMResponse(BaseModel):
     model: str = ""
     finish_reason: str | None = None
     latency_s: float = 0.0
+    probes: tuple[ProbeCall, ...] = Field(
+        (), description="Probes sent first to choose the endpoint's structured-output mode."
+    )
 
 
 @runtime_checkable

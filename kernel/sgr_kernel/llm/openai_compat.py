@@ -10,6 +10,7 @@ down when a later call is refused for that mode; ``schema_guided`` validates in 
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import time
@@ -29,7 +30,7 @@ from sgr_kernel.errors import (
     LLMTimeout,
 )
 from sgr_kernel.llm import endpoints
-from sgr_kernel.llm.base import LLMRequest, LLMResponse, TokenCallback, Usage
+from sgr_kernel.llm.base import LLMRequest, LLMResponse, ProbeCall, TokenCallback, Usage
 from sgr_kernel.llm.config import LLMSettings
 from sgr_kernel.llm.structured import (
     MODES,
@@ -119,6 +120,7 @@ class OpenAICompatLLM:
         )
         self.endpoint: endpoints.EndpointInfo | None = None
         self._checked = False
+        self._probing: asyncio.Lock | None = None
         key = settings.api_key.get_secret_value() if settings.api_key else _PLACEHOLDER_KEY
         timeout = openai.Timeout(settings.timeout_s, connect=settings.connect_timeout_s)
         self._client = openai.AsyncOpenAI(
@@ -214,8 +216,11 @@ class OpenAICompatLLM:
         """False once the endpoint is known not to enforce ``json_schema``."""
         return self.mode in (None, "json_schema")
 
-    async def structured_mode(self) -> Mode:
+    async def structured_mode(self, probes: list[ProbeCall] | None = None) -> Mode:
         """The structured-output mode for this endpoint: configured, cached, or probed now.
+
+        Each probe sent is appended to ``probes`` (the caller traces and budgets them). Calls
+        that start together wait for one probe instead of each sending their own.
 
         Raises:
             LLMError: The probe could not reach a verdict (unreachable, rate limited, a
@@ -227,20 +232,27 @@ class OpenAICompatLLM:
             await self._first_check()
         model = self.model
         assert model is not None
-        cached = endpoints.load(self.base_url, model)
-        if cached is not None:
-            self.endpoint, self.mode = cached, cached.mode
-            return cached.mode
-        tried: dict[str, str] = {}
-        chosen: Mode = "prompt"
-        for mode in MODES[:-1]:
-            verdict = await self._probe(mode, model)
-            tried[mode] = verdict
-            if verdict == "enforced":
-                chosen = mode
-                break
-        self._remember(chosen, tried)
-        return chosen
+        if self._probing is None:
+            self._probing = asyncio.Lock()
+        async with self._probing:
+            if self.mode is not None:  # a call that started with this one probed meanwhile
+                return self.mode
+            cached = endpoints.load(self.base_url, model)
+            if cached is not None:
+                self.endpoint, self.mode = cached, cached.mode
+                return cached.mode
+            tried: dict[str, str] = {}
+            chosen: Mode = "prompt"
+            for mode in MODES[:-1]:
+                probe = await self._probe(mode, model)
+                if probes is not None:
+                    probes.append(probe)
+                tried[mode] = probe.verdict
+                if probe.verdict == "enforced":
+                    chosen = mode
+                    break
+            self._remember(chosen, tried)
+            return chosen
 
     def _remember(self, mode: Mode, tried: dict[str, str]) -> None:
         assert self.model is not None
@@ -250,19 +262,28 @@ class OpenAICompatLLM:
         )
         endpoints.save(self.endpoint)
 
-    async def _probe(self, mode: Mode, model: str) -> str:
+    async def _probe(self, mode: Mode, model: str) -> ProbeCall:
+        started = time.perf_counter()
+
+        def call(verdict: str, usage: Usage | None = None) -> ProbeCall:
+            latency = time.perf_counter() - started
+            used = usage or Usage()
+            return ProbeCall(mode=mode, verdict=verdict, usage=used, latency_s=latency)
+
         try:
             resp = await self._client.chat.completions.create(**probe_request(mode, model))
         except openai.APIStatusError as e:
             if refused(e):
-                return f"refused ({e.status_code}: {error_text(e)[:160]})"
+                return call(f"refused ({e.status_code}: {error_text(e)[:160]})")
             raise map_error(e, self.base_url) from None
         except (openai.OpenAIError, json.JSONDecodeError) as e:
             raise map_error(e, self.base_url) from None
+        usage = self._usage(getattr(resp, "model", None) or model, getattr(resp, "usage", None))
         if not getattr(resp, "choices", None):
-            return "ignored (no choices)"
+            return call("ignored (no choices)", usage)
         text = message_text(resp.choices[0].message, mode)
-        return "enforced" if probe_outcome(text) else f"ignored (answered {text[:60]!r})"
+        verdict = "enforced" if probe_outcome(text) else f"ignored (answered {text[:60]!r})"
+        return call(verdict, usage)
 
     def _step_down(self, mode: Mode, e: openai.APIStatusError) -> Mode:
         tried = dict(self.endpoint.tried) if self.endpoint else {}
@@ -307,7 +328,8 @@ class OpenAICompatLLM:
             await self._first_check()
         model = request.model or self.model
         assert model is not None
-        mode = await self.structured_mode() if request.json_schema is not None else None
+        probes: list[ProbeCall] = []
+        mode = await self.structured_mode(probes) if request.json_schema is not None else None
         started = time.perf_counter()
         try:
             while True:
@@ -321,9 +343,12 @@ class OpenAICompatLLM:
         except (openai.OpenAIError, json.JSONDecodeError) as e:
             # The SDK lets a 200 with a non-JSON body through as a raw JSONDecodeError.
             raise map_error(e, self.base_url) from None
+        for probe in probes:
+            usage += probe.usage
         return LLMResponse(
             text=text,
             usage=usage,
+            probes=tuple(probes),
             model=served,
             finish_reason=finish,
             latency_s=time.perf_counter() - started,

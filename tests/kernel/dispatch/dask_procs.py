@@ -47,6 +47,7 @@ class ExternalCluster:
             **os.environ,
             "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": str(allowed_failures),
             "SGR_DASK_ADDRESS": self.address,
+            "SGR_DISPATCHER": "dask",  # the suite's own default is inline (tests/conftest.py)
         }
         self.scheduler: subprocess.Popen[bytes] | None = None
         self.workers: list[tuple[subprocess.Popen[bytes], list[str]]] = []

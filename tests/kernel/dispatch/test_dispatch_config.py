@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from remote_helpers import remote_plan
 
 from sgr_kernel.dispatch.config import load_dispatch_settings
+from sgr_kernel.engine.kernel import Kernel, KernelConfig
 from sgr_kernel.errors import ConfigError, RemoteJobError
+from sgr_kernel.models.status import RunStatus
+from sgr_kernel.testing.jobs import RemoteJobSkill
 
 
 def _project(tmp_path: Path, body: str) -> Path:
@@ -16,9 +22,35 @@ def _project(tmp_path: Path, body: str) -> Path:
     return tmp_path
 
 
-def test_defaults_are_inline_with_an_embedded_cluster_for_dask(tmp_path: Path) -> None:
+def test_defaults_are_dask_on_an_embedded_cluster(tmp_path: Path) -> None:
     s = load_dispatch_settings(env={"SGR_HOME": str(tmp_path)}, project_dir=tmp_path)
-    assert s.dispatcher == "inline" and s.address is None and s.local_workers == 2
+    assert s.dispatcher == "auto" and s.address is None and s.local_workers == 2
+    assert s.uses_dask  # the test environment has the dask extra
+
+
+@pytest.mark.dask
+def test_by_default_remote_steps_run_on_an_embedded_dask_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SGR_DISPATCHER", raising=False)
+    monkeypatch.delenv("SGR_DASK_ADDRESS", raising=False)
+    monkeypatch.setenv("SGR_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)  # no project pyproject.toml choosing for us
+    kernel = Kernel(KernelConfig(home=tmp_path), skills={"remote_job": RemoteJobSkill})
+    plan = remote_plan({"a": {"job_type": "sgr_test_work", "params": {"x": 7}}})
+
+    async def go() -> Any:
+        dispatcher = kernel.services().dispatcher
+        try:
+            return dispatcher.name, await kernel.run(plan=plan)
+        finally:
+            await dispatcher.close()
+
+    name, result = asyncio.run(go())
+    assert name == "dask" and result.status is RunStatus.COMPLETED, result.reason
+    out = result.outputs["a"]["result"]
+    assert out["y"] == 49 and out["pid"] != os.getpid()  # ran in a worker process
+    print(f"FIGURE default_dispatcher={name} worker_pid_differs=1")
 
 
 def test_env_beats_the_project_and_an_address_implies_dask(tmp_path: Path) -> None:
@@ -67,6 +99,9 @@ def test_the_default_dispatcher_follows_the_settings(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SGR_DISPATCHER", "dask")
     d = _defaults.default_dispatcher()
     assert d.name == "dask" and d._client is None  # nothing started until the first job
+    monkeypatch.delenv("SGR_DISPATCHER")
+    d = _defaults.default_dispatcher()
+    assert d.name == "dask" and d._client is None  # the default: Dask, started lazily
 
 
 def test_an_unknown_job_type_is_a_clear_error_before_anything_connects() -> None:

@@ -73,7 +73,9 @@ def test_structured_call_sends_strict_schema(server: OpenAITestServer) -> None:
     server.add(Reply.json({"name": "Tokyo", "population": 14}, usage=(1000, 500)))
     resp = _run(_client(server, pricing={"test-model": (1.0, 2.0)}), _req(schema=True))
     assert json.loads(resp.text) == {"name": "Tokyo", "population": 14}
-    assert resp.usage.prompt_tokens == 1000 and resp.usage.cost_usd == pytest.approx(0.002)
+    (probe,) = resp.probes  # the first structured call probed the endpoint; it pays for that
+    answered = resp.usage.prompt_tokens - probe.usage.prompt_tokens
+    assert answered == 1000 and resp.usage.cost_usd - probe.usage.cost_usd == pytest.approx(0.002)
     assert resp.finish_reason == "stop" and resp.model == "test-model"
     body = server.chat_requests[-1]
     rf = body["response_format"]
