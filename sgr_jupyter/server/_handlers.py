@@ -3,7 +3,7 @@
 ::
 
     GET  /sgr/api/v1/runs                       {"runs": [RunSummary, ...]}
-    GET  /sgr/api/v1/runs/RUN                   RunDetail (view, mermaid, summary)
+    GET  /sgr/api/v1/runs/RUN                   RunDetail (summary, view, mermaid, artifacts)
     GET  /sgr/api/v1/runs/RUN/export            the `sgr export` JSON, as a download
     GET  /sgr/api/v1/runs/RUN/artifacts/SHA256  an artifact a step output references
     POST /sgr/api/v1/runs/RUN/approve           {"step", "resume"?}        -> Steered
