@@ -18,7 +18,6 @@ import hashlib
 import os
 import re
 import secrets
-import socket
 import time
 from collections.abc import Hashable, Mapping
 from dataclasses import replace
@@ -33,9 +32,10 @@ from sgr_kernel.errors import (
     TraceLockedError,
     TraceWriteError,
 )
-from sgr_kernel.trace import _format
+from sgr_kernel.trace import _format, _lock
 from sgr_kernel.trace._crash import crashpoint
 from sgr_kernel.trace._fileio import FileIO, LockBusy, OsFileIO
+from sgr_kernel.trace._lock import LOCK_NAME
 from sgr_kernel.trace.base import (
     RUN_ID_PATTERN,
     ArtifactRef,
@@ -54,7 +54,6 @@ __all__ = ["FileTraceStore", "FileTraceWriter", "validate_run_id"]
 _RUN_ID = re.compile(RUN_ID_PATTERN)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 WAL_NAME = "wal.jsonl"
-LOCK_NAME = "lock"
 
 
 class FileTraceWriter(TraceWriter):
@@ -214,23 +213,11 @@ class FileTraceStore(TraceStore):
         return self.fileio.exists(self._wal(run_id))
 
     def holder(self, run_id: str) -> str | None:
-        # The writer writes ``pid=… host=…`` into the lock file when it takes the flock and
-        # empties it when it lets go, so reading it never disturbs the writer (a trial flock
-        # could make a notebook's resume fail at that instant).
         try:
-            text = self.fileio.read(self.run_dir(run_id) / LOCK_NAME).decode("utf-8").strip()
+            text = self.fileio.read(self.run_dir(run_id) / LOCK_NAME).decode("utf-8")
         except (OSError, UnicodeDecodeError):
             return None
-        if not text:
-            return None
-        fields = dict(p.split("=", 1) for p in text.split() if "=" in p)
-        pid, host = fields.get("pid", ""), fields.get("host")
-        if host == socket.gethostname() and pid.isdigit():
-            if int(pid) == os.getpid():
-                return None  # our own lock with no live engine: a one-off write in flight
-            if not _pid_alive(int(pid)):
-                return None  # left by a killed process on this host
-        return text
+        return _lock.live_holder(text)
 
     def log_stamp(self, run_id: str) -> Hashable | None:
         if not isinstance(self.fileio, OsFileIO):
@@ -259,7 +246,7 @@ class FileTraceStore(TraceStore):
     # ------------------------------------------------------------ writing
 
     def _lock(self, run_id: str) -> int:
-        holder = f"pid={os.getpid()} host={socket.gethostname()}"
+        holder = _lock.holder_text()
         try:
             return self.fileio.lock(self.run_dir(run_id) / LOCK_NAME, holder)
         except LockBusy as e:
@@ -471,16 +458,6 @@ def _tail_reason(scan: _format.Scan, cut: int | None) -> str:
     where = f"line {scan.damage_line}" if scan.damage_line is not None else "end of file"
     bytes_ = f"{cut} byte(s) " if cut is not None else ""
     return f"{bytes_}torn at {where}: {scan.reason or 'trailing bytes'}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return True
 
 
 def _unwritable(run_id: str, path: Path, e: OSError) -> TraceWriteError:
