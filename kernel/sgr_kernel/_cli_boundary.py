@@ -12,8 +12,9 @@ import argparse
 import json
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from sgr_kernel.argtypes import count, finite, short_text
 from sgr_kernel.boundary import (
@@ -30,7 +31,7 @@ from sgr_kernel.boundary import (
     debug_env,
 )
 from sgr_kernel.errors import SgrUsageError
-from sgr_kernel.safety import clip
+from sgr_kernel.safety import clip, safe_text
 
 __all__ = [
     "EXIT_ABORTED",
@@ -47,6 +48,7 @@ __all__ = [
     "classify",
     "count",
     "debug_requested",
+    "emit",
     "err",
     "finite",
     "out",
@@ -80,6 +82,15 @@ def out(text: str, *, flush: bool = False) -> None:
     sys.stdout.write(text + "\n")
     if flush:
         sys.stdout.flush()
+
+
+def emit(as_json: bool, data: Any, human: Callable[[], str]) -> None:
+    """A command's result: ``data`` as JSON with ``--json``, else the human text (with
+    terminal escapes made safe: step errors and outputs may hold them)."""
+    if as_json:
+        out(json.dumps(data, indent=2, sort_keys=True, default=str))
+    else:
+        out(safe_text(human()))
 
 
 def err(text: str) -> None:

@@ -23,8 +23,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from sgr_kernel import _cli_boundary as cb
 from sgr_kernel.engine.base import RunConfig
 from sgr_kernel.engine.kernel import Kernel, KernelConfig, RunHandle
@@ -32,7 +30,7 @@ from sgr_kernel.errors import SgrUsageError
 from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.models.status import RunStatus
 from sgr_kernel.runs import Runs
-from sgr_kernel.safety import clip, loads_json, safe_text
+from sgr_kernel.safety import clip, loads_json
 from sgr_kernel.trace.base import Durability, default_root
 
 __all__ = ["EXIT_CODES", "main"]
@@ -66,13 +64,6 @@ def _kernel(args: argparse.Namespace) -> Kernel:
     return Kernel(KernelConfig(home=home, run=run, pause_when_waiting=True))
 
 
-def _print(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
-    if args.json:
-        cb.out(json.dumps(data, indent=2, sort_keys=True, default=str))
-    else:
-        cb.out(safe_text(human()))  # step errors and outputs may hold terminal escapes
-
-
 def _report(runs: Runs, run_id: str) -> dict[str, Any]:
     data = runs.report(run_id).model_dump(mode="json")
     del data["summary"]  # the `sgr run --json` shape: run_id, status, reason, steps, ...
@@ -100,7 +91,7 @@ async def _finish(args: argparse.Namespace, kernel: Kernel, handle: RunHandle) -
     data = _report(Runs(kernel), result.run_id)
     if handle.recovery is not None and handle.recovery.torn_tail:
         data["recovery"] = handle.recovery.model_dump()
-    _print(args, data, lambda: _human_report(data))
+    cb.emit(args.json, data, lambda: _human_report(data))
     if caught:
         return 128 + caught[0]
     return EXIT_CODES.get(result.status, 1)
@@ -183,8 +174,8 @@ async def cmd_decide(args: argparse.Namespace) -> int:
     if steered.delivered == "posted":  # the run is live in another process, which applies it
         ok = steered.applied
         data = {"run_id": args.run, "step": args.step, "delivered": "posted", "applied": ok}
-        _print(
-            args,
+        cb.emit(
+            args.json,
             data,
             lambda: (
                 "applied by the process running it"
@@ -194,7 +185,7 @@ async def cmd_decide(args: argparse.Namespace) -> int:
         )
         return 0 if ok else EXIT_CODES[RunStatus.PAUSED]
     if args.no_resume:
-        _print(args, {"run_id": args.run, "step": args.step}, lambda: "decision recorded")
+        cb.emit(args.json, {"run_id": args.run, "step": args.step}, lambda: "decision recorded")
         return 0
     return await _finish(args, kernel, await kernel.resume(args.run))
 
@@ -204,7 +195,7 @@ async def cmd_cancel(args: argparse.Namespace) -> int:
     runs = Runs(_kernel(args))
     await runs.cancel(args.run)
     data = _report(runs, args.run)
-    _print(args, data, lambda: _human_report(data))
+    cb.emit(args.json, data, lambda: _human_report(data))
     return 0
 
 
@@ -218,7 +209,7 @@ async def cmd_replay(args: argparse.Namespace) -> int:
         head += f"{report.live_calls} live call(s), {report.steps_replayed} step(s) replayed"
         return "\n".join([head, *(f"  {d.message}" for d in report.divergences)])
 
-    _print(args, data, human)
+    cb.emit(args.json, data, human)
     return 0 if report.ok else 1
 
 
@@ -247,7 +238,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             text += f"\n  effective capabilities: {caps}"
         return text
 
-    _print(args, data, human)
+    cb.emit(args.json, data, human)
     return 0
 
 
@@ -267,7 +258,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             for r in rows
         )
 
-    _print(args, rows, human)
+    cb.emit(args.json, rows, human)
     return 0
 
 
@@ -290,54 +281,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         cb.out(f"wrote {args.out} ({len(body['records'])} records)")
     else:
         cb.out(text)
-    return 0
-
-
-def _describe(value: BaseModel | dict[str, Any], indent: str = "") -> str:
-    data = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
-    lines = []
-    for k, v in data.items():
-        if isinstance(v, dict):
-            lines.append(f"{indent}{k}:")
-            lines.append(_describe(v, indent + "  "))
-        elif isinstance(v, list):
-            shown = ", ".join(json.dumps(x) if isinstance(x, dict) else str(x) for x in v)
-            lines.append(f"{indent}{k}: {shown or '-'}")
-        else:
-            lines.append(f"{indent}{k}: {v}")
-    return "\n".join(lines)
-
-
-def cmd_sandbox(args: argparse.Namespace) -> int:
-    from sgr_kernel.sandbox import admin
-
-    info: BaseModel
-    if args.action == "build":
-        info = admin.build_image(force=args.force)
-    elif args.action == "status":
-        info = admin.sandbox_status()
-    else:
-        info = admin.prune()
-    _print(args, info.model_dump(mode="json"), lambda: _describe(info))
-    return 0
-
-
-def cmd_doctor(args: argparse.Namespace) -> int:
-    from sgr_kernel.llm.discover import describe_llm, llm_status
-    from sgr_kernel.sandbox import admin
-
-    report = admin.doctor()
-    llm = llm_status()  # for an endpoint: its structured-output mode (cached or probed)
-    data = {**report.model_dump(mode="json"), "llm": llm.model_dump(mode="json")}
-    _print(args, data, lambda: _describe(report) + "\n" + describe_llm(llm))
-    return 0 if getattr(report, "ok", True) else 1
-
-
-def cmd_models(args: argparse.Namespace) -> int:
-    from sgr_kernel.llm.discover import describe_models, models_report
-
-    report = models_report(check_load=not args.no_load_check)
-    _print(args, report.model_dump(mode="json"), lambda: describe_models(report))
     return 0
 
 
@@ -393,16 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
     exp = cmd("export", "export a run's view and records as JSON", cmd_export)
     exp.add_argument("run")
     exp.add_argument("--out", help="file to write (default: stdout)")
-    sb = cmd("sandbox", "build, inspect or prune the sandbox image", cmd_sandbox)
-    sb.add_argument("action", choices=["build", "status", "prune"])
-    sb.add_argument("--force", action="store_true", help="rebuild even if up to date")
-    cmd("doctor", "check the Docker engine, the sandbox image and limits", cmd_doctor)
-    models = cmd("models", "list the configured model and the GGUF files found", cmd_models)
-    models.add_argument("--no-load-check", action="store_true", help="skip the load check")
+    from sgr_kernel import cli_admin, cli_cluster
 
-    from sgr_kernel.cli_cluster import add_commands
-
-    add_commands(cmd)
+    cli_admin.add_commands(cmd)
+    cli_cluster.add_commands(cmd)
     return p
 
 

@@ -14,7 +14,6 @@ Bad or unreachable addresses raise :class:`~sgr_kernel.errors.ClusterConnectErro
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -81,7 +80,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         client = _client(args, rest[0])
         view = cluster_view(client)
         client.close()
-        _out(args, view.model_dump(), lambda: render_text(view))
+        cb.emit(args.json, view.model_dump(), lambda: render_text(view))
         if not args.json:
             cb.out(f"to use it for runs: export SGR_DASK_ADDRESS={rest[0]}")
         return 0
@@ -91,14 +90,16 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             if not rest:
                 raise ClusterConnectError("usage: sgr cluster cancel KEY|RUN_ID")
             keys = cancel_jobs(client, rest[0], grace_s=_settings(args).cancel_grace_s)
-            _out(args, {"cancelled": keys}, lambda: f"cancelled {len(keys)} job(s)")
+            cb.emit(args.json, {"cancelled": keys}, lambda: f"cancelled {len(keys)} job(s)")
             return 0 if keys else 1
         view = cluster_view(client)
         if action == "jobs":
             jobs = [j.model_dump() for j in view.jobs]
-            _out(args, jobs, lambda: "\n".join(render_text(view).splitlines()[1:]) or "no jobs")
+            cb.emit(
+                args.json, jobs, lambda: "\n".join(render_text(view).splitlines()[1:]) or "no jobs"
+            )
         else:
-            _out(args, view.model_dump(), lambda: render_text(view))
+            cb.emit(args.json, view.model_dump(), lambda: render_text(view))
         return 0
     finally:
         client.close()
@@ -132,12 +133,8 @@ def _image(args: argparse.Namespace) -> int:
     except (SandboxUnavailable, RuntimeError) as e:
         cb.err(f"sgr: error: cannot build the worker image: {e}")
         return 2
-    _out(args, {"image": tag}, lambda: f"worker image {tag} (python3.11 entrypoint)")
+    cb.emit(args.json, {"image": tag}, lambda: f"worker image {tag} (python3.11 entrypoint)")
     return 0
-
-
-def _out(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> None:
-    cb.out(json.dumps(data, indent=2, sort_keys=True, default=str) if args.json else human())
 
 
 def add_commands(cmd: Callable[[str, str, Callable[..., Any]], argparse.ArgumentParser]) -> None:
