@@ -11,8 +11,8 @@ import sgr_kernel
 KERNEL_EXPORTS = {
     "BudgetPolicy", "Durability", "Kernel", "KernelConfig", "Placement", "Plan",
     "RemoteJobSpec", "ReplayEngine", "ReplayReport", "RequestTrace", "RetryPolicy", "RunConfig",
-    "RunHandle", "RunResult", "RunStatus", "SgrError", "SgrUsageError", "Skill", "SkillContext",
-    "StepError", "StepSpec", "StepStatus", "__version__", "parse_plan",
+    "RunHandle", "RunResult", "RunStatus", "RunSummary", "Runs", "SgrError", "SgrUsageError",
+    "Skill", "SkillContext", "StepError", "StepSpec", "StepStatus", "__version__", "parse_plan",
 }  # fmt: skip
 
 
@@ -20,6 +20,21 @@ def test_kernel_exports_are_pinned() -> None:
     assert set(sgr_kernel.__all__) == KERNEL_EXPORTS
     for name in sgr_kernel.__all__:
         assert hasattr(sgr_kernel, name), name
+
+
+RUNS_EXPORTS = {
+    "INLINE_MEDIA_TYPES", "RUN_ID_PATTERN", "STEER_WAIT_S", "Artifact", "Delivery", "Live",
+    "RunDetail", "RunReport", "RunSummary", "Runs", "StepLine", "Steered", "artifacts_in",
+    "default_root", "is_inline", "is_internal_step", "validate_run_id",
+}  # fmt: skip
+
+
+def test_runs_api_exports_are_pinned() -> None:
+    import sgr_kernel.runs
+
+    assert set(sgr_kernel.runs.__all__) == RUNS_EXPORTS
+    for name in sgr_kernel.runs.__all__:
+        assert hasattr(sgr_kernel.runs, name), name
 
 
 def test_jupyter_exports_exist() -> None:

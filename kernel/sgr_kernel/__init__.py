@@ -18,6 +18,7 @@ from sgr_kernel.models import (
     parse_plan,
 )
 from sgr_kernel.replay import ReplayEngine, ReplayReport
+from sgr_kernel.runs import Runs, RunSummary
 from sgr_kernel.skills.base import Skill, SkillContext
 from sgr_kernel.trace.base import Durability
 from sgr_kernel.trace.view import RequestTrace
@@ -40,6 +41,8 @@ __all__ = [
     "RunHandle",
     "RunResult",
     "RunStatus",
+    "RunSummary",
+    "Runs",
     "SgrError",
     "SgrUsageError",
     "Skill",
