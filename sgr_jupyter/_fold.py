@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from sgr_jupyter.config import budget_policy
 from sgr_kernel.graph.mermaid import mermaid_node_id, plan_to_mermaid
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.status import StepStatus
@@ -148,13 +149,11 @@ class RunFold:
             "llm_calls": u.llm_calls,
             "wall_s": round(wall, 3),
         }
-        plan_budget = self.state.plan.budget.model_dump() if self.state.plan else {}
-        out: dict[str, list[float | None]] = {}
-        for key, limit_key in _BUDGET_KEYS:
-            limits = (self.budget_limits.get(limit_key), plan_budget.get(limit_key))
-            limit = min((x for x in limits if x is not None), default=None)
-            out[key] = [used[key], limit]
-        return out
+        policy = budget_policy(self.budget_limits)
+        if self.state.plan is not None:
+            policy = policy.merged(self.state.plan.budget)  # the stricter wins, as in the engine
+        limits = policy.model_dump()
+        return {key: [used[key], limits[limit_key]] for key, limit_key in _BUDGET_KEYS}
 
     def detail(self, step_id: str) -> dict[str, Any]:
         """Everything the widget shows for one step (inputs, output, attempts, usage...)."""
