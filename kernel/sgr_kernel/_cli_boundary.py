@@ -12,10 +12,10 @@ import argparse
 import json
 import sys
 import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
+from sgr_kernel._cli_output import emit, err, out
 from sgr_kernel.argtypes import count, finite, short_text
 from sgr_kernel.boundary import (
     EXIT_ABORTED,
@@ -31,7 +31,7 @@ from sgr_kernel.boundary import (
     debug_env,
 )
 from sgr_kernel.errors import SgrUsageError
-from sgr_kernel.safety import clip, safe_text
+from sgr_kernel.safety import clip
 
 __all__ = [
     "EXIT_ABORTED",
@@ -75,27 +75,6 @@ class Parser(argparse.ArgumentParser):
 def debug_requested(argv: list[str]) -> bool:
     """Whether tracebacks were asked for (``--debug`` anywhere, or ``SGR_DEBUG=1``)."""
     return "--debug" in argv or debug_env()
-
-
-def out(text: str, *, flush: bool = False) -> None:
-    """The one writer of the command's output (stdout): a line of text or a JSON document."""
-    sys.stdout.write(text + "\n")
-    if flush:
-        sys.stdout.flush()
-
-
-def emit(as_json: bool, data: Any, human: Callable[[], str]) -> None:
-    """A command's result: ``data`` as JSON with ``--json``, else the human text (with
-    terminal escapes made safe: step errors and outputs may hold them)."""
-    if as_json:
-        out(json.dumps(data, indent=2, sort_keys=True, default=str))
-    else:
-        out(safe_text(human()))
-
-
-def err(text: str) -> None:
-    """The one writer of diagnostics (stderr): errors, hints, progress."""
-    sys.stderr.write(text + "\n")
 
 
 def report(exc: BaseException, *, as_json: bool, debug: bool) -> int:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sgr_kernel import _cli_boundary as cb
+from sgr_kernel import _cli_output as cb
 from sgr_kernel.dispatch.cluster import check_address
 from sgr_kernel.errors import ClusterConnectError
 
