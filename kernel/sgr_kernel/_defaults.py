@@ -69,7 +69,7 @@ class LazyLLM:
                     f"provider scripted:{path or ''} (SGR_PROVIDER or --provider) names no "
                     "readable file; give scripted:PATH with PATH a JSONL file of replies"
                 )
-        self.name = self._settings.provider
+        self.name: str = self._settings.provider
         self._client: LLMClient | None = None
 
     async def complete(
