@@ -165,6 +165,21 @@ class TraceStoreConformance:
             assert log.report.snapshot_seq is None
             assert [r.seq for r in log.records] == [0, 1, 2, 3, 4]
 
+    def test_holder_and_log_stamp(self, tmp_path: Path) -> None:
+        """What callers may ask instead of reading the run directory: no other process holds
+        a run this process writes or has let go of; a log stamp, when the backend has one,
+        moves with the log."""
+        store = self.make_store(tmp_path)
+        with store.create("r1") as w:
+            w.append(RecordType.EVENT, {"i": 0}, ts=0, durable=True)
+            assert store.holder("r1") is None
+            before = store.log_stamp("r1")
+            w.append(RecordType.EVENT, {"i": 1}, ts=1, durable=True)
+            after = store.log_stamp("r1")
+        assert store.holder("r1") is None
+        assert (before is None) == (after is None)
+        assert before is None or before != after
+
 
 CAPABILITIES = sorted(n for n in vars(TraceStoreConformance) if n.startswith("test_"))
 """Names of the capability tests, for the figure line."""
