@@ -324,6 +324,7 @@ class Session:
                 view.run_id = handle.run_id
                 unsubscribe = handle.subscribe(lambda rec: view.feed(rec, self._later))
                 _seed(kernel, handle, view)
+                asyncio.get_running_loop().create_task(_heartbeat(view, ctl))
             else:
                 unsubscribe = None
             asyncio.get_running_loop().create_task(self._watch(handle, ctl, unsubscribe))
@@ -352,6 +353,20 @@ class Session:
             if unsubscribe is not None:
                 unsubscribe()
         ctl._finish(result, None)
+
+
+HEARTBEAT_S = 2.0
+"""How often a live view's ``heartbeat`` moves (the front end calls a view whose heartbeat
+stood still for ~4 beats disconnected)."""
+
+
+async def _heartbeat(view: RunView, ctl: RunController) -> None:
+    """Tick the view's heartbeat until its run stops in this kernel (ends, pauses, or is
+    interrupted); a kernel that dies stops it too, which is what the front end watches."""
+    while not ctl.done:
+        await asyncio.sleep(HEARTBEAT_S)
+        if not ctl.done:
+            view.beat()
 
 
 def _seed(kernel: KernelAPI, handle: Any, view: RunView) -> None:
