@@ -91,10 +91,8 @@ def phase_of(state: RunState) -> str:
     if done is not None:
         return done
     steps = {k: v for k, v in state.steps.items() if k != PLAN_STEP}
-    planner = state.steps.get(PLAN_STEP)
-    if state.plan is None or (planner is not None and planner.status is not StepStatus.COMMITTED):
-        if state.plan is None or state.status in (RunStatus.CREATED, RunStatus.PLANNING):
-            return "PLANNING"
+    if state.plan is None or state.status is RunStatus.PLANNING:
+        return "PLANNING"
     waiting = any(s.status is StepStatus.WAITING_APPROVAL for s in steps.values())
     running = any(s.status is StepStatus.RUNNING for s in steps.values())
     if waiting and not running:

@@ -335,6 +335,35 @@ class Session:
         self.runs[run_id] = ctl
         return ctl
 
+    def attach(self, run_id: str, view: RunView) -> RunController | None:
+        """Feed a new ``view`` from a run live in this session: its state now, then its
+        records as they come (a re-executed cell, ``%sgr resume`` of a run that never
+        stopped). ``None`` when the run is not live here (resume it instead)."""
+        ctl, kernel = self.runs.get(run_id), self._owner.get(run_id)
+        if ctl is None or ctl.done or kernel is None:
+            return None
+
+        async def go() -> bool:
+            handle = getattr(kernel, "handle", lambda _id: None)(run_id)
+            if handle is None or ctl.done:
+                return False
+            unsubscribe = handle.subscribe(lambda rec: view.feed(rec, self._later))
+            _seed(kernel, handle, view)
+            view.run_id = run_id
+
+            def detach(c: RunController) -> None:
+                unsubscribe()
+                view.flush()
+
+            ctl.add_done_callback(detach)
+            asyncio.get_running_loop().create_task(_heartbeat(view, ctl))
+            return True
+
+        if not self.call(go):
+            return None
+        ctl.view = view
+        return ctl
+
     def _later(self, delay_s: float, fn: Callable[[], None]) -> None:
         # Already on the loop thread (records are delivered there).
         asyncio.get_running_loop().call_later(delay_s, fn)

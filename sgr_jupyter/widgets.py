@@ -216,10 +216,9 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
 
     def beat(self) -> None:
         """One heartbeat: the session calls it every 2 s while the run lives in this kernel."""
-        with self._lock:
-            with self.hold_sync():
-                self.heartbeat += 1
-                self._clock_locked()
+        with self._lock, self.hold_sync():
+            self.heartbeat += 1
+            self._clock_locked()
 
     def answer_text(self) -> str:
         """The run's final answer in this view's format ('' until the run has one)."""
