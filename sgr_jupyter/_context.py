@@ -63,14 +63,19 @@ def _cap(text: str) -> str:
     return text if len(text) <= CELL_CAP else text[:CELL_CAP] + f"\u2026 ({len(text)} chars)"
 
 
-def notebook_context(spec: ContextSpec, inputs: Sequence[str], outputs: Mapping[int, Any]) -> str:
-    """The chosen cells as text. ``inputs`` is IPython's ``In`` (its last entry is the cell
-    being run, which is never included); ``outputs`` its ``Out``.
+def notebook_context(
+    spec: ContextSpec,
+    inputs: Sequence[str],
+    outputs: Mapping[int, Any],
+    current: int | None = None,
+) -> str:
+    """The chosen cells as text. ``inputs`` is IPython's ``In``, ``outputs`` its ``Out``;
+    ``current`` is the number of the cell being run (never included; default: the last).
 
     Raises:
         UsageError: a cell named by number does not exist (yet).
     """
-    current = len(inputs) - 1
+    current = len(inputs) - 1 if current is None else min(current, len(inputs))
     if spec.cells:
         numbers = list(spec.cells)
         for n in numbers:

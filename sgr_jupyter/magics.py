@@ -152,7 +152,7 @@ class SgrMagics(Magics):  # type: ignore[misc]
                 kernel = self.session.kernel_for(run_id, cfg)
                 live = self._reattach(run_id, cfg, opts)
                 if live is not None:
-                    return live
+                    return result_view(live) if opts.wait else None
                 plan, name = self._known_plan(kernel, run_id)
                 return self._launch(cfg, kernel, lambda k: k.resume(run_id), opts, plan, name)
             case a.ForkCmd(run_id=run_id, from_step=step, inputs=inputs, opts=opts):
@@ -250,7 +250,12 @@ class SgrMagics(Magics):  # type: ignore[misc]
         else:
             body = a.interpolate(cmd.body, ns)
             if cmd.context is not None:
-                context = notebook_context(cmd.context, ns.get("In") or [""], ns.get("Out") or {})
+                context = notebook_context(
+                    cmd.context,
+                    ns.get("In") or [""],
+                    ns.get("Out") or {},
+                    getattr(self.shell, "execution_count", None),
+                )
                 body = with_context(body.strip(), context)
         budget = BudgetPolicy(**budget_kwargs(cfg.budget_dict)) if cfg.budget else None
         task = None if cmd.plan else body.strip()
@@ -308,7 +313,7 @@ class SgrMagics(Magics):  # type: ignore[misc]
             display(shown)
         return result_view(ctl)
 
-    def _reattach(self, run_id: str, cfg: SgrConfig, opts: a.RunOptions) -> Any:
+    def _reattach(self, run_id: str, cfg: SgrConfig, opts: a.RunOptions) -> RunController | None:
         """A run still live in this kernel: a new view on it (from its state, then live)."""
         view = RunView(
             throttle_s=cfg.throttle_s, window=cfg.timeline_window, answer_format=opts.format
@@ -326,8 +331,7 @@ class SgrMagics(Magics):  # type: ignore[misc]
         if opts.wait:
             with contextlib.suppress(Exception):  # its own cell reports how it ended
                 ctl.wait()
-            return result_view(ctl)
-        return None
+        return ctl
 
     # ------------------------------------------------------------ cluster
 
