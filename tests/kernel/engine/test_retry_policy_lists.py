@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from sgr_kernel._system import SystemClock, SystemEntropy
 from sgr_kernel.engine.reliability import ReliabilityEngine, why_not_retried
 from sgr_kernel.errors import (
     ApprovalDenied,
@@ -17,7 +18,6 @@ from sgr_kernel.errors import (
 from sgr_kernel.models import parse_plan
 from sgr_kernel.models.failure import FailureRecord
 from sgr_kernel.models.policies import RetryPolicy
-from sgr_kernel._system import SystemClock, SystemEntropy
 
 
 def _engine() -> ReliabilityEngine:
