@@ -293,6 +293,7 @@ class SgrMagics(Magics):  # type: ignore[misc]
 
         with _as_usage():
             ctl = self.session.launch(kernel, starter, view, on_done)
+        view.describe_start()
         if self.widget:  # only once the run exists: a refused plan leaves no dead widget
             display(view)
         view._on_approve = ctl.approve

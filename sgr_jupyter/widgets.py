@@ -21,7 +21,7 @@ import traitlets as t
 
 from sgr_jupyter._answer import AnswerFormat, final_answer, render_answer
 from sgr_jupyter._fold import RunFold
-from sgr_jupyter._live import errors_of, phase_of
+from sgr_jupyter._live import errors_of, phase_of, waiting_reason
 from sgr_jupyter._paths import mermaid_bundle
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.safety import safe_text
@@ -91,6 +91,9 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
     errors = t.Dict(
         help="Step id -> {type, message, traceback, attempt, retried, why_not_retried}."
     ).tag(sync=True)
+    approvals = t.Dict(
+        help="Step id -> why it waits for approval, in plain words (for each waiting step)."
+    ).tag(sync=True)
 
     def __init__(
         self,
@@ -116,6 +119,7 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
         self._on_approve, self._on_deny = on_approve, on_deny
         self._artifact_reader = artifact_reader
         self._capabilities = capabilities
+        self._given_plan = plan
         if plan is not None:
             self.fold.set_plan(plan)
         self.flush()
@@ -188,6 +192,9 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
             if dirty & {"states", "status", "mermaid"}:
                 self.phase = phase_of(fold.state)
                 self.errors = errors_of(fold.state)
+                self.approvals = {
+                    sid: waiting_reason(fold.state.steps[sid]) for sid in fold.waiting()
+                }
             live = fold.live
             if "progress" in dirty:
                 self.progress = {k: dict(v) for k, v in live.progress.items()}
@@ -293,11 +300,17 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
                 head += f", {done}/{len(rows)} steps committed"
             return head, rows
 
+    def describe_start(self) -> None:
+        """Name the run in the static forms once it exists (its name, not its progress)."""
+        with self._lock:
+            self._static = self._static_forms()
+
     def _static_forms(self) -> tuple[str, str]:
-        plan = self.fold.plan
-        name = self.name or (plan.name if plan is not None else "") or "run"
+        plan = self._given_plan
+        named = self.name or self.fold.state.name
+        name = named or (plan.name if plan is not None else "") or "run"
         if plan is None:
-            head, rows = f"RunView {name!r}: the plan is being made", []
+            head, rows = f"RunView {name!r}: a task, planned by the model when the run starts", []
         else:
             head = f"RunView {name!r}: {len(plan.steps)} step(s)"
             rows = [(s.id, s.skill) for s in plan.steps]

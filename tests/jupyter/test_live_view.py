@@ -125,13 +125,14 @@ def test_waiting_for_approval_is_its_own_phase_and_details_show_resolved_inputs(
     assert detail["inputs"] == {"template": "approved: hello world"}  # not ${hello.output.text}
     assert detail["inputs_pending"] == [] and detail["error"] == ""
     assert "asks for your approval" in detail["waiting_reason"]
+    assert view.approvals == {"gate": detail["waiting_reason"]}
     ctl.approve("gate")
     ctl.wait(timeout=60)
     view.flush()
     view.select("gate")
     assert view.phase == "COMPLETED" and view.answer == "approved: hello world"
     assert view.detail["error"] == "" and view.detail["waiting_reason"] == ""
-    assert view.errors == {}
+    assert view.errors == {} and view.approvals == {}
     beats = view.heartbeat
     view.flush()
     assert view.heartbeat == beats  # a finished run's heartbeat stands still
