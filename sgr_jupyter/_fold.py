@@ -159,7 +159,8 @@ class RunFold:
         return {k: v.status.value for k, v in self.state.steps.items() if k != PLAN_STEP}
 
     def waiting(self) -> list[str]:
-        return [k for k, v in self.states().items() if v == StepStatus.WAITING_APPROVAL.value]
+        wait = StepStatus.WAITING_APPROVAL
+        return [k for k, v in self.state.steps.items() if v.status is wait and k != PLAN_STEP]
 
     def resolved_inputs(self, step_id: str) -> tuple[dict[str, Any], list[str]]:
         """A step's inputs with ``${...}`` filled from committed outputs, and the names of

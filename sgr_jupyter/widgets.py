@@ -193,7 +193,7 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
                 self.phase = phase_of(fold.state)
                 self.errors = errors_of(fold.state)
                 self.approvals = {
-                    sid: waiting_reason(fold.state.steps[sid]) for sid in fold.waiting()
+                    sid: waiting_reason(fold.state.steps[sid]) for sid in self.waiting
                 }
             live = fold.live
             if "progress" in dirty:
