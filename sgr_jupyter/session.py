@@ -188,6 +188,12 @@ class RunController:
         name = self.view.name if self.view is not None else ""
         return f"<sgr run {name!r}: {self.status}>"
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """Displayed again (``_sgr`` in a cell): a new view, live while the run lives here."""
+        from sgr_jupyter._reattach import view_of
+
+        return view_of(self)._repr_mimebundle_(**kwargs)
+
 
 class Session:
     """Owns one event-loop thread and the kernels that run on it, one per distinct config."""

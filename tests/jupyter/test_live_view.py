@@ -201,3 +201,29 @@ def test_skills_and_models_are_listed(shell: InteractiveShell) -> None:
     assert models.columns == ("model", "source", "size", "loads", "path")
     for row in models.rows:
         assert row[2].endswith(" MB") and row[3] == "not checked"
+
+
+def test_displaying_the_run_again_gives_a_new_view_live_then_final(
+    shell: InteractiveShell,
+) -> None:
+    shell.run_cell_magic("sgr", "--plan", GATED)
+    ctl = shell.user_ns["_sgr"]
+    first = ctl.view
+    _until(lambda: first.phase == "WAITING_FOR_APPROVAL", "the gate waits")
+    bundle = ctl._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert "application/vnd.jupyter.widget-view+json" in data
+    live = ctl.view
+    assert live is not first and live.run_id == first.run_id
+    assert "gated" in data["text/plain"]
+    _until(lambda: live.phase == "WAITING_FOR_APPROVAL", "the new view is live")
+    ctl.approve("gate")
+    ctl.wait(timeout=60)
+    live.flush()
+    assert live.phase == "COMPLETED" and live.answer == "approved: hello world"
+    from sgr_jupyter._reattach import view_of
+
+    final = view_of(ctl)  # after the end: a view folded from the log, not attached
+    assert final is not live and ctl.view is live
+    assert final.phase == "COMPLETED" and final.answer == "approved: hello world"
+    assert final.states == {"hello": "COMMITTED", "gate": "COMMITTED"}
