@@ -86,7 +86,7 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
         sync=True
     )
     heartbeat = t.Int(
-        0, help="Incremented every 2 s by the kernel while the run is not terminal."
+        0, help="Incremented every 2 s by the kernel while the run lives in it."
     ).tag(sync=True)
     errors = t.Dict(
         help="Step id -> {type, message, traceback, attempt, retried, why_not_retried}."
