@@ -85,9 +85,9 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
     answer_format = t.Unicode("markdown", help="markdown | text | json: how to show answer.").tag(
         sync=True
     )
-    heartbeat = t.Int(
-        0, help="Incremented every 2 s by the kernel while the run lives in it."
-    ).tag(sync=True)
+    heartbeat = t.Int(0, help="Incremented every 2 s by the kernel while the run lives in it.").tag(
+        sync=True
+    )
     errors = t.Dict(
         help="Step id -> {type, message, traceback, attempt, retried, why_not_retried}."
     ).tag(sync=True)

@@ -16,8 +16,8 @@ from sgr_jupyter.magics import SgrMagics
 from sgr_jupyter.session import Session
 from sgr_jupyter.widgets import RunView
 from sgr_kernel.dispatch.base import current_job, job
+from sgr_kernel.skills import registry
 from sgr_kernel.skills.base import CAP_REMOTE, Skill
-from sgr_kernel.skills.registry import register_skill
 
 pytestmark = [pytest.mark.dask, pytest.mark.slow]
 
@@ -40,7 +40,6 @@ class CountOut(BaseModel):
     artifacts: list[Any] = []
 
 
-@register_skill
 class Count(Skill):
     name = "live_view_count"
     description = "Count slowly on a Dask worker, reporting progress."
@@ -95,6 +94,7 @@ def test_progress_moves_live_before_the_remote_step_commits(
             seen.append((entry["fraction"], self.fold.states().get("a", "?")))
 
     monkeypatch.setattr(RunView, "feed", spy)
+    monkeypatch.setitem(registry._LOCAL, Count.name, Count)  # this test's kernels only
     shell.run_cell_magic("sgr", "--plan --wait", PLAN)
     view = shell.user_ns["_sgr"].view
     view.flush()

@@ -15,12 +15,15 @@ from typing import Any
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
+from pydantic import BaseModel
 
 from sgr_jupyter import magics as magics_module
 from sgr_jupyter._answer import RunAnswer
 from sgr_jupyter.magics import SgrMagics
 from sgr_jupyter.session import Session
 from sgr_jupyter.widgets import RunView
+from sgr_kernel.skills import registry
+from sgr_kernel.skills.base import Skill
 
 PLAN_REPLY = {"steps": [{"skill": "answer", "inputs": {"question": "Capital of France?"}}]}
 ANSWER_REPLY = {"reasoning": "It is well known.", "answer": "**Paris** is the capital."}
@@ -227,3 +230,39 @@ def test_displaying_the_run_again_gives_a_new_view_live_then_final(
     assert final is not live and ctl.view is live
     assert final.phase == "COMPLETED" and final.answer == "approved: hello world"
     assert final.states == {"hello": "COMMITTED", "gate": "COMMITTED"}
+
+
+_TICKS = [0]
+
+
+class _TickIn(BaseModel):
+    pass
+
+
+class _TickOut(BaseModel):
+    n: int
+
+
+class _Tick(Skill):
+    """Not deterministic on purpose: each run gives a new number, so a replay diverges."""
+
+    name = "live_view_tick"
+    description = "A counter that moves on every call."
+    Input, Output = _TickIn, _TickOut
+
+    async def run(self, ctx: Any, inputs: _TickIn) -> _TickOut:
+        _TICKS[0] += 1
+        return _TickOut(n=_TICKS[0])
+
+
+def test_a_diverging_replay_shows_its_report(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(registry._LOCAL, _Tick.name, _Tick)  # this test's kernels only
+    plan = "name: ticks\nsteps:\n  - {id: t, skill: live_view_tick, inputs: {}}\n"
+    shell.run_cell_magic("sgr", "--plan --wait", plan)
+    run_id = shell.user_ns["_sgr"].run_id
+    report = shell.run_line_magic("sgr", f"replay {run_id}")
+    text = repr(report)
+    assert text.startswith("strict replay") and "divergence:" in text, text
+    assert "no divergence" not in text
