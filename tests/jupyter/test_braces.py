@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 from sgr_jupyter import _args as a
@@ -90,3 +92,25 @@ def test_new_cell_options_parse() -> None:
     assert a.parse_line("models --check") == a.ModelsCmd(check=True)
     assert a.parse_line("skills") == a.SkillsCmd()
     assert a.parse_line("resume r-1 --format json").opts.format == "json"
+
+
+@settings(max_examples=300, deadline=None)
+@given(code=st.text(alphabet=st.sampled_from(list("{}xy_:!.$`\"' \n0fr")), max_size=60))
+def test_any_code_passes_through_untouched(code: str) -> None:
+    data = {"steps": [{"id": "c", "skill": "python", "inputs": {"code": code}}]}
+    out = a.interpolate_plan(data, {"x": "X", "y": 1})
+    assert out["steps"][0]["inputs"]["code"] == code
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=st.text(alphabet=st.sampled_from(list("ab {}:.")), max_size=20),
+    inner=st.text(alphabet=st.sampled_from(list("{}xq_:!. ,'\"")), max_size=30),
+)
+def test_inline_code_in_a_task_is_kept_verbatim(before: str, inner: str) -> None:
+    text = f"{before} `{inner}` and {{x}}"
+    try:
+        out = a.interpolate(text, {"x": "X"})
+    except UsageError:
+        return  # ``before`` held a bare unknown field: refused, nothing started
+    assert f"`{inner}`" in out and out.endswith(" and X")
