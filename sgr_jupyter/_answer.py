@@ -22,6 +22,7 @@ __all__ = [
     "answer_display",
     "answer_of",
     "answer_step",
+    "fill_answer_slot",
     "final_answer",
     "render_answer",
 ]
@@ -114,6 +115,14 @@ def answer_display(value: Any, fmt: AnswerFormat = "markdown") -> Any:
     if fmt == "json" and isinstance(value, dict | list):
         return JSON(value)
     return Pretty(render_answer(value, fmt))
+
+
+def fill_answer_slot(slot: Any, ctl: Any, fmt: AnswerFormat = "markdown") -> None:
+    """Show a finished run's answer in the display ``slot`` left below its widget (an
+    ``IPython.display.DisplayHandle``); a run without an answer leaves it empty."""
+    shown = answer_display(answer_of(ctl, fmt), fmt)
+    if slot is not None and shown is not None:
+        slot.update(shown)
 
 
 class RunAnswer:

@@ -17,10 +17,10 @@ from typing import Any
 import traitlets as t
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from sgr_jupyter import _args as a
-from sgr_jupyter._answer import RunAnswer, answer_display, answer_of
+from sgr_jupyter._answer import RunAnswer, answer_display, answer_of, fill_answer_slot
 from sgr_jupyter._context import notebook_context, with_context
 from sgr_jupyter._views import doctor_table, replay_table, result_view, runs_table, trace_views
 from sgr_jupyter.config import SgrConfig
@@ -301,6 +301,9 @@ class SgrMagics(Magics):  # type: ignore[misc]
         view._artifact_reader = _artifact_reader(kernel, ctl.run_id)
         ns["_sgr"] = ctl
         if not opts.wait:
+            if self.widget:  # the answer goes below the widget when the run completes
+                slot = display(Markdown(""), display_id=True)
+                ctl.add_done_callback(lambda c: fill_answer_slot(slot, c, opts.format))
             return None
         try:
             ctl.wait()

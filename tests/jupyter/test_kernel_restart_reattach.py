@@ -39,6 +39,8 @@ class Wire:
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=120)
         self.states: dict[str, dict[str, Any]] = {}
+        self.markdown: dict[str, str] = {}
+        """display id -> the last Markdown shown under it (an answer slot)."""
 
     def pump(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -52,6 +54,10 @@ class Wire:
                 self.states[content["comm_id"]] = dict(content["data"].get("state", {}))
             elif kind == "comm_msg" and content["data"].get("method") == "update":
                 self.states.setdefault(content["comm_id"], {}).update(content["data"]["state"])
+            elif kind in ("display_data", "update_display_data"):
+                display_id = content.get("transient", {}).get("display_id")
+                if display_id and "text/markdown" in content["data"]:
+                    self.markdown[display_id] = content["data"]["text/markdown"]
 
     def run(self, code: str, timeout: float = 120) -> dict[str, Any]:
         msg_id = self.kc.execute(code)
@@ -121,4 +127,9 @@ def test_heartbeat_then_restart_then_resume_reattaches(km: KernelManager) -> Non
         lambda s: s.get("run_id") == run_id and s.get("phase") == "COMPLETED", "completion"
     )
     assert done["answer"] == "approved: hello"
+    # The answer slot below the resumed view is filled with the Markdown answer.
+    end = time.monotonic() + 30
+    while "approved: hello" not in wire.markdown.values() and time.monotonic() < end:
+        wire.pump(0.3)
+    assert "approved: hello" in wire.markdown.values(), wire.markdown
     wire.close()

@@ -266,3 +266,37 @@ def test_a_diverging_replay_shows_its_report(
     text = repr(report)
     assert text.startswith("strict replay") and "divergence:" in text, text
     assert "no divergence" not in text
+
+
+class _Slot:
+    def __init__(self) -> None:
+        self.updates: list[Any] = []
+
+    def update(self, obj: Any) -> None:
+        self.updates.append(obj)
+
+
+def test_a_cell_that_returns_at_once_gets_its_answer_below_the_widget(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown: list[tuple[Any, bool]] = []
+    slot = _Slot()
+
+    def display(obj: Any, display_id: bool = False) -> Any:
+        shown.append((obj, display_id))
+        return slot if display_id else None
+
+    monkeypatch.setattr(magics_module, "display", display)
+    shell.run_line_magic("config", "SgrMagics.widget = True")
+    shell.run_cell_magic("sgr", "--plan", GATED)
+    ctl = shell.user_ns["_sgr"]
+    # The widget, then an empty Markdown slot (nothing to show yet).
+    assert [type(o).__name__ for o, _ in shown] == ["RunView", "Markdown"]
+    assert shown[1][1] is True and shown[1][0].data == ""
+    _until(lambda: ctl.view.phase == "WAITING_FOR_APPROVAL", "the gate waits")
+    assert slot.updates == []
+    ctl.approve("gate")
+    ctl.wait(timeout=60)
+    _until(lambda: bool(slot.updates), "the slot is filled")
+    assert [type(u).__name__ for u in slot.updates] == ["Markdown"]
+    assert slot.updates[0].data == "approved: hello world"
