@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sgr_kernel import _cli_boundary as cb
+from sgr_kernel._cli_stream import stream_tokens
 from sgr_kernel.errors import SgrUsageError
 from sgr_kernel.models.status import RunStatus
 from sgr_kernel.safety import clip, loads_json, safe_text
@@ -107,6 +108,7 @@ def _human_summary(data: dict[str, Any]) -> str:
 
 
 async def _finish(args: argparse.Namespace, kernel: Any, handle: Any) -> int:
+    stream_tokens(handle, json_mode=bool(getattr(args, "json", False)))  # live, on a TTY only
     with _interruptible(kernel, handle.run_id) as caught:
         result = await handle.wait()
     data = _summary(kernel, result.run_id)
