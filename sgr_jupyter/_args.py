@@ -10,14 +10,31 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, NoReturn
+from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
+from sgr_jupyter._commands import (
+    ApproveCmd,
+    CancelCmd,
+    CellCmd,
+    ClusterCmd,
+    Command,
+    ConfigCmd,
+    DenyCmd,
+    DoctorCmd,
+    ForkCmd,
+    ModelsCmd,
+    ReplayCmd,
+    ResumeCmd,
+    RunOptions,
+    RunsCmd,
+    SandboxCmd,
+    ShowCmd,
+    SkillsCmd,
+)
+from sgr_jupyter._context import ContextSpec, context_arg
 from sgr_jupyter._interpolate import interpolate, interpolate_plan
-from sgr_jupyter.config import ApprovalMode, DurabilityName
 from sgr_kernel.argtypes import count, finite
 from sgr_kernel.errors import InvalidRunIdError, SgrUsageError
 from sgr_kernel.safety import loads_json
@@ -30,6 +47,7 @@ __all__ = [
     "ClusterCmd",
     "Command",
     "ConfigCmd",
+    "ContextSpec",
     "DenyCmd",
     "DoctorCmd",
     "ForkCmd",
@@ -40,6 +58,7 @@ __all__ = [
     "RunsCmd",
     "SandboxCmd",
     "ShowCmd",
+    "SkillsCmd",
     "interpolate",
     "interpolate_plan",
     "parse_cell_line",
@@ -47,123 +66,6 @@ __all__ = [
 ]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """Options shared by commands that start or continue a run."""
-
-    wait: bool = False
-    out: str | None = None
-
-
-@dataclass(frozen=True)
-class CellCmd:
-    """``%%sgr``: run the cell as a task (or, with ``plan``, as a YAML/JSON plan)."""
-
-    body: str
-    plan: bool = False
-    name: str | None = None
-    provider: str | None = None
-    model: str | None = None
-    approval: ApprovalMode | None = None
-    durability: DurabilityName | None = None
-    budget: Mapping[str, float | int] = field(default_factory=dict)
-    opts: RunOptions = RunOptions()
-
-
-@dataclass(frozen=True)
-class RunsCmd:
-    limit: int = 20
-
-
-@dataclass(frozen=True)
-class ShowCmd:
-    run_id: str
-
-
-@dataclass(frozen=True)
-class ResumeCmd:
-    run_id: str
-    opts: RunOptions = RunOptions()
-
-
-@dataclass(frozen=True)
-class ReplayCmd:
-    run_id: str
-
-
-@dataclass(frozen=True)
-class ForkCmd:
-    run_id: str
-    from_step: str
-    inputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    opts: RunOptions = RunOptions()
-
-
-@dataclass(frozen=True)
-class ApproveCmd:
-    run_id: str
-    step_id: str
-    by: str = "user"
-
-
-@dataclass(frozen=True)
-class DenyCmd:
-    run_id: str
-    step_id: str
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class CancelCmd:
-    run_id: str
-
-
-@dataclass(frozen=True)
-class ConfigCmd:
-    pass
-
-
-@dataclass(frozen=True)
-class SandboxCmd:
-    action: Literal["status", "build", "prune"] = "status"
-
-
-@dataclass(frozen=True)
-class DoctorCmd:
-    pass
-
-
-@dataclass(frozen=True)
-class ModelsCmd:
-    pass
-
-
-@dataclass(frozen=True)
-class ClusterCmd:
-    """``%sgr cluster [show|jobs|local N|connect ADDR|cancel KEY_OR_RUN]``."""
-
-    action: Literal["show", "jobs", "local", "connect", "cancel"] = "show"
-    workers: int = 2
-    target: str | None = None
-
-
-Command = (
-    RunsCmd
-    | ShowCmd
-    | ResumeCmd
-    | ReplayCmd
-    | ForkCmd
-    | ApproveCmd
-    | DenyCmd
-    | CancelCmd
-    | ConfigCmd
-    | SandboxCmd
-    | ClusterCmd
-    | DoctorCmd
-    | ModelsCmd
-)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -205,7 +107,15 @@ _pos_float = finite(0, 1e6, open_low=True)
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", action="store_true", help="block until the run ends")
-    p.add_argument("--out", type=_ident, help="bind the run's result to this variable")
+    p.add_argument(
+        "--out", type=_ident, help="bind the run's answer (a RunAnswer) to this variable"
+    )
+    p.add_argument(
+        "--format",
+        choices=["markdown", "text", "json"],
+        default="markdown",
+        help="how the final answer is shown and bound (default markdown)",
+    )
 
 
 def _cell_parser() -> _Parser:
@@ -221,6 +131,11 @@ def _cell_parser() -> _Parser:
     p.add_argument("--budget-wall", type=_pos_float, dest="max_wall_s", help="seconds")
     p.add_argument("--budget-steps", type=_nonneg_int, dest="max_steps")
     p.add_argument("--budget-llm-calls", type=_nonneg_int, dest="max_llm_calls")
+    p.add_argument(
+        "--context",
+        type=context_arg,
+        help="give the task earlier cells: N (the last N) or In[5] (that cell; comma-separated)",
+    )
     _add_run_options(p)
     return p
 
@@ -237,6 +152,11 @@ def parse_cell_line(line: str, body: str) -> CellCmd:
         for k in ("max_tokens", "max_cost_usd", "max_wall_s", "max_steps", "max_llm_calls")
         if getattr(ns, k) is not None
     }
+    if ns.context is not None and ns.plan:
+        raise UsageError(
+            "%%sgr: --context gives earlier cells to a task; a --plan cell has no task to give "
+            "them to (refer to kernel variables with {name} instead)"
+        )
     return CellCmd(
         body=body,
         plan=ns.plan,
@@ -246,8 +166,13 @@ def parse_cell_line(line: str, body: str) -> CellCmd:
         approval=ns.approval,
         durability=ns.durability,
         budget=budget,
-        opts=RunOptions(wait=ns.wait, out=ns.out),
+        opts=_opts(ns),
+        context=ns.context,
     )
+
+
+def _opts(ns: argparse.Namespace) -> RunOptions:
+    return RunOptions(wait=ns.wait, out=ns.out, format=ns.format)
 
 
 def _kv_input(value: str) -> tuple[str, str, Any]:
@@ -297,7 +222,9 @@ def _line_parser() -> _Parser:
         "action", nargs="?", default="status", choices=["status", "build", "prune"]
     )
     sub.add_parser("doctor", help="check the environment")
-    sub.add_parser("models", help="the configured model and the GGUF files found")
+    models = sub.add_parser("models", help="the configured model and the GGUF files found")
+    models.add_argument("--check", action="store_true", help="also check each file loads")
+    sub.add_parser("skills", help="the skills plans can use")
     cluster = sub.add_parser("cluster", help="Dask cluster: show, jobs, local N, connect, cancel")
     cluster.add_argument(
         "action", nargs="?", default="show", choices=["show", "jobs", "local", "connect", "cancel"]
@@ -312,7 +239,8 @@ def parse_line(line: str) -> Command:
     if not args:
         raise UsageError(
             "%sgr: name a subcommand: runs, show, resume, replay, fork, approve, deny, "
-            "cancel, config, sandbox, cluster, doctor, models (or use %%sgr as a cell magic)"
+            "cancel, config, sandbox, cluster, doctor, models, skills (or use %%sgr as a cell "
+            "magic)"
         )
     ns = _line_parser().parse_args(args)
     match ns.cmd:
@@ -321,14 +249,14 @@ def parse_line(line: str) -> Command:
         case "show":
             return ShowCmd(ns.run_id)
         case "resume":
-            return ResumeCmd(ns.run_id, RunOptions(wait=ns.wait, out=ns.out))
+            return ResumeCmd(ns.run_id, _opts(ns))
         case "replay":
             return ReplayCmd(ns.run_id)
         case "fork":
             inputs: dict[str, dict[str, Any]] = {}
             for step, key, value in ns.input:
                 inputs.setdefault(step, {})[key] = value
-            opts = RunOptions(wait=ns.wait, out=ns.out)
+            opts = _opts(ns)
             return ForkCmd(ns.run_id, ns.from_step, inputs, opts)
         case "approve":
             return ApproveCmd(ns.run_id, ns.step_id, by=ns.by)
@@ -341,7 +269,9 @@ def parse_line(line: str) -> Command:
         case "sandbox":
             return SandboxCmd(ns.action)
         case "models":
-            return ModelsCmd()
+            return ModelsCmd(check=ns.check)
+        case "skills":
+            return SkillsCmd()
         case "cluster":
             return _cluster_cmd(ns.action, ns.target)
         case _:

@@ -13,13 +13,15 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from sgr_jupyter._live import LiveFold, is_live_event, shown_reason, waiting_reason
 from sgr_jupyter.config import budget_policy
 from sgr_kernel.graph.mermaid import mermaid_node_id, plan_to_mermaid
 from sgr_kernel.models.plan import Plan
+from sgr_kernel.models.refs import RefError, resolve_inputs
 from sgr_kernel.models.status import StepStatus
 from sgr_kernel.runs import artifacts_in
 from sgr_kernel.trace.base import Record, RecordType
-from sgr_kernel.trace.state import RunState
+from sgr_kernel.trace.state import PLAN_STEP, RunState
 
 __all__ = ["RunFold"]
 
@@ -54,6 +56,7 @@ class RunFold:
         self.timeline: deque[dict[str, Any]] = deque(maxlen=window)
         self.log: deque[dict[str, Any]] = deque(maxlen=_LOG_WINDOW)
         self.records = 0
+        self.live = LiveFold()
         self._plan_seen: Plan | None = None
         self._dirty: set[str] = set()
         self._t0: float | None = None
@@ -77,10 +80,27 @@ class RunFold:
                 state.step(s.id)
         self.state = state
         self._t0 = state.created_ts
-        self._dirty.update(("mermaid", "states", "status", "budget"))
+        for sid, st in state.steps.items():
+            if st.status is StepStatus.RUNNING and st.started_ts is not None and self._t0:
+                self.live.started[sid] = round(st.started_ts - self._t0, 3)
+        self._dirty.update(("mermaid", "states", "status", "budget", "started"))
+
+    @property
+    def last_ts(self) -> float | None:
+        """Epoch seconds of the last logged record folded in."""
+        return self._t_last
+
+    @property
+    def t0(self) -> float | None:
+        """Epoch seconds of the run's start (its first record)."""
+        return self.state.created_ts or self._t0
 
     def apply(self, rec: Record) -> None:
-        """Fold one record in; records at or below the last seen seq are ignored (dedupe)."""
+        """Fold one record in; logged records at or below the last seen seq are ignored
+        (dedupe); live events, which repeat the last logged seq, are always taken."""
+        if is_live_event(rec, self.state.last_seq):
+            self._event(rec)
+            return
         if rec.seq <= self.state.last_seq:
             return
         self.records += 1
@@ -95,6 +115,8 @@ class RunFold:
             self._dirty.update(("mermaid", "states"))
         elif t is RecordType.STEP and rec.step is not None:
             self._dirty.update(("states", "timeline"))
+            if self.live.on_step(rec, self._t0 or rec.ts):
+                self._dirty.update(("started", "stream"))
             self.timeline.append(
                 {
                     "step": rec.step,
@@ -108,17 +130,25 @@ class RunFold:
         elif t is RecordType.USAGE:
             self._dirty.add("budget")
         elif t is RecordType.EVENT:
-            text = rec.data.get("text") or rec.data.get("line") or rec.data.get("message")
-            if rec.data.get("kind") == "progress":  # a remote job's report: bar-like text
-                fraction = rec.data.get("fraction")
-                pct = "" if fraction is None else f"{round(float(fraction) * 100)}% "
-                text = f"{pct}{rec.data.get('message') or ''}".strip() or "progress"
-            if text is None:
-                text = ", ".join(f"{k}={v}" for k, v in sorted(rec.data.items()))
-            self.log.append({"step": rec.step or "", "text": _short(str(text), 500)})
-            self._dirty.add("log")
+            self._event(rec)
         if t is RecordType.STEP:
             self._dirty.add("budget")  # steps launched and wall time move the meter
+
+    def _event(self, rec: Record) -> None:
+        t0 = self.t0 if self.t0 is not None else rec.ts
+        self._dirty |= self.live.on_event(rec, t0)
+        kind = rec.data.get("kind")
+        if kind == "token":
+            return  # tokens go to ``stream``; a line per token would flood the log window
+        text = rec.data.get("text") or rec.data.get("line") or rec.data.get("message")
+        if kind == "progress":  # a remote job's report: bar-like text
+            fraction = rec.data.get("fraction")
+            pct = "" if fraction is None else f"{round(float(fraction) * 100)}% "
+            text = f"{pct}{rec.data.get('message') or ''}".strip() or "progress"
+        if text is None:
+            text = ", ".join(f"{k}={v}" for k, v in sorted(rec.data.items()))
+        self.log.append({"step": rec.step or "", "text": _short(str(text), 500)})
+        self._dirty.add("log")
 
     # ------------------------------------------------------------ output
 
@@ -127,10 +157,33 @@ class RunFold:
         return self.state.plan
 
     def states(self) -> dict[str, str]:
-        return {k: v.status.value for k, v in self.state.steps.items()}
+        """The user's steps and their states (planning is not one of them)."""
+        return {k: v.status.value for k, v in self.state.steps.items() if k != PLAN_STEP}
 
     def waiting(self) -> list[str]:
-        return [k for k, v in self.state.steps.items() if v.status is StepStatus.WAITING_APPROVAL]
+        wait = StepStatus.WAITING_APPROVAL
+        return [k for k, v in self.state.steps.items() if v.status is wait and k != PLAN_STEP]
+
+    def resolved_inputs(self, step_id: str) -> tuple[dict[str, Any], list[str]]:
+        """A step's inputs with ``${...}`` filled from committed outputs, and the names of
+        those still waiting on a step that has not committed (shown as written)."""
+        plan = self.state.plan
+        if plan is None or step_id not in plan.step_ids:
+            return {}, []
+        outputs = {
+            k: v.output
+            for k, v in self.state.steps.items()
+            if v.status is StepStatus.COMMITTED and v.output is not None
+        }
+        resolved: dict[str, Any] = {}
+        pending: list[str] = []
+        for name, value in plan.step(step_id).inputs.items():
+            try:
+                resolved[name] = resolve_inputs(value, outputs)
+            except (RefError, KeyError, IndexError, TypeError, ValueError):
+                resolved[name] = value
+                pending.append(name)
+        return resolved, pending
 
     def mermaid(self) -> tuple[str, dict[str, str]]:
         """Mermaid structure (every node pending; live colours travel in ``states``)."""
@@ -167,16 +220,19 @@ class RunFold:
         duration = None
         if st.started_ts is not None and st.ended_ts is not None:
             duration = round(st.ended_ts - st.started_ts, 3)
+        inputs, pending = self.resolved_inputs(step_id)
         return {
             "id": step_id,
             "skill": spec.skill if spec else "",
             "status": st.status.value,
-            "inputs": _short(spec.inputs) if spec else {},
+            "inputs": _short(inputs),
+            "inputs_pending": pending,
             "depends_on": list(spec.depends_on) if spec else [],
             "requires_approval": bool(spec and spec.requires_approval),
+            "waiting_reason": waiting_reason(st),
             "attempts": st.attempt,
             "output": _short(st.output),
-            "error": st.failure.message if st.failure else (st.reason or ""),
+            "error": shown_reason(st),
             "errors": [f.message for f in st.failures][-5:],
             "llm_calls": st.usage.llm_calls,
             "tokens": st.usage.tokens,

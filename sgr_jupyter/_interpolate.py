@@ -1,5 +1,15 @@
 """``{name}`` fields in ``%%sgr`` cells: kernel variables filled into a task or a plan.
 
+The rule (docs/jupyter.md, "Braces in cells"):
+
+1. A field is ``{name}`` where ``name`` is a bare Python identifier. ``{a, b}``, ``{x:.2f}``,
+   ``{x!r}``, ``{"k": 1}``, ``{1}`` and ``${step.output.x}`` are never fields.
+2. Code is never rewritten: a step's ``code`` input is passed exactly as written, and so is
+   anything between backticks (inline code and fenced blocks) in a task or a plan's text. So
+   f-strings, dict and set literals and format specs in code reach the code as they are.
+3. ``{{name}}`` writes a literal ``{name}`` (the escape, outside code).
+4. A field naming no kernel variable is an error that says so and shows the escape.
+
 A task is text, so its fields are rendered into the text. A plan is filled in *after* it is
 parsed, and only in its values (the run's name, the steps' inputs): kernel data never becomes
 plan structure.
@@ -14,8 +24,11 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-__all__ = ["interpolate", "interpolate_plan"]
+__all__ = ["CODE_FIELDS", "interpolate", "interpolate_plan"]
 
+CODE_FIELDS = frozenset({"code"})
+"""Step inputs that hold source code: never interpolated."""
+_CODE_SPAN = re.compile(r"```[\s\S]*?(?:```|\Z)|`[^`\n]*`")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FIELD = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -45,7 +58,14 @@ def interpolate(text: str, namespace: Mapping[str, Any], *, as_plan: bool = Fals
             return json.dumps(value, default=str)
         return str(value)
 
-    return _FIELD.sub(sub, text)
+    parts: list[str] = []
+    pos = 0
+    for code in _CODE_SPAN.finditer(text):  # code between backticks is left as written
+        parts.append(_FIELD.sub(sub, text[pos : code.start()]))
+        parts.append(code.group(0))
+        pos = code.end()
+    parts.append(_FIELD.sub(sub, text[pos:]))
+    return "".join(parts)
 
 
 def _field_value(name: str, namespace: Mapping[str, Any]) -> Any:
@@ -83,6 +103,10 @@ def _as_data(value: Any) -> Any:
         return str(value)
 
 
+def _fill_inputs(inputs: dict[str, Any], namespace: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v if k in CODE_FIELDS else _fill(v, namespace) for k, v in inputs.items()}
+
+
 def interpolate_plan(data: Any, namespace: Mapping[str, Any]) -> Any:
     """Fill ``{name}`` fields into a *parsed* plan: the run's ``name`` and the steps' ``inputs``.
 
@@ -102,7 +126,7 @@ def interpolate_plan(data: Any, namespace: Mapping[str, Any]) -> Any:
     steps = out.get("steps")
     if isinstance(steps, list):
         out["steps"] = [
-            {**s, "inputs": _fill(s["inputs"], namespace)}
+            {**s, "inputs": _fill_inputs(s["inputs"], namespace)}
             if isinstance(s, dict) and isinstance(s.get("inputs"), dict)
             else s
             for s in steps

@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from sgr_jupyter._report import escape_mermaid_pre, static_record
+
 __all__ = ["main", "run_demo"]
 
 _REPO = Path(__file__).resolve().parents[1]
@@ -70,9 +72,9 @@ def run_demo(notebook: Path, out_dir: Path, *, scripted: bool = False) -> tuple[
                 os.environ.pop("SGR_HOME", None)
             else:
                 os.environ["SGR_HOME"] = env_home
-    nb.metadata.pop("widgets", None)
+    _finished_views(nb)
     html, _ = _offline_exporter(HTMLExporter).from_notebook_node(nb)
-    html = _REMOTE_SCRIPT.sub("", html)
+    html = escape_mermaid_pre(_REMOTE_SCRIPT.sub("", html))
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{notebook.stem}.html"
     path.write_text(html, encoding="utf-8")
@@ -85,6 +87,24 @@ def run_demo(notebook: Path, out_dir: Path, *, scripted: bool = False) -> tuple[
             if text.startswith(("run '", "strict replay")):
                 summary.append(text.splitlines()[0])
     return path, summary
+
+
+_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _finished_views(nb: Any) -> None:
+    """Replace each live RunView output with a static record of how its run ended (from the
+    widget state the execution saved): a report has no kernel, so nothing in it may look live."""
+    widgets = nb.metadata.pop("widgets", {}) or {}
+    models = widgets.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(_VIEW)
+            if not isinstance(view, dict):
+                continue
+            model = models.get(view.get("model_id"), {}).get("state")
+            if isinstance(model, dict) and "phase" in model:
+                out["data"] = static_record(model)
 
 
 # nbconvert's template loads require.js, MathJax and Mermaid from a CDN; the report must open

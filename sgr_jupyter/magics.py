@@ -17,9 +17,11 @@ from typing import Any, cast
 import traitlets as t
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from sgr_jupyter import _args as a
+from sgr_jupyter._answer import RunAnswer, answer_display, answer_of, fill_answer_slot
+from sgr_jupyter._context import notebook_context, with_context
 from sgr_jupyter._views import doctor_table, replay_table, result_view, runs_table, trace_views
 from sgr_jupyter.config import ApprovalMode, DurabilityName, SgrConfig, budget_policy
 from sgr_jupyter.session import RunController, Session
@@ -150,6 +152,9 @@ class SgrMagics(Magics):
                 return table
             case a.ResumeCmd(run_id=run_id, opts=opts):
                 kernel = self.session.kernel_for(run_id, cfg)
+                live = self._reattach(run_id, cfg, opts)
+                if live is not None:
+                    return result_view(live) if opts.wait else None
                 plan, name = self._known_plan(kernel, run_id)
                 return self._launch(cfg, kernel, lambda k: k.resume(run_id), opts, plan, name)
             case a.ForkCmd(run_id=run_id, from_step=step, inputs=inputs, opts=opts):
@@ -206,8 +211,14 @@ class SgrMagics(Magics):
                 )
             case a.SandboxCmd(action=action):
                 return self._cli("sandbox", action)
-            case a.ModelsCmd():
-                return self._cli("models")
+            case a.ModelsCmd(check=check):
+                from sgr_jupyter._catalog import models_table
+
+                return models_table(cfg, check=check)
+            case a.SkillsCmd():
+                from sgr_jupyter._catalog import skills_table
+
+                return skills_table()
             case a.ClusterCmd():
                 with _as_usage():
                     return self._cluster(cmd, cfg)
@@ -241,6 +252,14 @@ class SgrMagics(Magics):
             body = cmd.body
         else:
             body = a.interpolate(cmd.body, ns)
+            if cmd.context is not None:
+                context = notebook_context(
+                    cmd.context,
+                    ns.get("In") or [""],
+                    ns.get("Out") or {},
+                    getattr(self.shell, "execution_count", None),
+                )
+                body = with_context(body.strip(), context)
         budget = budget_policy(cfg.budget_dict) if cfg.budget else None
         task = None if cmd.plan else body.strip()
         name = cmd.name or (plan.name if plan is not None else None)
@@ -267,15 +286,17 @@ class SgrMagics(Magics):
             throttle_s=cfg.throttle_s,
             window=cfg.timeline_window,
             capabilities=_grants_of(kernel),
+            answer_format=opts.format,
         )
         ns = self.shell.user_ns if self.shell is not None else {}
 
         def on_done(ctl: RunController) -> None:
             if opts.out and ctl.error is None:
-                ns[opts.out] = ctl.result
+                ns[opts.out] = RunAnswer(ctl.result, answer_of(ctl, opts.format), opts.format)
 
         with _as_usage():
             ctl = self.session.launch(kernel, starter, view, on_done)
+        view.describe_start()
         if self.widget:  # only once the run exists: a refused plan leaves no dead widget
             display(view)
         view._on_approve = ctl.approve
@@ -283,6 +304,9 @@ class SgrMagics(Magics):
         view._artifact_reader = _artifact_reader(kernel, ctl.run_id)
         ns["_sgr"] = ctl
         if not opts.wait:
+            if self.widget:  # the answer goes below the widget when the run completes
+                slot = display(Markdown(""), display_id=True)
+                ctl.add_done_callback(lambda c: fill_answer_slot(slot, c, opts.format))
             return None
         try:
             ctl.wait()
@@ -291,7 +315,30 @@ class SgrMagics(Magics):
             raise
         except SgrUsageError as e:
             raise UsageError(str(e)) from None
+        shown = answer_display(answer_of(ctl, opts.format), opts.format)
+        if shown is not None:
+            display(shown)
         return result_view(ctl)
+
+    def _reattach(self, run_id: str, cfg: SgrConfig, opts: a.RunOptions) -> RunController | None:
+        """A run still live in this kernel: a new view on it (from its state, then live)."""
+        view = RunView(
+            throttle_s=cfg.throttle_s, window=cfg.timeline_window, answer_format=opts.format
+        )
+        ctl = self.session.attach(run_id, view)
+        if ctl is None:
+            return None
+        view._on_approve = ctl.approve
+        view._on_deny = lambda step: ctl.deny(step, reason="denied in the widget")
+        view._artifact_reader = _artifact_reader(self.session.kernel_for(run_id, cfg), run_id)
+        if self.widget:
+            display(view)
+        if self.shell is not None:
+            self.shell.user_ns["_sgr"] = ctl
+        if opts.wait:
+            with contextlib.suppress(Exception):  # its own cell reports how it ended
+                ctl.wait()
+        return ctl
 
     # ------------------------------------------------------------ cluster
 

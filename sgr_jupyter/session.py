@@ -153,6 +153,12 @@ class RunController:
         name = self.view.name if self.view is not None else ""
         return f"<sgr run {name!r}: {self.status}>"
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """Displayed again (``_sgr`` in a cell): a new view, live while the run lives here."""
+        from sgr_jupyter._reattach import view_of
+
+        return view_of(self)._repr_mimebundle_(**kwargs)
+
 
 class Session:
     """Owns one event-loop thread and the kernels that run on it, one per distinct config."""
@@ -294,6 +300,7 @@ class Session:
                 view.run_id = handle.run_id
                 unsubscribe = handle.subscribe(lambda rec: view.feed(rec, self._later))
                 view.seed(copy.deepcopy(handle.state))  # what was logged before subscribing
+                asyncio.get_running_loop().create_task(_heartbeat(view, ctl))
             else:
                 unsubscribe = None
             asyncio.get_running_loop().create_task(self._watch(handle, ctl, unsubscribe))
@@ -302,6 +309,35 @@ class Session:
         run_id = self.call(go)
         self._owner[run_id] = kernel
         self.runs[run_id] = ctl
+        return ctl
+
+    def attach(self, run_id: str, view: RunView) -> RunController | None:
+        """Feed a new ``view`` from a run live in this session: its state now, then its
+        records as they come (a re-executed cell, ``%sgr resume`` of a run that never
+        stopped). ``None`` when the run is not live here (resume it instead)."""
+        ctl, kernel = self.runs.get(run_id), self._owner.get(run_id)
+        if ctl is None or ctl.done or kernel is None:
+            return None
+
+        async def go() -> bool:
+            handle = kernel.handle(run_id)
+            if handle is None or ctl.done:
+                return False
+            unsubscribe = handle.subscribe(lambda rec: view.feed(rec, self._later))
+            view.seed(copy.deepcopy(handle.state))
+            view.run_id = run_id
+
+            def detach(c: RunController) -> None:
+                unsubscribe()
+                view.flush()
+
+            ctl.add_done_callback(detach)
+            asyncio.get_running_loop().create_task(_heartbeat(view, ctl))
+            return True
+
+        if not self.call(go):
+            return None
+        ctl.view = view
         return ctl
 
     def _later(self, delay_s: float, fn: Callable[[], None]) -> None:
@@ -322,6 +358,20 @@ class Session:
             if unsubscribe is not None:
                 unsubscribe()
         ctl._finish(result, None)
+
+
+HEARTBEAT_S = 2.0
+"""How often a live view's ``heartbeat`` moves (the front end calls a view whose heartbeat
+stood still for ~4 beats disconnected)."""
+
+
+async def _heartbeat(view: RunView, ctl: RunController) -> None:
+    """Tick the view's heartbeat until its run stops in this kernel (ends, pauses, or is
+    interrupted); a kernel that dies stops it too, which is what the front end watches."""
+    while not ctl.done:
+        await asyncio.sleep(HEARTBEAT_S)
+        if not ctl.done:
+            view.beat()
 
 
 def _on_process_exit(session: Session) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,7 +19,9 @@ from typing import Any, ClassVar
 import anywidget
 import traitlets as t
 
+from sgr_jupyter._answer import AnswerFormat, final_answer, render_answer
 from sgr_jupyter._fold import RunFold
+from sgr_jupyter._live import errors_of, phase_of, waiting_reason
 from sgr_jupyter._paths import mermaid_bundle
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.safety import safe_text
@@ -59,6 +62,37 @@ class RunView(anywidget.AnyWidget):
     ).tag(sync=True)
     detail = t.Dict(help="Detail of the selected step.").tag(sync=True)
     notice = t.Unicode("", help="The last message for the user (e.g. a refusal).").tag(sync=True)
+    # The live contract (docs/jupyter.md, "Widget model"): what the front end renders.
+    phase = t.Unicode(
+        "PLANNING",
+        help="The header's state: PLANNING, RUNNING, WAITING_FOR_APPROVAL, PAUSED, COMPLETED, "
+        "FAILED, CANCELLED or INTERRUPTED.",
+    ).tag(sync=True)
+    progress = t.Dict(
+        help="Step id -> {fraction: float|None, message, metrics, t: run seconds}."
+    ).tag(sync=True)
+    stream = t.Dict(
+        help="Step id -> the tail (<= 4,000 chars) of the model's streamed text; "
+        "'__plan__' for planning."
+    ).tag(sync=True)
+    started = t.Dict(help="Step id -> run seconds when its current attempt began.").tag(sync=True)
+    elapsed = t.Float(0.0, help="Run seconds at the last flush.").tag(sync=True)
+    t0 = t.Float(0.0, help="Epoch seconds when the run began (0 before it exists).").tag(sync=True)
+    answer = t.Unicode("", help="The final answer (Markdown source) once the run completes.").tag(
+        sync=True
+    )
+    answer_format = t.Unicode("markdown", help="markdown | text | json: how to show answer.").tag(
+        sync=True
+    )
+    heartbeat = t.Int(0, help="Incremented every 2 s by the kernel while the run lives in it.").tag(
+        sync=True
+    )
+    errors = t.Dict(
+        help="Step id -> {type, message, traceback, attempt, retried, why_not_retried}."
+    ).tag(sync=True)
+    approvals = t.Dict(
+        help="Step id -> why it waits for approval, in plain words (for each waiting step)."
+    ).tag(sync=True)
 
     def __init__(
         self,
@@ -72,9 +106,10 @@ class RunView(anywidget.AnyWidget):
         on_deny: Callable[[str], None] | None = None,
         artifact_reader: Callable[[str], bytes] | None = None,
         capabilities: Callable[[Plan], dict[str, list[str]]] | None = None,
+        answer_format: AnswerFormat = "markdown",
         **kwargs: Any,
     ) -> None:
-        super().__init__(name=name, **kwargs)
+        super().__init__(name=name, answer_format=answer_format, **kwargs)
         self.fold = RunFold(budget, window=window)
         self.throttle_s = throttle_s
         self.flushes = 0
@@ -83,6 +118,7 @@ class RunView(anywidget.AnyWidget):
         self._on_approve, self._on_deny = on_approve, on_deny
         self._artifact_reader = artifact_reader
         self._capabilities = capabilities
+        self._given_plan = plan
         if plan is not None:
             self.fold.set_plan(plan)
         self.flush()
@@ -150,12 +186,51 @@ class RunView(anywidget.AnyWidget):
             if "status" in dirty:
                 self.status = fold.state.status.value
                 self.reason = fold.state.reason or ""
+                if fold.state.status.value == "COMPLETED" and not self.answer:
+                    self.answer = self.answer_text()
+            if dirty & {"states", "status", "mermaid"}:
+                self.phase = phase_of(fold.state)
+                self.errors = errors_of(fold.state)
+                self.approvals = {
+                    sid: waiting_reason(fold.state.steps[sid]) for sid in self.waiting
+                }
+            live = fold.live
+            if "progress" in dirty:
+                self.progress = {k: dict(v) for k, v in live.progress.items()}
+            if "stream" in dirty:
+                self.stream = dict(live.stream)
+            if "started" in dirty:
+                self.started = dict(live.started)
+            self._clock_locked()
             if fold.state.run_id and self.run_id != fold.state.run_id:
                 self.run_id = fold.state.run_id
             if fold.state.name and not self.name:
                 self.name = fold.state.name
             if self.selected and ("states" in dirty or "budget" in dirty):
                 self.detail = self._detail(self.selected)
+
+    def _clock_locked(self) -> None:
+        st = self.fold.state
+        t0 = self.fold.t0
+        if t0 is None:
+            return
+        if self.t0 != t0:
+            self.t0 = t0
+        stopped = st.status.terminal or st.status.value in ("PAUSED", "INTERRUPTED")
+        end = (st.ended_ts or self.fold.last_ts or t0) if stopped else time.time()
+        self.elapsed = round(max(0.0, end - t0), 3)
+
+    def beat(self) -> None:
+        """One heartbeat: the session calls it every 2 s while the run lives in this kernel."""
+        with self._lock, self.hold_sync():
+            self.heartbeat += 1
+            self._clock_locked()
+
+    def answer_text(self) -> str:
+        """The run's final answer in this view's format ('' until the run has one)."""
+        outputs = {k: v.output for k, v in self.fold.state.steps.items() if v.output is not None}
+        fmt: AnswerFormat = self.answer_format  # type: ignore[assignment]
+        return render_answer(final_answer(self.fold.plan, outputs), fmt)
 
     # ------------------------------------------------------------ front-end messages
 
@@ -224,11 +299,17 @@ class RunView(anywidget.AnyWidget):
                 head += f", {done}/{len(rows)} steps committed"
             return head, rows
 
+    def describe_start(self) -> None:
+        """Name the run in the static forms once it exists (its name, not its progress)."""
+        with self._lock:
+            self._static = self._static_forms()
+
     def _static_forms(self) -> tuple[str, str]:
-        plan = self.fold.plan
-        name = self.name or (plan.name if plan is not None else "") or "run"
+        plan = self._given_plan
+        named = self.name or self.fold.state.name
+        name = named or (plan.name if plan is not None else "") or "run"
         if plan is None:
-            head, rows = f"RunView {name!r}: the plan is being made", []
+            head, rows = f"RunView {name!r}: a task, planned by the model when the run starts", []
         else:
             head = f"RunView {name!r}: {len(plan.steps)} step(s)"
             rows = [(s.id, s.skill) for s in plan.steps]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sgr_kernel import _cli_boundary as cb
+from sgr_kernel._cli_stream import stream_tokens
 from sgr_kernel.engine.base import RunConfig
 from sgr_kernel.engine.kernel import Kernel, KernelConfig, RunHandle
 from sgr_kernel.errors import SgrUsageError
@@ -86,6 +87,7 @@ def _human_report(data: dict[str, Any]) -> str:
 
 
 async def _finish(args: argparse.Namespace, kernel: Kernel, handle: RunHandle) -> int:
+    stream_tokens(handle, json_mode=bool(args.json))  # live, on a TTY only
     with _interruptible(kernel, handle.run_id) as caught:
         result = await handle.wait()
     data = _report(Runs(kernel), result.run_id)

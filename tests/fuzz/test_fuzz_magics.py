@@ -24,7 +24,8 @@ FLAGS = ["--plan", "--wait", "--name", "--provider", "--model", "--approval", "-
          "--budget-tokens", "--budget-usd", "--budget-wall", "--budget-steps",
          "--budget-llm-calls", "--out", "--help", "-h", "--bogus", "runs", "show", "fork",
          "--from", "--input", "approve", "deny", "cancel", "resume", "replay", "--limit",
-         "sandbox", "config", "doctor"]  # fmt: skip
+         "sandbox", "config", "doctor", "--context", "--format", "In[2]", "In[", "json",
+         "skills", "models", "--check"]  # fmt: skip
 TOKENS = st.one_of(
     st.sampled_from(FLAGS), NUMBER_TEXT, st.text(max_size=12), st.just('"'), st.just("'")
 )

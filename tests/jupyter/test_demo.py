@@ -22,7 +22,13 @@ def _check_report(report: Path) -> str:
 def test_demo_writes_an_html_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--out", str(tmp_path), "--scripted"]) == 0
     report = tmp_path / "01_quickstart.html"
-    assert "Paris." in _check_report(report)
+    html = _check_report(report)
+    assert "Paris." in html
+    # A finished, static record: no live-looking widget text, DAG labels keep their breaks
+    # (a raw <br/> inside pre.mermaid would be an element, and the label would lose it).
+    assert "the plan is being made" not in html
+    assert "Finished run 'greeting': COMPLETED, 2/2 steps committed" in html
+    assert 's_hello["hello&lt;br/&gt;format"]' in html and "hello<br/>format" not in html
     out = capsys.readouterr().out
     assert f"report: {report}" in out and "COMPLETED" in out
 

@@ -24,10 +24,17 @@ from sgr_kernel.errors import (
     StepError,
     StepTimeout,
 )
-from sgr_kernel.models.policies import BudgetPolicy, RetryPolicy
+from sgr_kernel.models.failure import FailureRecord
+from sgr_kernel.models.policies import NEVER_RETRIED, BudgetPolicy, RetryPolicy
 from sgr_kernel.trace.state import Usage
 
-__all__ = ["BudgetGuard", "CircuitBreaker", "ReliabilityEngine", "run_in_process"]
+__all__ = [
+    "BudgetGuard",
+    "CircuitBreaker",
+    "ReliabilityEngine",
+    "run_in_process",
+    "why_not_retried",
+]
 
 T = TypeVar("T")
 
@@ -125,7 +132,10 @@ class ReliabilityEngine:
 
         ``in_doubt`` means a non-idempotent side effect started and its outcome is unknown.
         """
-        if in_doubt or attempt >= policy.max_attempts or not self.retryable(error):
+        if in_doubt or attempt >= policy.max_attempts:
+            return None
+        names = [c.__name__ for c in type(error).__mro__]
+        if not policy.allows(names, self.retryable(error)):
             return None
         delay = policy.delay(attempt, self.entropy.random())
         hint = getattr(error, "retry_after_s", None)
@@ -205,3 +215,35 @@ async def run_in_process(fn: Callable[[Any], T], arg: Any, timeout_s: float | No
         if proc.is_alive() and proc.pid is not None:
             os.kill(proc.pid, signal.SIGKILL)
         await asyncio.get_running_loop().run_in_executor(None, proc.join, 5)
+
+
+def why_not_retried(policy: RetryPolicy | None, failure: FailureRecord) -> str:
+    """Why a failed attempt was not retried, in words a user can act on (from the log alone).
+
+    ``policy`` is the step's retry policy (``None``: the default). Matches the decision of
+    :meth:`ReliabilityEngine.next_delay` by type name, which is what the log keeps.
+    """
+    policy = policy or RetryPolicy()
+    kind = failure.type
+    if kind == "SideEffectInDoubt":
+        return (
+            "its side effect may already have happened, so it is not repeated automatically; "
+            "check the effect, then resume and approve the step to do it again"
+        )
+    if kind in NEVER_RETRIED:
+        return f"{kind} is never retried: a person, a policy or a budget stopped it"
+    if kind in policy.no_retry_on:
+        return f"the plan's retry policy lists {kind} in no_retry_on"
+    if not policy.allows([kind], failure.retryable):
+        return (
+            f"{kind} is not retried: it is deterministic (the same code and inputs fail the same "
+            "way again); fix the cause and fork or rerun, or add "
+            f"{kind} to the step's retry.retry_on if it can pass on another try"
+        )
+    if failure.attempt >= policy.max_attempts:
+        n = policy.max_attempts
+        return (
+            f"all {n} attempt{'s' if n != 1 else ''} allowed by the step's retry.max_attempts "
+            "were used"
+        )
+    return ""

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+from collections.abc import Sequence
 
-__all__ = ["BudgetPolicy", "RetryPolicy"]
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["NEVER_RETRIED", "BudgetPolicy", "RetryPolicy"]
+
+NEVER_RETRIED = frozenset(
+    {"ApprovalDenied", "CapabilityDenied", "BudgetExceeded", "SideEffectInDoubt", "ResumeMismatch"}
+)
+"""Error types no plan can ask to retry: a human or policy said no, a budget ran out, a
+side effect may have happened, or a resumed step disagrees with its log."""
+_TYPE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 
 
 class RetryPolicy(BaseModel):
@@ -17,6 +27,42 @@ class RetryPolicy(BaseModel):
     max_backoff_s: float = Field(30.0, ge=0, le=86400, description="Cap on any one delay.")
     multiplier: float = Field(2.0, ge=1, le=100, description="Growth of the delay per attempt.")
     jitter: float = Field(0.2, ge=0, le=1, description="Fraction of the delay drawn at random.")
+    retry_on: tuple[str, ...] = Field(
+        (),
+        max_length=32,
+        description="Error type names retried even though their type is not retryable (e.g. "
+        "SandboxExecutionError for code that fails now and then); a name matches the error's "
+        "class or any of its bases.",
+    )
+    no_retry_on: tuple[str, ...] = Field(
+        (),
+        max_length=32,
+        description="Error type names never retried, even though their type is retryable.",
+    )
+
+    @field_validator("retry_on", "no_retry_on")
+    @classmethod
+    def _names(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for name in names:
+            if not _TYPE_NAME.match(name):
+                raise ValueError(f"{name[:60]!r} is not an error type name (e.g. SkillFailed)")
+        forced = sorted(set(names) & NEVER_RETRIED)
+        if forced:
+            raise ValueError(
+                f"{', '.join(forced)} can never be retried (a denial, a budget stop, an effect "
+                "in doubt or a log mismatch); remove it from retry_on"
+            )
+        return names
+
+    def allows(self, type_names: Sequence[str], retryable: bool) -> bool:
+        """Whether an error may be retried: its type's own answer, overridden by the lists.
+
+        ``type_names``: the error's class name, then its bases' names (any order).
+        """
+        names = set(type_names)
+        if names & NEVER_RETRIED or names & set(self.no_retry_on):
+            return False
+        return retryable or bool(names & set(self.retry_on))
 
     def delay(self, attempt: int, unit_random: float) -> float:
         """Delay after failed ``attempt`` (1-based); ``unit_random`` in [0, 1) from the context."""

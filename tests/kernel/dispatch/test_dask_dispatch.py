@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dask_procs import wait_until
 from remote_helpers import commits, progress_events, remote_plan, starts
 
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
@@ -199,3 +200,34 @@ def test_step_retries_of_a_failed_remote_job_run_it_afresh(tmp_path: Path, embed
     assert list(ok.values()) == [1] and list(committed.values()) == [1]
     assert list(starts(log).values()) == [3]  # same idempotency key, three executions
     assert k.show(result.run_id).steps[0].attempts == 3
+
+
+def test_a_burst_of_jobs_is_held_in_batches_and_nothing_stays_held(embedded: Any) -> None:
+    from sgr_kernel.models.remote import RemoteJobSpec
+
+    n = 300
+
+    async def one(i: int) -> dict[str, Any]:
+        spec = RemoteJobSpec(
+            job_type="sgr_test_work", idempotency_key=f"burst:{i}", params={"x": i}
+        )
+        h = await embedded.submit(spec)
+        try:
+            return await embedded.result(h, timeout_s=120)
+        finally:
+            await embedded.release(h)
+
+    async def go() -> list[dict[str, Any]]:
+        return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+    before = embedded._holds.round_trips
+    results = asyncio.run(go())
+    assert [r["y"] for r in results] == [i * i for i in range(n)]
+
+    def held() -> list[str]:
+        return [k for k in embedded.client.list_datasets() if str(k).startswith("sgr/burst:")]
+
+    wait_until("the burst's holds to be dropped", lambda: not held(), limit_s=30)
+    trips = embedded._holds.round_trips - before
+    assert trips < n  # one publish and one unpublish per job would be 2 * n
+    print(f"FIGURE burst jobs={n} hold_round_trips={trips} held_after=0")
