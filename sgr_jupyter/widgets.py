@@ -60,6 +60,21 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
     ).tag(sync=True)
     detail = t.Dict(help="Detail of the selected step.").tag(sync=True)
     notice = t.Unicode("", help="The last message for the user (e.g. a refusal).").tag(sync=True)
+    # Live-progress traits the front end renders (labextension/src/widget/runview.ts).
+    progress = t.Dict(help="Step id -> {fraction, message, metrics, t}.").tag(sync=True)
+    stream = t.Dict(help="Step id -> tail of streamed text; '__plan__' = planning.").tag(sync=True)
+    started = t.Dict(help="Step id -> run seconds when its current attempt began.").tag(sync=True)
+    elapsed = t.Float(0.0, help="Run seconds at the last flush.").tag(sync=True)
+    t0 = t.Float(0.0, help="Epoch seconds of the run's start.").tag(sync=True)
+    phase = t.Unicode("", help="PLANNING, RUNNING, WAITING_FOR_APPROVAL, ...").tag(sync=True)
+    answer = t.Unicode("", help="The final answer (Markdown).").tag(sync=True)
+    answer_format = t.Unicode("markdown", help="How the answer is written.").tag(sync=True)
+    heartbeat = t.Int(0, help="Bumped every 2 s by the kernel while the run is live.").tag(
+        sync=True
+    )
+    errors = t.Dict(help="Step id -> {type, message, traceback, retried, why_not_retried}.").tag(
+        sync=True
+    )
 
     def __init__(
         self,
