@@ -27,6 +27,7 @@ function fakeMermaid(w = 400, h = 300) {
 
 /** An anywidget model stand-in: get / on / off / send, and `set` that fires change events. */
 class FakeModel implements IModel {
+  widget_manager?: IModel["widget_manager"];
   data: Record<string, unknown>;
   sent: unknown[] = [];
   private handlers = new Map<string, Set<(...a: unknown[]) => void>>();
@@ -188,6 +189,31 @@ describe('RunView widget', () => {
     m.set('answer', '**Paris** is the capital.<script>x()</script>');
     expect(root.querySelector('.sgr-answer strong')?.textContent).toBe('Paris');
     expect(root.querySelector('.sgr-answer script')).toBeNull();
+    dispose();
+  });
+});
+
+describe('RunView and its kernel', () => {
+  it('a kernel restart is seen at once, even without a heartbeat', async () => {
+    const listeners: ((s: unknown, st: string) => void)[] = [];
+    const kernel = {
+      statusChanged: {
+        connect: (cb: (s: unknown, st: string) => void) => listeners.push(cb),
+        disconnect: () => undefined
+      }
+    };
+    const m = new FakeModel({
+      run_id: 'r-9', status: 'RUNNING', mermaid: MERMAID, states: {}, waiting: ['b'], heartbeat: 0
+    });
+    m.widget_manager = { kernel };
+    const root = document.createElement('div');
+    const dispose = widget.render({ model: m, el: root });
+    expect(root.querySelector<HTMLElement>('.sgr-rv')?.dataset.sgrPhase).toBe('WAITING_FOR_APPROVAL');
+    listeners.forEach(cb => cb(kernel, 'busy'));
+    expect(root.querySelector<HTMLElement>('.sgr-rv')?.dataset.sgrPhase).toBe('WAITING_FOR_APPROVAL');
+    listeners.forEach(cb => cb(kernel, 'restarting'));
+    expect(root.querySelector<HTMLElement>('.sgr-rv')?.dataset.sgrPhase).toBe('DISCONNECTED');
+    expect(root.textContent).toContain('%sgr resume r-9');
     dispose();
   });
 });

@@ -64,6 +64,9 @@ export class DagView {
   private expanded = false;
   private seq = 0;
   private down: { x: number; y: number } | null = null;
+  /** Re-fit when the box changes size, until the user zooms or pans. */
+  private autoFit = true;
+  private resize: ResizeObserver | null = null;
 
   constructor(private readonly opts: IDagOptions) {
     this.node = document.createElement('div');
@@ -79,8 +82,8 @@ export class DagView {
     const bar = document.createElement('div');
     bar.className = 'sgr-dag-bar';
     bar.append(
-      button('+', 'Zoom in (or Ctrl + wheel)', 'sgr-dag-zoomin', () => this.pz?.zoomIn()),
-      button('−', 'Zoom out (or Ctrl + wheel)', 'sgr-dag-zoomout', () => this.pz?.zoomOut()),
+      button('+', 'Zoom in (or Ctrl + wheel)', 'sgr-dag-zoomin', () => this.zoomBy(true)),
+      button('−', 'Zoom out (or Ctrl + wheel)', 'sgr-dag-zoomout', () => this.zoomBy(false)),
       button('Fit', 'Fit the DAG, keeping labels readable', 'sgr-dag-fit', () => this.fit()),
       this.expandBtn
     );
@@ -88,11 +91,30 @@ export class DagView {
     // Wheel zooms with Ctrl (or always when expanded); otherwise the notebook scrolls.
     this.viewport.addEventListener('wheel', e => {
       if (this.pz && (e.ctrlKey || e.metaKey || this.expanded)) {
+        this.autoFit = false;
         this.pz.zoomWithWheel(e);
       }
     });
     // A click selects a step; the end of a drag does not.
-    this.viewport.addEventListener('pointerdown', e => (this.down = { x: e.clientX, y: e.clientY }), true);
+    this.viewport.addEventListener(
+      'pointerdown',
+      e => {
+        this.down = { x: e.clientX, y: e.clientY };
+        this.autoFit = false;
+      },
+      true
+    );
+    if (typeof ResizeObserver !== 'undefined') {
+      let last = '';
+      this.resize = new ResizeObserver(() => {
+        const now = `${this.viewport.clientWidth}x${this.viewport.clientHeight}`;
+        if (now !== last && this.autoFit) {
+          last = now;
+          this.fit();
+        }
+      });
+      this.resize.observe(this.viewport);
+    }
     this.viewport.addEventListener('click', e => {
       const moved = this.down ? Math.hypot(e.clientX - this.down.x, e.clientY - this.down.y) : 0;
       const g = (e.target as Element).closest?.('[data-sgr-step]');
@@ -105,6 +127,7 @@ export class DagView {
 
   dispose(): void {
     document.removeEventListener('keydown', this.onKey);
+    this.resize?.disconnect();
     this.pz?.destroy();
   }
 
@@ -234,6 +257,16 @@ export class DagView {
     });
   }
 
+  private zoomBy(into: boolean): void {
+    this.autoFit = false;
+    if (into) {
+      this.pz?.zoomIn();
+    } else {
+      this.pz?.zoomOut();
+    }
+    this.node.dataset.sgrScale = (this.pz?.getScale() ?? 1).toFixed(3);
+  }
+
   /** The scale at which labels are READABLE_PX: never fit below it. */
   readableScale(): number {
     const label = this.stage.querySelector('.nodeLabel, .label, text');
@@ -255,8 +288,11 @@ export class DagView {
     const top = s * h < ch ? (ch - s * h) / 2 : 8;
     const x = (left - (w / 2) * (1 - s)) / s;
     const y = (top - (h / 2) * (1 - s)) / s;
+    // Panzoom pans to its start values once after creation (a timeout): make them ours.
+    this.pz.setOptions({ startScale: s, startX: x, startY: y });
     this.pz.zoom(s, { animate: false, force: true });
     this.pz.pan(x, y, { animate: false, force: true });
+    this.autoFit = true;
     this.node.dataset.sgrScale = s.toFixed(3);
   }
 

@@ -27,7 +27,22 @@ export interface IModel {
   on(event: string, cb: (...args: any[]) => void): void; // eslint-disable-line @typescript-eslint/no-explicit-any
   off(event: string, cb: (...args: any[]) => void): void; // eslint-disable-line @typescript-eslint/no-explicit-any
   send(content: unknown, callbacks?: unknown, buffers?: unknown): void;
+  /** ipywidgets' manager; in JupyterLab it holds the kernel connection. */
+  widget_manager?: { kernel?: IKernelLike | null };
 }
+
+/** The part of a Lab kernel connection the view watches (its status, its end). */
+interface ISignalLike<T> {
+  connect(cb: (sender: unknown, arg: T) => void): unknown;
+  disconnect(cb: (sender: unknown, arg: T) => void): unknown;
+}
+interface IKernelLike {
+  statusChanged?: ISignalLike<string>;
+  disposed?: ISignalLike<void>;
+}
+
+/** Kernel states after which this view's comm is gone for good. */
+const KERNEL_GONE = new Set(['restarting', 'autorestarting', 'dead', 'terminating']);
 
 const TICK_MS = 1000;
 
@@ -161,7 +176,9 @@ function render({ model, el: root }: { model: IModel; el: HTMLElement }): () => 
   function paintLive(): void {
     const now = performance.now();
     const t = runClock.now(now);
-    clock.textContent = t > 0 ? `${t.toFixed(t < 10 ? 1 : 0)} s` : '';
+    // Only a kernel that sends the run's clock gets one shown (never the page's own age).
+    const timed = get('t0', 0) > 0 || get('elapsed', 0) > 0;
+    clock.textContent = timed && t > 0 ? `${t.toFixed(t < 10 ? 1 : 0)} s` : '';
     const states = get<Record<string, string>>('states', {});
     const started = get<Record<string, number>>('started', {});
     const progress = get<Record<string, IProgress>>('progress', {});
@@ -359,10 +376,23 @@ function render({ model, el: root }: { model: IModel; el: HTMLElement }): () => 
   for (const [ev, fn] of handlers) {
     model.on(ev, fn);
   }
+  // JupyterLab: a restart or shutdown of the kernel that ran this view ends its comm; the
+  // view says so at once (the heartbeat covers every other way a kernel goes).
+  const kernel = model.widget_manager?.kernel ?? null;
+  const onStatus = (_: unknown, st: string): void => {
+    if (KERNEL_GONE.has(st)) {
+      onClosed();
+    }
+  };
+  const onDisposed = (): void => onClosed();
+  kernel?.statusChanged?.connect(onStatus);
+  kernel?.disposed?.connect(onDisposed);
   watch.beat(get('heartbeat', 0), performance.now());
   everything();
   const timer = window.setInterval(check, TICK_MS);
   return () => {
+    kernel?.statusChanged?.disconnect(onStatus);
+    kernel?.disposed?.disconnect(onDisposed);
     window.clearInterval(timer);
     dag.dispose();
     for (const [ev, fn] of handlers) {
