@@ -66,6 +66,7 @@ export class DagView {
   private down: { x: number; y: number } | null = null;
   /** Re-fit when the box changes size, until the user zooms or pans. */
   private autoFit = true;
+  private home: { parent: Node; next: Node | null } | null = null;
   private resize: ResizeObserver | null = null;
 
   constructor(private readonly opts: IDagOptions) {
@@ -126,6 +127,9 @@ export class DagView {
   }
 
   dispose(): void {
+    if (this.expanded) {
+      this.setExpanded(false);
+    }
     document.removeEventListener('keydown', this.onKey);
     this.resize?.disconnect();
     this.pz?.destroy();
@@ -298,6 +302,15 @@ export class DagView {
 
   /** Fill the window with the DAG (and back). */
   setExpanded(on: boolean): void {
+    // Lab's panels contain their children (CSS containment), which would bound a fixed box to
+    // the notebook: the expanded DAG moves to the page's body, and back where it was.
+    if (on && !this.expanded && this.node.parentNode && this.node.ownerDocument.body) {
+      this.home = { parent: this.node.parentNode, next: this.node.nextSibling };
+      this.node.ownerDocument.body.appendChild(this.node);
+    } else if (!on && this.expanded && this.home) {
+      this.home.parent.insertBefore(this.node, this.home.next);
+      this.home = null;
+    }
     this.expanded = on;
     this.node.classList.toggle('sgr-dag-expanded', on);
     this.expandBtn.textContent = on ? '✕' : '⤢';
