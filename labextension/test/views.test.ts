@@ -91,6 +91,6 @@ describe('runs list meta', () => {
   });
   it('falls back to created_ts / ended_ts from an older server', () => {
     expect(runMeta(base, 2000)).toMatch(/took 12 s · 3\/3 steps$/);
-    expect(runMeta({ ...base, status: 'RUNNING', ended_ts: null }, 1030)).toContain('running 30 s');
+    expect(runMeta({ ...base, status: 'RUNNING', ended_ts: null }, 1030)).toContain('30 s so far');
   });
 });

@@ -304,3 +304,61 @@ def test_live_progress_failure_and_answer(lab_server: LabServer, browser: Browse
         f"external_requests={len(browser.external)} console_errors={len(browser.console_errors)}"
     )
     assert browser.external == [], browser.external
+
+
+PANEL_TAB = ".jp-SideBar .lm-TabBar-tab[data-id='sgr-runs-panel']"
+
+
+def test_the_side_panel_lists_times_and_reads_a_big_plan(
+    lab_server: LabServer, browser: Browser
+) -> None:
+    page = browser.page
+    n = 120
+    cell = big_plan_cell(n, 6).replace("name: big", "name: panel-big")
+    name = lab_server.write_notebook("panelbig.ipynb", ["%load_ext sgr_jupyter", cell])
+    open_notebook(browser, lab_server, name)
+    run_all(browser)
+    page.locator(".sgr-rv [data-sgr-run-status='COMPLETED']").wait_for(timeout=120_000)
+    page.locator(PANEL_TAB).click()
+    row = page.locator(".sgr-Panel-run", has_text="panel-big").first
+    row.wait_for(timeout=30_000)
+    meta = row.locator(".sgr-Panel-when").inner_text()
+    # Start time, duration and the plan's own step count (no internal planning step).
+    assert meta.startswith("started ") and " · took " in meta, meta
+    assert meta.endswith(f"{n}/{n} steps") or f"{n}/{n} steps committed" in meta, meta
+    doc_shot(page, "side-panel")
+
+    row.click()
+    dag = ".sgr-Panel-dag"
+    page.locator(f"{dag}[data-sgr-rendered='1'] svg").wait_for(timeout=120_000)
+    page.wait_for_timeout(500)
+    fitted = page.evaluate(LABEL_PX, [dag, True])
+    assert fitted["n"] > 0 and fitted["min"] >= READABLE, fitted
+    doc_shot(page, "side-panel-run")
+    # A click on a node in view opens that step's details in the list below.
+    step = page.evaluate(
+        """(scope) => { const box = document.querySelector(scope + ' .sgr-dag-viewport')
+             .getBoundingClientRect();
+           for (const g of document.querySelectorAll(scope + ' g.node[data-sgr-step]')) {
+             const r = g.getBoundingClientRect();
+             if (r.left > box.left && r.right < box.right && r.top > box.top
+                 && r.bottom < box.bottom) return g.getAttribute('data-sgr-step'); }
+           return null; }""",
+        dag,
+    )
+    assert step is not None
+    page.locator(f"{dag} g.node[data-sgr-step='{step}']").click()
+    page.locator(f".sgr-Panel-step[data-step-id='{step}'][open]").wait_for(timeout=10_000)
+    page.locator(f"{dag} .sgr-dag-expand").click()
+    big = ".sgr-dag.sgr-dag-expanded"
+    page.locator(big).wait_for(timeout=10_000)
+    page.wait_for_timeout(400)
+    expanded = page.evaluate(LABEL_PX, [big, True])
+    assert expanded["n"] > fitted["n"] and expanded["min"] >= READABLE, (expanded, fitted)
+    page.keyboard.press("Escape")
+    print(
+        f"FIGURE panel_big steps={n} label_px_fitted={fitted['min']:.1f} "
+        f"label_px_expanded={expanded['min']:.1f} labels_in_view_fitted={fitted['n']} "
+        f"labels_in_view_expanded={expanded['n']} external_requests={len(browser.external)}"
+    )
+    assert browser.external == [], browser.external

@@ -66,7 +66,9 @@ export class DagView {
   private down: { x: number; y: number } | null = null;
   /** Re-fit when the box changes size, until the user zooms or pans. */
   private autoFit = true;
-  private home: { parent: Node; next: Node | null } | null = null;
+  private readonly placeholder = Object.assign(document.createElement('div'), {
+    className: 'sgr-dag-placeholder'
+  });
   private resize: ResizeObserver | null = null;
 
   constructor(private readonly opts: IDagOptions) {
@@ -228,11 +230,11 @@ export class DagView {
     this.stage.removeAttribute('style');
     this.viewport.style.height = '';
     const grid = document.createElement('div');
-    grid.className = 'sgr-dag-grid';
+    grid.className = 'sgr-dag-grid grid';
     this.nodes = new Map();
     for (const m of text.matchAll(/^\s*(s_[A-Za-z0-9_]+)\s*\[/gm)) {
       const c = document.createElement('span');
-      c.className = 'sgr-cell';
+      c.className = 'sgr-cell cell';
       grid.append(c);
       // The cell's step id comes from the node id (the kernel's injective escape).
       const sid = stepIdOf(m[1]);
@@ -303,13 +305,17 @@ export class DagView {
   /** Fill the window with the DAG (and back). */
   setExpanded(on: boolean): void {
     // Lab's panels contain their children (CSS containment), which would bound a fixed box to
-    // the notebook: the expanded DAG moves to the page's body, and back where it was.
-    if (on && !this.expanded && this.node.parentNode && this.node.ownerDocument.body) {
-      this.home = { parent: this.node.parentNode, next: this.node.nextSibling };
+    // the notebook: the expanded DAG moves to the page's body, a placeholder keeps its place.
+    if (on && !this.expanded && this.node.ownerDocument.body) {
+      this.placeholder.style.height = `${this.node.offsetHeight}px`;
+      this.node.replaceWith(this.placeholder);
       this.node.ownerDocument.body.appendChild(this.node);
-    } else if (!on && this.expanded && this.home) {
-      this.home.parent.insertBefore(this.node, this.home.next);
-      this.home = null;
+    } else if (!on && this.expanded) {
+      if (this.placeholder.isConnected) {
+        this.placeholder.replaceWith(this.node);
+      } else {
+        this.node.remove(); // its host re-rendered meanwhile and will place it again (slot())
+      }
     }
     this.expanded = on;
     this.node.classList.toggle('sgr-dag-expanded', on);
@@ -320,6 +326,11 @@ export class DagView {
 
   isExpanded(): boolean {
     return this.expanded;
+  }
+
+  /** What a host that re-renders should place: the DAG, or its placeholder while expanded. */
+  slot(): HTMLElement {
+    return this.expanded ? this.placeholder : this.node;
   }
 
   /** Recolour from the live states. */

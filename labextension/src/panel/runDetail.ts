@@ -175,5 +175,5 @@ function artifacts(host: IDetailHost, runId: string, output: unknown): HTMLEleme
 export function dagFor(dag: DagView, d: IRunDetail): HTMLElement {
   void dag.setPlan(d.mermaid).then(() => dag.paint(Object.fromEntries(d.view.steps.map(s => [s.id, s.status]))));
   dag.paint(Object.fromEntries(d.view.steps.map(s => [s.id, s.status])));
-  return dag.node;
+  return dag.slot();
 }

@@ -23,7 +23,7 @@ export function runMeta(r: IRunSummary, nowS: number = Date.now() / 1000): strin
     parts.push(`started ${formatStart(start)}`);
   }
   if (dur !== null) {
-    parts.push(isTerminal(r.status) ? `took ${formatDuration(dur)}` : `running ${formatDuration(dur)}`);
+    parts.push(isTerminal(r.status) ? `took ${formatDuration(dur)}` : `${formatDuration(dur)} so far`);
   }
   const committed = r.steps_committed;
   parts.push(

@@ -28,6 +28,8 @@ export const CSS =
 .sgr-rv button{margin:2px 4px 2px 0}
 .sgr-rv .notice{color:#b91c1c}
 .sgr-rv .sgr-disconnected{margin:4px 0;padding:6px 8px;border-radius:4px;background:#fee2e2;color:#7f1d1d;font-weight:600}
+.sgr-rv .sgr-disconnected code{font-weight:600;background:#fff;padding:0 4px;border-radius:3px;user-select:all}
+.sgr-rv .sgr-error pre{background:#fff7f7;white-space:pre;max-height:320px}
 .sgr-rv .sgr-run-row{display:flex;flex-wrap:wrap;gap:4px 8px;align-items:center;padding:3px 0;border-bottom:1px dashed var(--jp-border-color3,#eee)}
 .sgr-rv .sgr-run-row .sgr-stream{flex-basis:100%}
 .sgr-rv .sgr-run-state{color:#1d4ed8}

@@ -143,7 +143,12 @@ function render({ model, el: root }: { model: IModel; el: HTMLElement }): () => 
     box.dataset.sgrTone = phaseTone(p);
     reason.textContent = get('reason', '');
     notice.textContent = get('notice', '');
-    gone.textContent = isGone ? disconnectedMessage(get('run_id', '')) : '';
+    // The command in the message is set as code: `…` spans become <code>.
+    gone.replaceChildren(
+      ...(isGone ? disconnectedMessage(get('run_id', '')) : '')
+        .split('`')
+        .map((part, i) => (i % 2 ? h('code', '', part) : document.createTextNode(part)))
+    );
     gone.style.display = isGone ? '' : 'none';
     buttons.replaceChildren();
     if (isGone) {
