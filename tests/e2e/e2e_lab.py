@@ -270,7 +270,9 @@ LABEL_PX = """([scope, visible]) => {
   for (const l of dag.querySelectorAll('g.node .nodeLabel')) {
     const r = l.getBoundingClientRect();
     if (!l.offsetWidth) continue;
-    if (visible && (r.right < box.left || r.left > box.right || r.bottom < box.top || r.top > box.bottom)) continue;
+    const out = r.right < box.left || r.left > box.right || r.bottom < box.top
+      || r.top > box.bottom;
+    if (visible && out) continue;
     const px = parseFloat(getComputedStyle(l).fontSize) * r.width / l.offsetWidth;
     min = Math.min(min, px); n += 1;
   }

@@ -237,15 +237,17 @@ def test_live_progress_failure_and_answer(lab_server: LabServer, browser: Browse
     assert node.get_attribute("data-sgr-status") == "RUNNING"
     first = float(row.locator(".sgr-elapsed").get_attribute("data-sgr-seconds") or 0)
     page.wait_for_function(
-        "(t) => Number(document.querySelector('.sgr-run-row .sgr-elapsed')"
-        ".dataset.sgrSeconds) > t",
+        "(t) => Number(document.querySelector('.sgr-run-row .sgr-elapsed').dataset.sgrSeconds) > t",
         arg=first,
         timeout=30_000,
     )
     hot = page.locator(".sgr-rv .meter.hot[data-sgr-meter='tokens']")
     assert hot.count() == 1 and hot.get_attribute("data-sgr-percent") == "95"
-    kernel_run(page, "v.progress = {'fetch': {'fraction': 0.85, 'message': 'chunk 17/20',"
-               " 'metrics': {}, 't': 2.0}}; v.heartbeat = 4")
+    kernel_run(
+        page,
+        "v.progress = {'fetch': {'fraction': 0.85, 'message': 'chunk 17/20',"
+        " 'metrics': {}, 't': 2.0}}; v.heartbeat = 4",
+    )
     row.locator(".sgr-progress[data-sgr-percent='85']").wait_for(timeout=30_000)
     doc_shot(rv, "widget-progress")
 
