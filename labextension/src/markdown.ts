@@ -23,6 +23,14 @@ export function renderAnswer(el: HTMLElement, md: string, format = 'markdown'): 
     return;
   }
   el.innerHTML = markdownToHtml(md);
+  // Images only from data: URLs (the answer's own): a remote one would be a request leaving
+  // the machine, and a broken one helps nobody. Its alt text stays.
+  for (const img of Array.from(el.querySelectorAll('img'))) {
+    if (!(img.getAttribute('src') ?? '').startsWith('data:image/')) {
+      const alt = img.getAttribute('alt');
+      img.replaceWith(alt ? `[image: ${alt}]` : '');
+    }
+  }
   for (const a of Array.from(el.querySelectorAll('a'))) {
     a.target = '_blank';
     a.rel = 'noopener noreferrer';

@@ -139,6 +139,8 @@ describe('RunView widget', () => {
     await flush();
     expect(root.querySelector('.st')?.textContent).toBe('WAITING FOR APPROVAL');
     expect(root.querySelector('button.sgr-approve')?.getAttribute('data-step')).toBe('b');
+    m.set('approvals', { b: 'its side effect may already have happened before the restart' });
+    expect(root.querySelector('.sgr-approval-why')?.textContent).toContain('may already have happened');
     const first = Number(root.querySelector<HTMLElement>('.sgr-run-row .sgr-elapsed')?.dataset.sgrSeconds);
     expect(first).toBeCloseTo(3, 0);
     m.set('heartbeat', 2);

@@ -22,6 +22,9 @@ describe('markdown answers', () => {
     const el = document.createElement('div');
     renderAnswer(el, '# not a heading', 'text');
     expect(el.querySelector('pre')?.textContent).toBe('# not a heading');
+    renderAnswer(el, '![chart](https://example.org/c.png) ![dot](data:image/png;base64,iVBORw0KGgo=)');
+    expect(el.querySelectorAll('img').length).toBe(1);
+    expect(el.textContent).toContain('[image: chart]');
     renderAnswer(el, 'see [docs](https://example.org)');
     expect(el.querySelector('a')?.getAttribute('rel')).toBe('noopener noreferrer');
   });

@@ -98,7 +98,7 @@ def big_plan_cell(n: int, width: int) -> str:
         for i in range(n)
     )
     return (
-        f'plan = "name: big\\nbudget: {{max_steps: {n}}}\\nsteps:\\n{steps}"\n'
+        f'plan = "name: big\\nbudget: {{max_steps: {n + 50}}}\\nsteps:\\n{steps}"\n'
         'get_ipython().run_cell_magic("sgr", "--plan --durability batch", plan)'
     )
 
@@ -299,6 +299,7 @@ def test_live_progress_failure_and_answer(lab_server: LabServer, browser: Browse
     assert answer.locator("table tr").count() == 3
     assert page.evaluate("() => window.__pwned === undefined")
     assert answer.locator("[onerror]").count() == 0
+    assert answer.locator("img").count() == 0  # only data: images; never a request out
     doc_shot(rv, "widget-answer")
     print(
         f"FIGURE widget_live stream_before_commit=1 progress_shown=2 heartbeat_lost_shown=1 "

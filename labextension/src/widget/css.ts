@@ -27,6 +27,7 @@ export const CSS =
 .sgr-rv .sgr-h{font-weight:600;margin-top:6px}
 .sgr-rv button{margin:2px 4px 2px 0}
 .sgr-rv .notice{color:#b91c1c}
+.sgr-rv .sgr-approval-why{color:#78350f;font-size:12px;margin-right:8px}
 .sgr-rv .sgr-disconnected{margin:4px 0;padding:6px 8px;border-radius:4px;background:#fee2e2;color:#7f1d1d;font-weight:600}
 .sgr-rv .sgr-disconnected code{font-weight:600;background:#fff;padding:0 4px;border-radius:3px;user-select:all}
 .sgr-rv .sgr-error pre{background:#fff7f7;white-space:pre;max-height:320px}

@@ -167,7 +167,12 @@ function render({ model, el: root }: { model: IModel; el: HTMLElement }): () => 
         a.disabled = d.disabled = true;
         model.send({ type: 'deny', step: sid });
       };
+      // Why it waits, in plain words (e.g. a resumed step whose side effect may have happened).
+      const why = get<Record<string, string>>('approvals', {})[sid];
       buttons.append(a, d);
+      if (why) {
+        buttons.append(h('span', 'sgr-approval-why', why));
+      }
     }
   }
 
@@ -358,6 +363,7 @@ function render({ model, el: root }: { model: IModel; el: HTMLElement }): () => 
     ['change:status', header],
     ['change:phase', header],
     ['change:waiting', header],
+    ['change:approvals', paintHeader],
     ['change:notice', paintHeader],
     ['change:reason', header],
     ['change:budget', paintBudget],
