@@ -17,6 +17,8 @@ Screenshots go to docs/images/ (README.md and docs/jupyter.md embed them).
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 from typing import Any
 
 import pytest
@@ -86,6 +88,41 @@ def test_a_kernel_restart_is_seen_by_the_live_widget(
     print(
         f"FIGURE widget_restart disconnected_shown=1 reattached=1 views={len(run_ids)} "
         f"external_requests={len(browser.external)}"
+    )
+    assert browser.external == [], browser.external
+
+
+def test_a_kernel_that_stops_beating_is_seen_and_a_live_one_comes_back(
+    lab_server: LabServer, browser: Browser
+) -> None:
+    """The kernel's own heartbeat (every 2 s while a run lives in it): the kernel process is
+    frozen (SIGSTOP) while its run waits for approval, and the view says DISCONNECTED; thawed
+    (SIGCONT), it beats again and the view is live again."""
+    page = browser.page
+    name = lab_server.write_notebook("frozen.ipynb", ["%load_ext sgr_jupyter", GATE])
+    open_notebook(browser, lab_server, name)
+    run_all(browser)
+    page.locator(".sgr-rv button.sgr-approve[data-step='publish']").wait_for(timeout=60_000)
+    pid = int(kernel_run(page, "import os; print(os.getpid())"))
+    beats = page.evaluate(
+        "() => new Promise((ok) => { const v = document.querySelector('.sgr-rv');"
+        " const seen = new Set(); const t = setInterval(() => {"
+        " seen.add(v.querySelector('.sgr-clock').textContent); if (seen.size > 2) {"
+        " clearInterval(t); ok(seen.size); } }, 500); })"
+    )
+    assert beats > 2  # the run's clock moves while the kernel lives
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        page.locator(".sgr-rv[data-sgr-phase='DISCONNECTED']").wait_for(timeout=60_000)
+        assert "%sgr resume " in page.locator(".sgr-rv .sgr-disconnected").inner_text()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    page.locator(".sgr-rv[data-sgr-phase='WAITING_FOR_APPROVAL']").wait_for(timeout=60_000)
+    page.locator(".sgr-rv button.sgr-approve[data-step='publish']").click()
+    page.locator(".sgr-rv[data-sgr-phase='COMPLETED']").wait_for(timeout=60_000)
+    print(
+        "FIGURE widget_heartbeat frozen_shown_disconnected=1 thawed_live_again=1 "
+        f"completed_after=1 external_requests={len(browser.external)}"
     )
     assert browser.external == [], browser.external
 
@@ -364,4 +401,24 @@ def test_the_side_panel_lists_times_and_reads_a_big_plan(
         f"label_px_expanded={expanded['min']:.1f} labels_in_view_fitted={fitted['n']} "
         f"labels_in_view_expanded={expanded['n']} external_requests={len(browser.external)}"
     )
+    assert browser.external == [], browser.external
+
+
+def test_a_real_run_shows_its_answer(lab_server: LabServer, browser: Browser) -> None:
+    """The quickstart task (scripted provider): the kernel's answer lands in the view, rendered
+    (Markdown), beside a COMPLETED header."""
+    page = browser.page
+    name = lab_server.write_notebook(
+        "answer.ipynb", ["%load_ext sgr_jupyter", "%%sgr\nWhat is the capital of France?"]
+    )
+    open_notebook(browser, lab_server, name)
+    run_all(browser)
+    page.locator(".sgr-rv[data-sgr-phase='COMPLETED']").wait_for(timeout=90_000)
+    answer = page.locator(".sgr-rv .sgr-answer")
+    answer.wait_for(timeout=30_000)
+    text = answer.inner_text()
+    assert "Paris" in text, text
+    assert answer.locator("pre").count() == 0 or "markdown" not in text.lower()
+    doc_shot(page.locator(".sgr-rv").first, "widget-small-plan")
+    print(f"FIGURE widget_real_answer chars={len(text)} external_requests={len(browser.external)}")
     assert browser.external == [], browser.external

@@ -256,7 +256,13 @@ function render({ model, el: root }: { model: IModel; el: HTMLElement }): () => 
     const events = get<{ t: number; step: string; status: string; attempt: number }[]>('timeline', []);
     tl.replaceChildren(
       ...events.slice(-60).map(e =>
-        h('span', '', `+${e.t.toFixed(2)}s ${e.step} ${e.status}${e.attempt > 1 ? ` #${e.attempt}` : ''}`)
+        h(
+          'span',
+          '',
+          // The kernel's own planning step is "planning" to the user, never its internal id.
+          `+${e.t.toFixed(2)}s ${e.step === '__plan__' ? 'planning' : e.step} ${e.status}` +
+            (e.attempt > 1 ? ` #${e.attempt}` : '')
+        )
       )
     );
     tl.scrollTop = tl.scrollHeight;
