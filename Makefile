@@ -46,7 +46,7 @@ imports: venv
 
 # The labextension's unit tests (vitest in jsdom: the model, the DAG view, the widget).
 labext-test: venv
-	cd labextension && $(CURDIR)/$(BIN)/jlpm install && $(CURDIR)/$(BIN)/jlpm test
+	cd labextension && $(abspath $(BIN))/jlpm install && $(abspath $(BIN))/jlpm test
 
 check: test
 
