@@ -97,3 +97,32 @@ describe('runs list meta', () => {
     expect(runMeta({ ...base, status: 'RUNNING', ended_ts: null }, 1030)).toContain('30 s so far');
   });
 });
+
+import { stepName, timeline } from '../src/panel/runDetail';
+
+describe('panel detail', () => {
+  const view = (n: number) => ({
+    summary: {} as never,
+    mermaid: null,
+    view: {
+      created_ts: 0,
+      ended_ts: 10,
+      plan: null,
+      steps: Array.from({ length: n }, (_, i) => ({
+        id: i === 0 ? '__plan__' : `s${i}`, skill: 'format', status: 'COMMITTED', attempts: 1, output: null,
+        error: null, reason: null, approval: null, approval_by: null, started_ts: i * 0.1, ended_ts: i * 0.1 + 0.05,
+        duration_s: 0.05, usage: { tokens: 0, cost_usd: 0, llm_calls: 0 }
+      }))
+    }
+  });
+  it('names the planner step "planning"', () => {
+    expect(stepName('__plan__')).toBe('planning');
+    expect(timeline(view(3)).querySelector('.sgr-Panel-laneLabel')?.textContent).toBe('planning');
+  });
+  it('folds the timeline of a big run', () => {
+    expect(timeline(view(3)).tagName).toBe('DIV');
+    const fold = timeline(view(120));
+    expect(fold.tagName).toBe('DETAILS');
+    expect(fold.querySelectorAll('.sgr-Panel-lane').length).toBe(120);
+  });
+});

@@ -186,12 +186,17 @@ export class RunsPanel extends Widget implements IDetailHost {
         e => e.dataset.stepId
       )
     );
+    const foldOpen = this.body.querySelector<HTMLDetailsElement>('details.sgr-Panel-timelineFold')?.open ?? false;
+    const tl = timeline(d);
+    if (tl instanceof HTMLDetailsElement) {
+      tl.open = foldOpen;
+    }
     this.body.replaceChildren(
       actions,
       head(s, elsewhere),
       dagFor(this.dag, d),
       h('div', 'sgr-Panel-section', 'Timeline'),
-      timeline(d),
+      tl,
       h('div', 'sgr-Panel-section', 'Steps'),
       steps(this, d, s, sending, openIds)
     );

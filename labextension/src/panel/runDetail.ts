@@ -47,7 +47,24 @@ export function head(s: IRunSummary, elsewhere: string | null): HTMLElement {
   return el;
 }
 
+/** How a step is named to the user: the planner's own step is "planning". */
+export function stepName(id: string): string {
+  return id === '__plan__' ? 'planning' : id;
+}
+
+/** Above this many steps the timeline starts folded (the steps list matters more). */
+const FOLD_TIMELINE = 30;
+
 export function timeline(d: IRunDetail): HTMLElement {
+  const lanes = timelineLanes(d);
+  if (d.view.steps.length <= FOLD_TIMELINE) {
+    return lanes;
+  }
+  const box = h('details', 'sgr-Panel-timelineFold', null, h('summary', '', `${d.view.steps.length} steps`), lanes);
+  return box;
+}
+
+function timelineLanes(d: IRunDetail): HTMLElement {
   const steps = d.view.steps.filter(s => s.started_ts !== null);
   const t0 = d.view.created_ts ?? Math.min(...steps.map(s => s.started_ts as number));
   const now = Date.now() / 1000;
@@ -62,7 +79,7 @@ export function timeline(d: IRunDetail): HTMLElement {
     bar.style.width = `${Math.max((end - start) * 100, 0).toFixed(2)}%`;
     bar.title = `${s.id}: ${s.status}${s.duration_s !== null ? `, ${s.duration_s.toFixed(2)} s` : ''}`;
     const track = h('div', 'sgr-Panel-track', null, bar);
-    box.appendChild(h('div', 'sgr-Panel-lane', null, h('span', 'sgr-Panel-laneLabel', s.id), track));
+    box.appendChild(h('div', 'sgr-Panel-lane', null, h('span', 'sgr-Panel-laneLabel', stepName(s.id)), track));
   }
   return box;
 }
@@ -85,7 +102,7 @@ export function steps(
       'sgr-Panel-stepHead',
       null,
       badge(st.status),
-      h('span', 'sgr-Panel-stepId', st.id),
+      h('span', 'sgr-Panel-stepId', stepName(st.id)),
       h('span', 'sgr-Panel-meta', `${st.skill} · attempt ${st.attempts}`),
       running ? h('span', 'sgr-Panel-meta sgr-elapsed', formatDuration(now - (st.started_ts as number))) : null,
       waiting

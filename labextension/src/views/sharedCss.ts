@@ -3,8 +3,8 @@
 // cannot load Lab's stylesheets; the panel injects it once (injectSharedCss).
 export const SHARED_CSS = `
 .sgr-dag{position:relative;min-width:160px;border:1px solid var(--jp-border-color2,#e5e7eb);border-radius:4px;background:var(--jp-layout-color0,#fff)}
-.sgr-dag-bar{position:absolute;top:4px;right:4px;z-index:2;display:flex;gap:2px}
-.sgr-dag-btn{font:13px/1 var(--jp-ui-font-family,system-ui,sans-serif);min-width:26px;height:24px;padding:0 6px;border:1px solid var(--jp-border-color1,#cbd5e1);border-radius:4px;background:var(--jp-layout-color1,#fff);color:var(--jp-ui-font-color1,#222);cursor:pointer;opacity:.9}
+.sgr-dag-bar{display:flex;justify-content:flex-end;gap:3px;padding:3px 4px;border-bottom:1px solid var(--jp-border-color3,#eee);background:var(--jp-layout-color1,#fafafa);border-radius:4px 4px 0 0}
+.sgr-dag-btn{font:13px/1 var(--jp-ui-font-family,system-ui,sans-serif);min-width:26px;height:22px;margin:0!important;padding:0 6px;border:1px solid var(--jp-border-color1,#cbd5e1);border-radius:4px;background:var(--jp-layout-color1,#fff);color:var(--jp-ui-font-color1,#222);cursor:pointer;opacity:.9}
 .sgr-dag-btn:hover{background:var(--jp-layout-color2,#f1f5f9)}
 .sgr-dag-viewport{overflow:hidden;min-height:80px;position:relative}
 .sgr-dag-stage{transform-origin:50% 50%}
@@ -13,9 +13,9 @@ export const SHARED_CSS = `
 .sgr-dag-text{white-space:pre-wrap;margin:0;padding:8px;max-height:400px;overflow:auto}
 .sgr-dag.sgr-dag-expanded{position:fixed;inset:0;z-index:10000;border-radius:0;display:flex;flex-direction:column}
 .sgr-dag.sgr-dag-expanded .sgr-dag-viewport{flex:1 1 auto;height:auto!important}
-.sgr-dag.sgr-dag-expanded .sgr-dag-bar{top:10px;right:14px}
+.sgr-dag.sgr-dag-expanded .sgr-dag-bar{padding:6px 12px}
 .sgr-dag g.node.sgr-sel{filter:drop-shadow(0 0 3px #7c3aed) drop-shadow(0 0 1px #7c3aed)}
-.sgr-dag-grid{display:flex;flex-wrap:wrap;gap:2px;padding:32px 6px 6px}
+.sgr-dag-grid{display:flex;flex-wrap:wrap;gap:2px;padding:6px}
 .sgr-cell{width:10px;height:10px;border:1px solid #a1a1aa;background:#f4f4f5;cursor:pointer}
 .sgr-cell.sgr-sel{outline:2px solid #7c3aed}
 .sgr-progress-row{display:flex;align-items:center;gap:6px;margin:2px 0}
