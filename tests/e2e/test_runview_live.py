@@ -160,7 +160,7 @@ def test_a_250_step_plan_is_readable(lab_server: LabServer, browser: Browser) ->
     fitted = page.evaluate(LABEL_PX, [dag, True])
     assert fitted["n"] > 0 and fitted["min"] >= READABLE, fitted
     direction = page.locator(dag).get_attribute("data-sgr-direction")
-    doc_shot(page.locator(".sgr-rv").first, "widget-large-plan")
+    doc_shot(page.locator(dag).first, "widget-large-plan")
 
     page.locator(f"{dag} .sgr-dag-zoomin").click()
     page.wait_for_timeout(400)  # the zoom's transform lands on the next frame
