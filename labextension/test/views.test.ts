@@ -52,6 +52,9 @@ describe('step views', () => {
     expect(el.textContent).toContain('Not retried: a deterministic code error');
     expect(el.textContent).toContain('calc failed');
     expect(errorView('s', 'plain text').textContent).toContain('plain text');
+    const text = errorView('s', 'SandboxExecutionError: boom\nTraceback (most recent call last):\n  File "<cell>"\nZeroDivisionError: x\n');
+    expect(text.querySelector('.sgr-error-msg')?.textContent).toBe('SandboxExecutionError: boom');
+    expect(text.querySelector('details.sgr-traceback pre')?.textContent?.split('\n')).toHaveLength(3);
   });
   it('streamed text shows its tail', () => {
     const text = Array.from({ length: 40 }, (_, i) => `tok ${i}`).join('\n');

@@ -29,6 +29,7 @@ from e2e_lab import (
     doc_shot,
     kernel_run,
     open_notebook,
+    require,
     run_all,
     shot,
 )
@@ -422,3 +423,56 @@ def test_a_real_run_shows_its_answer(lab_server: LabServer, browser: Browser) ->
     doc_shot(page.locator(".sgr-rv").first, "widget-small-plan")
     print(f"FIGURE widget_real_answer chars={len(text)} external_requests={len(browser.external)}")
     assert browser.external == [], browser.external
+
+
+FAILING = """%%sgr --plan
+name: failing
+steps:
+  - {id: load, skill: python, inputs: {code: "rows = [3, 4]\\ncount = 0\\nrows[0] / count"}}
+  - {id: report, skill: format, inputs: {template: "${load.output.value_repr}"}}
+"""
+
+
+@pytest.mark.docker
+def test_a_real_failure_is_red_in_the_widget_and_the_panel(
+    lab_server: LabServer, browser: Browser
+) -> None:
+    """A Python step that divides by zero in the Docker sandbox: the run is FAILED, red in the
+    widget and in the side panel, with the error's text."""
+    require(_docker_ok(), "the Docker sandbox is unusable (the failing step runs Python)")
+    page = browser.page
+    name = lab_server.write_notebook("failing.ipynb", ["%load_ext sgr_jupyter", FAILING])
+    open_notebook(browser, lab_server, name)
+    run_all(browser)
+    page.locator(".sgr-rv[data-sgr-phase='FAILED']").wait_for(timeout=120_000)
+    colours = page.evaluate(
+        """() => { const v = document.querySelector('.sgr-rv');
+           const g = v.querySelector("g.node[data-sgr-step='load'] :is(rect,path,polygon)");
+           return [getComputedStyle(v.querySelector('.st')).backgroundColor,
+                   getComputedStyle(g).fill]; }"""
+    )
+    assert colours == ["rgb(220, 38, 38)", "rgb(254, 226, 226)"], colours
+    errors = page.locator(".sgr-rv .sgr-errors").inner_text()
+    assert "ZeroDivisionError" in errors or "division by zero" in errors, errors
+
+    page.locator(PANEL_TAB).click()
+    page.locator(".sgr-Panel-run", has_text="failing").first.click()
+    page.locator(".sgr-Panel-detailHead.sgr-mod-failed").wait_for(timeout=30_000)
+    step = page.locator(".sgr-Panel-step.sgr-mod-failed[data-step-id='load']")
+    step.locator("summary.sgr-Panel-stepHead").click()
+    text = step.inner_text()
+    assert "ZeroDivisionError" in text or "division by zero" in text, text
+    doc_shot(page, "side-panel-failure")
+    print(f"FIGURE real_failure widget_red=1 panel_red=1 external_requests={len(browser.external)}")
+    assert browser.external == [], browser.external
+
+
+def _docker_ok() -> bool:
+    from sgr_kernel.errors import SandboxUnavailable
+    from sgr_kernel.sandbox._client import connect, default_image, require_image
+
+    try:
+        require_image(connect(timeout=30), default_image())
+    except SandboxUnavailable:
+        return False
+    return True

@@ -31,6 +31,13 @@ export function button(
   return b;
 }
 
+/** A run's reason, first line only (its step's failure box has the whole text). */
+function firstLine(reason: string): HTMLElement {
+  const el = h('div', 'sgr-Panel-reason', reason.split('\n')[0]);
+  el.title = reason;
+  return el;
+}
+
 export function head(s: IRunSummary, elsewhere: string | null): HTMLElement {
   const failed = s.status === 'FAILED' || s.status === 'ABORTED';
   const el = h(
@@ -41,7 +48,7 @@ export function head(s: IRunSummary, elsewhere: string | null): HTMLElement {
     h('span', 'sgr-Panel-name', s.name || s.run_id),
     h('div', 'sgr-Panel-meta', runMeta(s)),
     h('div', 'sgr-Panel-meta', `${s.run_id} · ${s.tokens} tokens · $${s.cost_usd.toFixed(4)}`),
-    s.reason ? h('div', 'sgr-Panel-reason', s.reason) : null,
+    s.reason ? firstLine(s.reason) : null,
     elsewhere ? h('div', 'sgr-Panel-live sgr-Panel-elsewhere', `${elsewhere} (${s.holder})`) : null
   );
   return el;

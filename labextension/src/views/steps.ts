@@ -32,9 +32,18 @@ export function streamView(text: string): HTMLElement {
   return pre;
 }
 
+/** An error known only as text: a Python traceback in it is split off (and folded). */
+export function fromText(text: string): IStepError {
+  const at = text.indexOf('Traceback (most recent call last):');
+  if (at <= 0) {
+    return { type: '', message: text };
+  }
+  return { type: '', message: text.slice(0, at).trim(), traceback: text.slice(at).trimEnd() };
+}
+
 /** A failure: type and message at once, the traceback's lines kept in a collapsible block. */
 export function errorView(step: string, err: IStepError | string): HTMLElement {
-  const e: IStepError = typeof err === 'string' ? { type: '', message: err } : err;
+  const e: IStepError = typeof err === 'string' ? fromText(err) : err;
   const head = h(
     'div',
     'sgr-error-head',

@@ -141,7 +141,10 @@ function render({ model, el: root }: { model: IModel; el: HTMLElement }): () => 
     status.setAttribute('data-sgr-run-status', get('status', ''));
     box.dataset.sgrPhase = p;
     box.dataset.sgrTone = phaseTone(p);
-    reason.textContent = get('reason', '');
+    // The first line in the header (the failure box below has the whole text).
+    const why = get('reason', '');
+    reason.textContent = why.split('\n')[0];
+    reason.title = why;
     notice.textContent = get('notice', '');
     // The command in the message is set as code: `…` spans become <code>.
     gone.replaceChildren(
