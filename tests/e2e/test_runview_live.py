@@ -54,6 +54,7 @@ def test_a_kernel_restart_is_seen_by_the_live_widget(
     run_all(browser)
     page.locator(".sgr-rv button.sgr-approve[data-step='publish']").wait_for(timeout=60_000)
     assert phase(page) == "WAITING_FOR_APPROVAL"  # the header's true state, not RUNNING
+    page.locator(".sgr-rv .sgr-dag[data-sgr-rendered='1'] svg").wait_for(timeout=60_000)
     doc_shot(page.locator(".sgr-rv").first, "widget-approval")
 
     page.evaluate("() => { void window.jupyterapp.commands.execute('kernelmenu:restart'); }")

@@ -26,6 +26,10 @@ export const CSS =
 .sgr-rv .tl span{font:11px monospace}
 .sgr-rv .sgr-h{font-weight:600;margin-top:6px}
 .sgr-rv button{margin:2px 4px 2px 0}
+.sgr-rv button.sgr-approve,.sgr-rv button.sgr-deny{font:600 12px/1.2 var(--jp-ui-font-family,system-ui,sans-serif);padding:3px 10px;border-radius:4px;cursor:pointer}
+.sgr-rv button.sgr-approve{background:#16a34a;color:#fff;border:1px solid #15803d}
+.sgr-rv button.sgr-deny{background:#fff;color:#b91c1c;border:1px solid #dc2626}
+.sgr-rv button.sgr-approve:disabled,.sgr-rv button.sgr-deny:disabled{opacity:.5;cursor:default}
 .sgr-rv .notice{color:#b91c1c}
 .sgr-rv .sgr-approval-why{color:#78350f;font-size:12px;margin-right:8px}
 .sgr-rv .sgr-disconnected{margin:4px 0;padding:6px 8px;border-radius:4px;background:#fee2e2;color:#7f1d1d;font-weight:600}
