@@ -30,7 +30,15 @@ from sgr_kernel.trace.state import RunState
 
 __all__ = ["RunView"]
 
-_ESM = Path(__file__).parent / "_esm" / "runview.js"
+_ESM_FILE = Path(__file__).parent / "_esm" / "runview.js"
+# Built from labextension/src/widget/runview.ts by `jlpm build` (which `pip install` runs). A
+# tree that was never built still imports; its views say what to run instead of drawing.
+_UNBUILT_ESM = """export default { render({ el }) {
+  el.textContent = "sgr: the RunView front end is not built: run `make venv` "
+    + "(or `jlpm install && jlpm build` in labextension/).";
+} };
+"""
+_ESM: Path | str = _ESM_FILE if _ESM_FILE.is_file() else _UNBUILT_ESM
 _BUNDLE = mermaid_bundle()
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
 _MAX_IMAGE = 2_000_000
