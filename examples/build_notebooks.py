@@ -185,7 +185,7 @@ NOTEBOOKS = {
         "machine; `%sgr cluster connect tcp://HOST:PORT` points the same notebook at a real one.",
         SETUP,
         "import logging\nfrom distributed import Client, LocalCluster\n\n"
-        "cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None,\n"
+        "cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=\":0\",\n"
         "                       silence_logs=logging.ERROR)\n"
         "client = Client(cluster)",
         "MD:Point the magics at it (`%sgr cluster local 2` would start one for you). The table "
