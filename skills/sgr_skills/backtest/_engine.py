@@ -88,9 +88,10 @@ def positions(
             window, entry = int(p1), float(p2)
             mean, std = _sma(prices, window), _rolling_std(prices, window)
             defined = np.isfinite(std) & (std > TIE * np.abs(mean))
-            z = np.where(defined, (prices - mean) / np.where(defined, std, 1.0), 0.0)
-            long = np.where(defined & (z < -entry), 1.0, 0.0)
-            short = np.where(defined & (z > entry), -1.0, 0.0) if allow_short else 0.0
+            # Beyond the band by more than rounding: ties at the band edge take no position.
+            dev, band, tol = prices - mean, entry * std, TIE * np.abs(mean)
+            long = np.where(defined & (dev < -band - tol), 1.0, 0.0)
+            short = np.where(defined & (dev > band + tol), -1.0, 0.0) if allow_short else 0.0
             return long + short
     raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
 
