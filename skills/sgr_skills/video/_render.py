@@ -9,7 +9,9 @@ process (it is a GPL build; it is never linked into Python).
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -183,26 +185,31 @@ def encode(
         "-movflags", "+faststart", "-fflags", "+bitexact", "-flags:v", "+bitexact",
         "-map_metadata", "-1", str(out),
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdin is not None
     done = 0
     poster_frame = max(1, board.scene_frames()[0]) - 1
-    try:
-        for rgb, _ in frames(board):
-            proc.stdin.write(rgb)
-            if poster is not None and done == poster_frame:
-                _png(poster, rgb, w, h)
-            done += 1
-            if on_frame is not None:
-                on_frame(done, total)
-        proc.stdin.close()
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    # stderr goes to a file, not a pipe: an encoder chatty enough to fill a pipe would block.
+    with tempfile.TemporaryFile() as err, subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err
+    ) as proc:
+        assert proc.stdin is not None
+        try:
+            for rgb, _ in frames(board):
+                proc.stdin.write(rgb)
+                if poster is not None and done == poster_frame:
+                    _png(poster, rgb, w, h)
+                done += 1
+                if on_frame is not None:
+                    on_frame(done, total)
+            proc.stdin.close()
+        except BaseException:
+            proc.kill()  # a cancel or a failure: the partial file is left for the caller
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+            raise
         if proc.wait() != 0:
-            raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {err.strip()[-800:]}")
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
+            err.seek(0)
+            text = err.read().decode(errors="replace").strip()[-800:]
+            raise RuntimeError(f"ffmpeg failed ({proc.returncode}): {text}")
     return done
 
 
