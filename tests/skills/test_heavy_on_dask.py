@@ -192,3 +192,98 @@ def test_a_sweep_that_loses_workers_scores_every_cell_exactly_once(tmp_path: Pat
         for r in score_cells("momentum", close, cells, cost_bps=5.0, allow_short=True)
     }
     assert {tuple(r["params"].values()): r["sharpe"] for r in table} == pytest.approx(want)
+
+
+def _ok_results(home: Path, run_id: str) -> int:
+    wal = home / "runs" / run_id / "wal.jsonl"
+    try:
+        lines = wal.read_text().splitlines()
+    except FileNotFoundError:
+        return 0
+    n = 0
+    for line in lines:
+        with contextlib.suppress(ValueError):
+            rec = json.loads(line)
+            data = rec.get("data") or {}
+            n += rec.get("type") == "result" and data.get("kind") == "remote" and bool(data.get("ok"))
+    return n
+
+
+def test_a_sweep_whose_sgr_run_dies_resumes_without_redoing_finished_chunks(
+    tmp_path: Path,
+) -> None:
+    """``sgr run`` SIGKILLed mid-sweep; ``sgr resume`` serves the chunks whose results were
+    logged from the trace, re-attaches to those the scheduler still holds, and completes."""
+    _need_dask()
+    _need_entry_points()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kernel" / "dispatch"))
+    from dask_procs import ExternalCluster, wait_until
+
+    from sgr_kernel.trace.base import RecordType
+    from sgr_kernel.trace.wal import FileTraceStore
+
+    cluster = ExternalCluster(tmp_path)
+    try:
+        cluster.start_scheduler()
+        cluster.start_workers("--nworkers", "2", "--nthreads", "1", "--name", "cpu")
+        cluster.wait_workers(2)
+        plan = {
+            "name": "sweep",
+            "steps": [
+                {
+                    "id": "s",
+                    "skill": "backtest_sweep",
+                    "capabilities": ["remote"],
+                    "inputs": {
+                        "strategy": "momentum",
+                        "data": {"kind": "synthetic", "assets": 100, "days": 6000, "seed": 3},
+                        "grid": {"lookback": [5, 10, 20, 40, 60, 90, 120, 180], "threshold": [0.0, 0.01, 0.03]},
+                        "chunk_cells": 2,
+                        "top": 24,
+                    },
+                }
+            ],
+        }
+        path = tmp_path / "plan.json"
+        path.write_text(json.dumps(plan))
+        home = tmp_path / "home"
+        env = {**cluster.env, "SGR_HOME": str(home)}
+        cmd = [sys.executable, "-m", "sgr_kernel.cli"]
+        proc = subprocess.Popen(
+            [*cmd, "run", str(path), "--json"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            runs = home / "runs"
+            run_id = wait_until("the run", lambda: runs.is_dir() and next(runs.iterdir(), None)).name
+            wait_until("a first chunk result", lambda: _ok_results(home, run_id) >= 1)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        before = _ok_results(home, run_id)
+        resumed = subprocess.run(  # noqa: PLW1510 (checked below)
+            [*cmd, "resume", run_id, "--json"], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+        records = FileTraceStore(home).read(run_id).records
+        results = [
+            r.data
+            for r in records
+            if r.type is RecordType.RESULT and r.data.get("kind") == "remote" and r.data.get("ok")
+        ]
+        carried = [d for d in results if d.get("carried")]
+        live = [str(d["key"]) for d in results if not d.get("carried")]
+        out = json.loads(resumed.stdout)
+        assert out["status"] == "COMPLETED", out
+        print(
+            f"FIGURE sweep_resume jobs=13 logged_before_kill={before} carried={len(carried)} "
+            f"duplicate_live_results={len(live) - len(set(live))}"
+        )
+        assert before < 13, "the kill came after the sweep had finished: nothing was tested"
+        assert len(carried) == before >= 1  # finished chunks are served from the trace
+        assert len(live) == len(set(live))  # and none of them is logged twice
+        assert len({str(d["key"]) for d in results}) == 13  # 12 chunks + the report
+    finally:
+        cluster.close()
