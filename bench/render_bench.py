@@ -35,24 +35,40 @@ BOARD = Storyboard.model_validate(
         "fps": 24,
         "resolution": "720p",
         "scenes": [
-            {"title": "Quarterly review", "layout": "title", "narration": "Where we stand.", "duration_s": 3},
+            {
+                "title": "Quarterly review",
+                "layout": "title",
+                "narration": "Where we stand.",
+                "duration_s": 3,
+            },
             {
                 "title": "Revenue by region",
                 "layout": "bar",
                 "narration": "EMEA grew fastest.",
                 "duration_s": 3,
-                "data": {"labels": ["EMEA", "APAC", "AMER", "LATAM"], "series": {"Q2": [3, 4, 5, 1], "Q3": [4.5, 4.2, 5.1, 1.4]}},
+                "data": {
+                    "labels": ["EMEA", "APAC", "AMER", "LATAM"],
+                    "series": {"Q2": [3, 4, 5, 1], "Q3": [4.5, 4.2, 5.1, 1.4]},
+                },
             },
             {
                 "title": "Cost trend",
                 "layout": "line",
                 "duration_s": 3,
-                "data": {"labels": [f"W{i}" for i in range(1, 13)], "series": {"cost": [1, 1.2, 1.1, 1.4, 1.3, 1.5, 1.6, 1.5, 1.7, 1.8, 1.7, 1.9]}},
+                "data": {
+                    "labels": [f"W{i}" for i in range(1, 13)],
+                    "series": {"cost": [1, 1.2, 1.1, 1.4, 1.3, 1.5, 1.6, 1.5, 1.7, 1.8, 1.7, 1.9]},
+                },
             },
-            {"title": "Next", "layout": "bullets", "bullets": ["Hire two engineers", "Ship the widget"], "duration_s": 3},
+            {
+                "title": "Next",
+                "layout": "bullets",
+                "bullets": ["Hire two engineers", "Ship the widget"],
+                "duration_s": 3,
+            },
         ],
     }
-)  # fmt: skip
+)
 
 
 def _frames_redrawn() -> Any:
@@ -68,8 +84,25 @@ def baseline_png(tmp: Path) -> float:
     t0 = time.perf_counter()
     for i, art in enumerate(_frames_redrawn()):
         art.fig.savefig(tmp / f"f{i:05d}.png", format="png")
-    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-framerate", str(BOARD.fps), "-i", str(tmp / "f%05d.png"),
-           "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", str(tmp / "b.mp4")]  # fmt: skip
+    cmd = [
+        ffmpeg_exe(),
+        "-v",
+        "error",
+        "-y",
+        "-framerate",
+        str(BOARD.fps),
+        "-i",
+        str(tmp / "f%05d.png"),
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "23",
+        "-pix_fmt",
+        "yuv420p",
+        str(tmp / "b.mp4"),
+    ]
     subprocess.run(cmd, check=True)
     took = time.perf_counter() - t0
     assert read_mp4(tmp / "b.mp4").frames == sum(BOARD.scene_frames())
@@ -78,9 +111,31 @@ def baseline_png(tmp: Path) -> float:
 
 def ours_no_reuse(tmp: Path) -> float:
     w, h = BOARD.size
-    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-           "-r", str(BOARD.fps), "-i", "-", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23",
-           "-pix_fmt", "yuv420p", str(tmp / "n.mp4")]  # fmt: skip
+    cmd = [
+        ffmpeg_exe(),
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{w}x{h}",
+        "-r",
+        str(BOARD.fps),
+        "-i",
+        "-",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "23",
+        "-pix_fmt",
+        "yuv420p",
+        str(tmp / "n.mp4"),
+    ]
     t0 = time.perf_counter()
     with subprocess.Popen(cmd, stdin=subprocess.PIPE) as proc:
         assert proc.stdin is not None
@@ -103,11 +158,19 @@ def ours(tmp: Path) -> float:
 def main() -> None:
     frames = sum(BOARD.scene_frames())
     load0 = os.getloadavg()[0]
-    times: dict[str, list[float]] = {"baseline_png_sequence": [], "ours_pipe_no_reuse": [], "ours": []}
+    times: dict[str, list[float]] = {
+        "baseline_png_sequence": [],
+        "ours_pipe_no_reuse": [],
+        "ours": [],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         ours(Path(tmp))  # warm: fonts cached, ffmpeg in the page cache
         for r in range(ROUNDS):
-            for name, fn in (("baseline_png_sequence", baseline_png), ("ours_pipe_no_reuse", ours_no_reuse), ("ours", ours)):
+            for name, fn in (
+                ("baseline_png_sequence", baseline_png),
+                ("ours_pipe_no_reuse", ours_no_reuse),
+                ("ours", ours),
+            ):
                 d = Path(tmp) / f"{name}{r}"
                 d.mkdir()
                 times[name].append(fn(d))
@@ -119,11 +182,18 @@ def main() -> None:
         "loadavg_1m_before": round(load0, 2),
         "loadavg_1m_after": round(os.getloadavg()[0], 2),
         "python": sys.version.split()[0],
-        "workload": {"frames": frames, "size": "1280x720", "fps": BOARD.fps, "scenes": len(BOARD.scenes)},
+        "workload": {
+            "frames": frames,
+            "size": "1280x720",
+            "fps": BOARD.fps,
+            "scenes": len(BOARD.scenes),
+        },
         "metrics": {
             "fps": fps,
             "speedup_vs_baseline": round(fps["ours"] / fps["baseline_png_sequence"], 2),
-            "pipe_alone_vs_baseline": round(fps["ours_pipe_no_reuse"] / fps["baseline_png_sequence"], 2),
+            "pipe_alone_vs_baseline": round(
+                fps["ours_pipe_no_reuse"] / fps["baseline_png_sequence"], 2
+            ),
         },
         "target": "ours faster than the PNG-sequence baseline; real time (24 fps) or better",
     }

@@ -99,7 +99,12 @@ def main() -> None:
         "loadavg_1m_before": round(load0, 2),
         "loadavg_1m_after": round(os.getloadavg()[0], 2),
         "python": sys.version.split()[0],
-        "workload": {"cells": cells, "assets": DATA["assets"], "days": DATA["days"], "jobs": jobs[0]},
+        "workload": {
+            "cells": cells,
+            "assets": DATA["assets"],
+            "days": DATA["days"],
+            "jobs": jobs[0],
+        },
         "metrics": {
             "cells_per_s": rate,
             "speedup_2_vs_1_workers": round(med["dask_1_worker"] / med["dask_2_workers"], 2),

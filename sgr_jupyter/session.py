@@ -166,7 +166,9 @@ class RunController:
                 display(Image(data=self.artifact(art["sha256"]), format=kind.split("/")[1]))
             elif kind == "video/mp4":
                 data = self.artifact(art["sha256"])
-                display(Video(data=data, embed=True, mimetype=kind, html_attributes="controls loop"))
+                display(
+                    Video(data=data, embed=True, mimetype=kind, html_attributes="controls loop")
+                )
         return names
 
     def add_done_callback(self, fn: Callable[[RunController], None]) -> None:

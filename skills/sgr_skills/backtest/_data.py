@@ -126,16 +126,22 @@ def load(path: str, *, column: str = "close", expect_sha256: str | None = None) 
             f"{p.name} needs a 'date' and a {column!r} column; it has "
             f"{', '.join(map(str, df.columns)) or 'none'}"
         )
-    return _to_prices(df, date_col, close_col, sym_col, p.name, sha)
+    return _to_prices(
+        df, date_col=date_col, close_col=close_col, sym_col=sym_col, name=p.name, sha=sha
+    )
 
 
-def _to_prices(df: Any, date_col: Any, close_col: Any, sym_col: Any, name: str, sha: str) -> Prices:
+def _to_prices(
+    df: Any, *, date_col: Any, close_col: Any, sym_col: Any, name: str, sha: str
+) -> Prices:
     import pandas as pd
 
     dates = pd.to_datetime(df[date_col], errors="coerce")
     if dates.isna().any():
         row = int(dates.isna().to_numpy().argmax())
-        raise DataError(f"{name}: row {row + 2} has a date that cannot be read: {df[date_col].iloc[row]!r}")
+        raise DataError(
+            f"{name}: row {row + 2} has a date that cannot be read: {df[date_col].iloc[row]!r}"
+        )
     values = pd.to_numeric(df[close_col], errors="coerce")
     bad = values.isna() | ~(values > 0)
     if bad.any():
@@ -154,4 +160,6 @@ def _to_prices(df: Any, date_col: Any, close_col: Any, sym_col: Any, name: str, 
     if len(wide) < 3:
         raise DataError(f"{name}: fewer than 3 dates that every asset has; nothing to backtest")
     close = np.ascontiguousarray(wide.to_numpy(dtype=float))
-    return Prices([d.strftime("%Y-%m-%d") for d in wide.index], [str(s) for s in wide.columns], close, sha)
+    return Prices(
+        [d.strftime("%Y-%m-%d") for d in wide.index], [str(s) for s in wide.columns], close, sha
+    )

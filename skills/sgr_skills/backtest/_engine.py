@@ -40,6 +40,7 @@ DAYS_PER_YEAR = 252
 TIE = 1e-10
 """Relative size below which two indicator values count as equal (no position)."""
 
+
 def _sma(prices: Array, window: int) -> Array:
     """Simple moving average over ``window`` closes; NaN before the window is full."""
     out = np.full_like(prices, np.nan)

@@ -86,6 +86,7 @@ def score_cells(
 
 @job(CHUNK_JOB)
 def chunk(
+    *,
     strategy: str,
     cells: list[list[float]],
     data: dict[str, Any],
@@ -121,6 +122,7 @@ def chunk(
 
 @job(REPORT_JOB)
 def report(
+    *,
     strategy: str,
     data: dict[str, Any],
     cost_bps: float,

@@ -119,9 +119,7 @@ class BacktestInput(BaseModel):
             values = sorted(set(grid[name]))
             if not values:
                 raise ValueError(f"grid {name!r} is empty; give at least one value")
-            if name != "threshold" and name != "entry_z" and any(
-                v != int(v) or v < 1 for v in values
-            ):
+            if name not in {"threshold", "entry_z"} and any(v != int(v) or v < 1 for v in values):
                 raise ValueError(f"grid {name!r} holds windows in days: whole numbers >= 1")
             if name in ("threshold", "entry_z") and any(v < 0 for v in values):
                 raise ValueError(f"grid {name!r} values must be >= 0")
@@ -169,8 +167,9 @@ class BacktestOutput(BaseModel):
     table: list[Row] = Field(description="The top rows, ranked by Sharpe.")
     best: Row = Field(description="The in-sample best cell.")
     walk_forward: dict[str, Any] | None = Field(
-        None, description="Per fold the in-sample pick and its out-of-sample metrics, and the "
-        "stitched out-of-sample metrics."
+        None,
+        description="Per fold the in-sample pick and its out-of-sample metrics, and the "
+        "stitched out-of-sample metrics.",
     )
     artifacts: list[ArtifactRef] = Field(
         default_factory=list, description="heatmap.png, equity.png, sweep.csv."

@@ -50,7 +50,10 @@ def draw_heatmap(
                 ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7)
     bx, by = xs.index(float(best[0])), ys.index(float(best[1]))
     ax.add_patch(_box(bx, by))
-    ax.set_title(f"{strategy.replace('_', ' ')}: annualised Sharpe (box: best in sample; blank: never traded)")
+    ax.set_title(
+        f"{strategy.replace('_', ' ')}: annualised Sharpe "
+        "(box: best in sample; blank: never traded)"
+    )
     fig.colorbar(im, ax=ax, label="Sharpe")
     fig.savefig(path, format="png", metadata=_PNG_META)
 

@@ -69,8 +69,8 @@ class BacktestSweepSkill(Skill):
 
     async def run(self, ctx: SkillContext, inputs: BacktestInput) -> BacktestOutput:
         from sgr_skills.backtest._data import DataError
-        from sgr_skills.backtest._params import PARAMS, window_of
         from sgr_skills.backtest._jobs import load_prices
+        from sgr_skills.backtest._params import PARAMS, window_of
 
         require_extra("numpy", "pandas", "matplotlib")
         data = inputs.data.model_dump(mode="json")

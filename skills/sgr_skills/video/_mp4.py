@@ -7,7 +7,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Mp4Info", "Mp4Error", "read_mp4"]
+__all__ = ["Mp4Error", "Mp4Info", "read_mp4"]
 
 _CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
 

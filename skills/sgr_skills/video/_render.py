@@ -72,28 +72,67 @@ class _SceneArt:
         sc, th = self.scene, self.theme
         scale = board.size[1] / 720
         if sc.layout == "title":
-            self._text(0.5, 0.56, "\n".join(textwrap.wrap(sc.title, 40)), 44 * scale,
-                       ha="center", va="center", color=th["fg"], weight="bold")
-            self._text(0.5, 0.40, board.title if board.title != sc.title else "", 22 * scale,
-                       ha="center", va="center", color=th["muted"])
+            self._text(
+                0.5,
+                0.56,
+                "\n".join(textwrap.wrap(sc.title, 40)),
+                44 * scale,
+                ha="center",
+                va="center",
+                color=th["fg"],
+                weight="bold",
+            )
+            self._text(
+                0.5,
+                0.40,
+                board.title if board.title != sc.title else "",
+                22 * scale,
+                ha="center",
+                va="center",
+                color=th["muted"],
+            )
         else:
-            self._text(0.06, 0.90, sc.title, 30 * scale, ha="left", va="center",
-                       color=th["fg"], weight="bold")
+            self._text(
+                0.06,
+                0.90,
+                sc.title,
+                30 * scale,
+                ha="left",
+                va="center",
+                color=th["fg"],
+                weight="bold",
+            )
         if sc.layout == "text":
             body = "\n".join(textwrap.wrap(sc.text, 60))
-            self._text(0.08, 0.74, body, 22 * scale, ha="left", va="top", color=th["fg"],
-                       linespacing=1.5)
+            self._text(
+                0.08, 0.74, body, 22 * scale, ha="left", va="top", color=th["fg"], linespacing=1.5
+            )
         elif sc.layout == "bullets":
             for i, b in enumerate(sc.bullets):
                 line = "\n   ".join(textwrap.wrap(b, 64))
-                self._text(0.08, 0.76 - i * 0.085, f"•  {line}", 21 * scale, ha="left",
-                           va="top", color=th["fg"])
+                self._text(
+                    0.08,
+                    0.76 - i * 0.085,
+                    f"•  {line}",
+                    21 * scale,
+                    ha="left",
+                    va="top",
+                    color=th["fg"],
+                )
         elif sc.layout in ("bar", "line"):
             self._chart(scale)
         if sc.narration:
             caption = "\n".join(textwrap.wrap(sc.narration, 90)[:3])
-            self._text(0.5, 0.05, caption, 15 * scale, ha="center", va="bottom",
-                       color=th["muted"], style="italic")
+            self._text(
+                0.5,
+                0.05,
+                caption,
+                15 * scale,
+                ha="center",
+                va="bottom",
+                color=th["muted"],
+                style="italic",
+            )
 
     def _chart(self, scale: float) -> None:
         data, th = self.scene.data, self.theme
@@ -104,8 +143,13 @@ class _SceneArt:
         lo, hi = min(0.0, *values), max(0.0, *values)
         pad = (hi - lo) * 0.08 or 1.0
         ax.set_ylim(lo - (pad if lo < 0 else 0), hi + pad)
-        ax.set_xticks(range(n), [_escape(lbl) for lbl in data.labels], color=th["fg"],
-                      fontsize=12 * scale, rotation=30 if n > 8 else 0)
+        ax.set_xticks(
+            range(n),
+            [_escape(lbl) for lbl in data.labels],
+            color=th["fg"],
+            fontsize=12 * scale,
+            rotation=30 if n > 8 else 0,
+        )
         ax.tick_params(colors=th["muted"], labelsize=12 * scale)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
@@ -121,8 +165,9 @@ class _SceneArt:
                 rects = ax.bar(xs, [0.0] * n, width=width * 0.92, color=color, label=_escape(name))
                 self.bars += [(r, v) for r, v in zip(rects, vs, strict=True)]
             else:
-                (line,) = ax.plot([], [], color=color, linewidth=3 * scale, marker="o",
-                                  label=_escape(name))
+                (line,) = ax.plot(
+                    [], [], color=color, linewidth=3 * scale, marker="o", label=_escape(name)
+                )
                 self.lines.append((line, [float(i) for i in range(n)], list(vs)))
         ax.set_xlim(-0.6, n - 0.4)
         if k > 1:
@@ -157,13 +202,12 @@ def frames(board: Storyboard) -> Iterator[tuple[bytes, bool]]:
             if i < intro:
                 art.pose((i + 1) / intro)
                 yield art.rgb(), True
+            elif held is None:
+                art.pose(1.0)
+                held = art.rgb()
+                yield held, True
             else:
-                if held is None:
-                    art.pose(1.0)
-                    held = art.rgb()
-                    yield held, True
-                else:
-                    yield held, False
+                yield held, False
 
 
 def encode(
@@ -188,9 +232,10 @@ def encode(
     done = 0
     poster_frame = max(1, board.scene_frames()[0]) - 1
     # stderr goes to a file, not a pipe: an encoder chatty enough to fill a pipe would block.
-    with tempfile.TemporaryFile() as err, subprocess.Popen(
-        cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err
-    ) as proc:
+    with (
+        tempfile.TemporaryFile() as err,
+        subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err) as proc,
+    ):
         assert proc.stdin is not None
         try:
             for rgb, _ in frames(board):

@@ -4,18 +4,12 @@ small cases computed by hand."""
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-
-np = pytest.importorskip("numpy")  # the heavy extra; make test installs it
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from oracle import backtest as oracle
 
 from sgr_skills.backtest._data import synthetic
@@ -106,14 +100,24 @@ def test_momentum_and_mean_reversion_by_hand() -> None:
     close = np.array([[100.0], [104.0], [101.0], [98.0], [103.0]])
     # momentum lookback 1, threshold 2 %: +4 % -> +1, -2.9 % -> -1, -3 % -> -1, +5.1 % -> +1.
     assert positions("momentum", close, 1, 0.02)[:, 0].tolist() == [0, 1, -1, -1, 1]
-    assert positions("momentum", close, 1, 0.02, allow_short=False)[:, 0].tolist() == [0, 1, 0, 0, 1]
+    assert positions("momentum", close, 1, 0.02, allow_short=False)[:, 0].tolist() == [
+        0,
+        1,
+        0,
+        0,
+        1,
+    ]
     # mean reversion window 2: z = +1 above the 2-day mean, -1 below; entry 0.5 -> fade it.
     assert positions("mean_reversion", close, 2, 0.5)[:, 0].tolist() == [0, -1, 1, 1, -1]
 
 
 def test_a_flat_market_never_trades() -> None:
     close = np.full((50, 2), 42.0)
-    for strategy, p1, p2 in [("ma_crossover", 3, 10), ("momentum", 5, 0.0), ("mean_reversion", 5, 0.0)]:
+    for strategy, p1, p2 in [
+        ("ma_crossover", 3, 10),
+        ("momentum", 5, 0.0),
+        ("mean_reversion", 5, 0.0),
+    ]:
         pos = positions(strategy, close, p1, p2)
         assert not pos.any(), strategy
 

@@ -7,16 +7,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
-
-np = pytest.importorskip("numpy")
-pd = pytest.importorskip("pandas")
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from heavy_helpers import kernel, one_step, progress, remote_keys
 
 from sgr_kernel.dispatch._jobctx import CANCELLED, RunningJob, run_body
@@ -57,15 +52,25 @@ def test_a_sweep_scores_every_cell_once_in_chunks_and_ranks_them(tmp_path: Path)
     assert sorted(tuple(r["params"].values()) for r in table) == sorted(map(tuple, cells))
     for row in table:
         m = want[tuple(row["params"].values())]
-        assert row["sharpe"] == pytest.approx(m["sharpe"]) and row["cagr"] == pytest.approx(m["cagr"])
+        assert row["sharpe"] == pytest.approx(m["sharpe"]) and row["cagr"] == pytest.approx(
+            m["cagr"]
+        )
     sharpes = [r["sharpe"] for r in table if r["sharpe"] is not None]
     assert sharpes == sorted(sharpes, reverse=True) and out["best"] == table[0]
     names = {a["name"]: a for a in out["artifacts"]}
     assert set(names) == {"heatmap.png", "equity.png", "sweep.csv"}
     for name in ("heatmap.png", "equity.png"):
         assert k.store.get_artifact(res.run_id, names[name]["sha256"]).startswith(PNG)
-    rows = list(csv.DictReader(io.StringIO(k.store.get_artifact(res.run_id, names["sweep.csv"]["sha256"]).decode())))
-    assert len(rows) == 8 and rows[0]["rank"] == "1" and float(rows[0]["sharpe"]) == pytest.approx(table[0]["sharpe"])
+    rows = list(
+        csv.DictReader(
+            io.StringIO(k.store.get_artifact(res.run_id, names["sweep.csv"]["sha256"]).decode())
+        )
+    )
+    assert (
+        len(rows) == 8
+        and rows[0]["rank"] == "1"
+        and float(rows[0]["sharpe"]) == pytest.approx(table[0]["sharpe"])
+    )
     records = k.store.read(res.run_id).records
     assert len(remote_keys(records)) == 5
     assert any(p.get("fraction") == 1.0 for p in progress(records))
@@ -96,7 +101,15 @@ def test_user_csv_and_parquet_give_the_same_table_as_the_same_prices(tmp_path: P
     prices = synthetic(assets=2, days=400, seed=9)
     long = pd.DataFrame(
         [
-            {"Date": d, "Symbol": s, "Open": 1, "High": 1, "Low": 1, "Close": repr(float(p)), "Volume": 10}
+            {
+                "Date": d,
+                "Symbol": s,
+                "Open": 1,
+                "High": 1,
+                "Low": 1,
+                "Close": repr(float(p)),
+                "Volume": 10,
+            }
             for i, d in enumerate(prices.dates)
             for s, p in zip(prices.symbols, prices.close[i], strict=True)
         ]
@@ -104,9 +117,14 @@ def test_user_csv_and_parquet_give_the_same_table_as_the_same_prices(tmp_path: P
     long.to_csv(tmp_path / "ohlcv.csv", index=False)
     long.assign(Close=long["Close"].astype(float)).to_parquet(tmp_path / "ohlcv.parquet")
     base = {"strategy": "mean_reversion", "grid": {"window": [10, 20], "entry_z": [1.0, 2.0]}}
-    _, syn, _ = run(tmp_path / "a", {**base, "data": {"kind": "synthetic", "assets": 2, "days": 400, "seed": 9}})
+    _, syn, _ = run(
+        tmp_path / "a", {**base, "data": {"kind": "synthetic", "assets": 2, "days": 400, "seed": 9}}
+    )
     for name in ("ohlcv.csv", "ohlcv.parquet"):
-        k, res, _ = run(tmp_path / f"home-{name}", {**base, "data": {"kind": "file", "path": str(tmp_path / name)}})
+        k, res, _ = run(
+            tmp_path / f"home-{name}",
+            {**base, "data": {"kind": "file", "path": str(tmp_path / name)}},
+        )
         assert res.status is RunStatus.COMPLETED, k.show(res.run_id)
         got = {tuple(r["params"].values()): r["sharpe"] for r in res.outputs["s"]["table"]}
         want = {tuple(r["params"].values()): r["sharpe"] for r in syn.outputs["s"]["table"]}
@@ -164,8 +182,14 @@ def test_bad_fields_fail_plan_validation_and_nothing_runs(
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
-        ({"strategy": "ma_crossover", "grid": {"fast": [5], "lookback": [3]}}, "needs exactly the params"),
-        ({"strategy": "ma_crossover", "grid": {"fast": [50], "slow": [20]}}, "no cell with fast < slow"),
+        (
+            {"strategy": "ma_crossover", "grid": {"fast": [5], "lookback": [3]}},
+            "needs exactly the params",
+        ),
+        (
+            {"strategy": "ma_crossover", "grid": {"fast": [50], "slow": [20]}},
+            "no cell with fast < slow",
+        ),
         ({"strategy": "momentum", "grid": {"lookback": [2.5], "threshold": [0]}}, "whole numbers"),
         ({"strategy": "momentum", "data": DATA, "walk_forward": 8}, "use fewer folds"),
     ],
@@ -198,7 +222,13 @@ def test_jobs_stop_cooperatively_when_cancelled(tmp_path: Path) -> None:
 
     cells = [[lb, 0.0] for lb in range(2, 40)]
     ctx = RunningJob("k", lambda p: None, cancelled_after_two, poll_s=0.0)
-    params = {"strategy": "momentum", "cells": cells, "data": DATA, "cost_bps": 1.0, "allow_short": True}
+    params = {
+        "strategy": "momentum",
+        "cells": cells,
+        "data": DATA,
+        "cost_bps": 1.0,
+        "allow_short": True,
+    }
     assert run_body(job_function(CHUNK_JOB), params, ctx) == {CANCELLED: "k"}
     assert len(asked) == 3  # stopped at the first look after the flag
     ctx = RunningJob("r", lambda p: None, lambda: True, poll_s=0.0)

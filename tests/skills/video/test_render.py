@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-
-pytest.importorskip("matplotlib")
-pytest.importorskip("imageio_ffmpeg")
-np = pytest.importorskip("numpy")
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from heavy_helpers import kernel, one_step, progress
 from pydantic import ValidationError
 
@@ -59,7 +53,12 @@ def test_a_one_second_clip_is_h264_with_every_frame(tmp_path: Path) -> None:
     board = Storyboard.model_validate(CLIP)
     out = tmp_path / "clip.mp4"
     seen: list[int] = []
-    assert encode(board, out, on_frame=lambda done, total: seen.append(done), poster=tmp_path / "p.png") == 12
+    assert (
+        encode(
+            board, out, on_frame=lambda done, total: seen.append(done), poster=tmp_path / "p.png"
+        )
+        == 12
+    )
     assert seen == list(range(1, 13))
     info = read_mp4(out)
     assert (info.codec, info.width, info.height, info.frames) == ("avc1", 640, 360, 12)
@@ -76,7 +75,9 @@ def test_a_one_second_clip_is_h264_with_every_frame(tmp_path: Path) -> None:
 
 
 def test_held_frames_repeat_the_final_pose_and_intros_animate() -> None:
-    board = Storyboard.model_validate({**CLIP, "fps": 24, "scenes": [CLIP["scenes"][1] | {"duration_s": 2.0}]})
+    board = Storyboard.model_validate(
+        {**CLIP, "fps": 24, "scenes": [CLIP["scenes"][1] | {"duration_s": 2.0}]}
+    )
     got = list(frames(board))
     drawn = [d for _, d in got]
     assert len(got) == 48 and drawn.count(True) == 15  # 14 intro frames + the held pose once
@@ -93,7 +94,13 @@ def test_dark_theme_and_text_that_looks_like_math_are_drawn_literally(tmp_path: 
             "resolution": "360p",
             "theme": "dark",
             "scenes": [
-                {"title": tricky, "layout": "text", "text": tricky, "narration": tricky, "duration_s": 0.5},
+                {
+                    "title": tricky,
+                    "layout": "text",
+                    "text": tricky,
+                    "narration": tricky,
+                    "duration_s": 0.5,
+                },
                 {"title": "b", "layout": "bullets", "bullets": [tricky], "duration_s": 0.5},
                 {
                     "title": "c",
@@ -113,9 +120,26 @@ def test_dark_theme_and_text_that_looks_like_math_are_drawn_literally(tmp_path: 
     ("change", "message"),
     [
         ({"scenes": [{"title": "x", "layout": "bar", "duration_s": 1}]}, "needs data"),
-        ({"scenes": [{"title": "x", "layout": "line", "data": {"labels": ["a"], "series": {"s": [1, 2]}}}]}, "one value per label"),
-        ({"scenes": [{"title": "x", "layout": "title", "code": "import os"}]}, "Extra inputs are not permitted"),
-        ({"fps": 60, "scenes": [{"title": "x", "layout": "title", "duration_s": 120}] * 3}, "at most 18000"),
+        (
+            {
+                "scenes": [
+                    {
+                        "title": "x",
+                        "layout": "line",
+                        "data": {"labels": ["a"], "series": {"s": [1, 2]}},
+                    }
+                ]
+            },
+            "one value per label",
+        ),
+        (
+            {"scenes": [{"title": "x", "layout": "title", "code": "import os"}]},
+            "Extra inputs are not permitted",
+        ),
+        (
+            {"fps": 60, "scenes": [{"title": "x", "layout": "title", "duration_s": 120}] * 3},
+            "at most 18000",
+        ),
         ({"scenes": []}, "at least 1"),
     ],
 )

@@ -16,11 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-np = pytest.importorskip("numpy")
-pytest.importorskip("matplotlib")
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from heavy_helpers import kernel, one_step, remote_keys
 
 from sgr_kernel.models.status import RunStatus
@@ -205,7 +200,11 @@ def _ok_results(home: Path, run_id: str) -> int:
         with contextlib.suppress(ValueError):
             rec = json.loads(line)
             data = rec.get("data") or {}
-            n += rec.get("type") == "result" and data.get("kind") == "remote" and bool(data.get("ok"))
+            n += (
+                rec.get("type") == "result"
+                and data.get("kind") == "remote"
+                and bool(data.get("ok"))
+            )
     return n
 
 
@@ -216,7 +215,6 @@ def test_a_sweep_whose_sgr_run_dies_resumes_without_redoing_finished_chunks(
     logged from the trace, re-attaches to those the scheduler still holds, and completes."""
     _need_dask()
     _need_entry_points()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kernel" / "dispatch"))
     from dask_procs import ExternalCluster, wait_until
 
     from sgr_kernel.trace.base import RecordType
@@ -237,7 +235,10 @@ def test_a_sweep_whose_sgr_run_dies_resumes_without_redoing_finished_chunks(
                     "inputs": {
                         "strategy": "momentum",
                         "data": {"kind": "synthetic", "assets": 100, "days": 6000, "seed": 3},
-                        "grid": {"lookback": [5, 10, 20, 40, 60, 90, 120, 180], "threshold": [0.0, 0.01, 0.03]},
+                        "grid": {
+                            "lookback": [5, 10, 20, 40, 60, 90, 120, 180],
+                            "threshold": [0.0, 0.01, 0.03],
+                        },
                         "chunk_cells": 2,
                         "top": 24,
                     },
@@ -257,7 +258,9 @@ def test_a_sweep_whose_sgr_run_dies_resumes_without_redoing_finished_chunks(
         )
         try:
             runs = home / "runs"
-            run_id = wait_until("the run", lambda: runs.is_dir() and next(runs.iterdir(), None)).name
+            run_id = wait_until(
+                "the run", lambda: runs.is_dir() and next(runs.iterdir(), None)
+            ).name
             wait_until("a first chunk result", lambda: _ok_results(home, run_id) >= 1)
         finally:
             proc.send_signal(signal.SIGKILL)
