@@ -251,3 +251,26 @@ def test_strict_replay_of_a_sweep_makes_no_call_and_sends_no_job(tmp_path: Path)
     res, report, submits = asyncio.run(go())
     assert res.status is RunStatus.COMPLETED
     assert report.ok and report.live_calls == 0 and submits == 0
+
+
+def test_cancelling_the_run_stops_the_sweep_jobs_cooperatively(tmp_path: Path) -> None:
+    """A cancelled run asks every chunk job to stop; their bodies see the flag between cells."""
+    d = InlineDispatcher()
+    k = kernel(tmp_path, d)
+    big = {"kind": "synthetic", "assets": 60, "days": 5000, "seed": 1}
+    grid = {"lookback": list(range(5, 205, 5)), "threshold": [0.0, 0.01, 0.02, 0.03]}
+    inputs = {"strategy": "momentum", "data": big, "grid": grid, "chunk_cells": 40}
+
+    async def go() -> tuple[Any, list[Any]]:
+        handle = await k.start(plan=one_step("backtest_sweep", inputs))
+        while not progress(k.store.read(handle.run_id).records):
+            await asyncio.sleep(0.05)  # a chunk is under way
+        running = [j.future for j in d._jobs.values()]
+        res = await k.cancel(handle.run_id)
+        return res, [await f for f in running]  # what each job body returned
+
+    res, bodies = asyncio.run(go())
+    assert res.status is RunStatus.CANCELLED
+    assert len(bodies) == 4
+    assert all(CANCELLED in b for b in bodies), bodies  # every body stopped between cells
+    assert remote_keys(k.store.read(res.run_id).records) == []
