@@ -103,6 +103,12 @@ class BacktestInput(BaseModel):
         None, ge=1, le=MAX_CELLS, description="Grid cells per remote job (default: sized to work)."
     )
     timeout_s: float = Field(1800, gt=0, le=86_400, description="Deadline per job.")
+    resources: dict[str, float] = Field(
+        default_factory=dict,
+        max_length=8,
+        description='Dask worker resources each job needs, e.g. {"BACKTEST": 1}: jobs go only '
+        "to workers started with them (sgr worker --resources BACKTEST=1).",
+    )
 
     @model_validator(mode="after")
     def _grid(self) -> BacktestInput:

@@ -109,6 +109,7 @@ class BacktestSweepSkill(Skill):
                 ctx.remote(
                     CHUNK_JOB,
                     {**common, "cells": chunk, "folds": inputs.walk_forward, "chunk": i},
+                    resources=dict(inputs.resources),
                     timeout_s=inputs.timeout_s,
                 )
                 for i, chunk in enumerate(chunks)
@@ -129,6 +130,7 @@ class BacktestSweepSkill(Skill):
                 "best": list(best.params.values()),
                 "picks": picks,
             },
+            resources=dict(inputs.resources),
             timeout_s=inputs.timeout_s,
         )
         if walk is not None:
@@ -156,7 +158,9 @@ class BacktestSweepSkill(Skill):
 
     @staticmethod
     def _sweep_id(inputs: BacktestInput, data_sha: str) -> str:
-        what = inputs.model_dump(mode="json", exclude={"top", "chunk_cells", "timeout_s"})
+        what = inputs.model_dump(
+            mode="json", exclude={"top", "chunk_cells", "timeout_s", "resources"}
+        )
         blob = json.dumps({"inputs": what, "data": data_sha}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -115,6 +115,11 @@ class VideoInput(BaseModel):
     )
     gif: bool = Field(False, description="Also make a small animated GIF preview.")
     timeout_s: float = Field(1800, gt=0, le=86_400, description="Deadline of the render job.")
+    resources: dict[str, float] = Field(
+        default_factory=dict,
+        max_length=8,
+        description='Dask worker resources the render job needs, e.g. {"VIDEO": 1}.',
+    )
 
 
 class VideoOutput(BaseModel):

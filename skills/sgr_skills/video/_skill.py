@@ -33,6 +33,7 @@ class VideoRenderSkill(Skill):
         out = await ctx.remote(
             RENDER_JOB,
             {"storyboard": board.model_dump(mode="json"), "gif": inputs.gif},
+            resources=dict(inputs.resources),
             timeout_s=inputs.timeout_s,
         )
         if out["frames"] != expected or out["codec"] != "avc1":

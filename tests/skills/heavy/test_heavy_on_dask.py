@@ -290,3 +290,28 @@ def test_a_sweep_whose_sgr_run_dies_resumes_without_redoing_finished_chunks(
         assert len({str(d["key"]) for d in results}) == 13  # 12 chunks + the report
     finally:
         cluster.close()
+
+
+def test_declared_resources_route_the_jobs_and_a_missing_one_fails_clearly(
+    tmp_path: Path,
+) -> None:
+    _need_dask()
+    from sgr_kernel.dispatch.config import load_dispatch_settings
+    from sgr_kernel.dispatch.dask import DaskDispatcher
+
+    d = DaskDispatcher(
+        settings=load_dispatch_settings(env={}, resource_wait_s=1.0, local_workers=1)
+    )
+    inputs = {"storyboard": STORYBOARD, "resources": {"VIDEO": 1}}
+
+    async def go() -> tuple[Any, Any]:
+        k = kernel(tmp_path, d)
+        try:
+            return k, await k.run(plan=one_step("video_render", inputs))
+        finally:
+            await d.close()
+
+    k, res = asyncio.run(go())
+    assert res.status is RunStatus.FAILED
+    step = k.show(res.run_id).steps[0]
+    assert "VIDEO" in (step.error or "") and step.attempts == 1, step
