@@ -145,7 +145,11 @@ def _check_inputs(step: StepSpec, skill: type[Skill], problems: list[str]) -> No
             continue  # the type is checked when the reference resolves
         try:
             field = fields[name]
-            _adapter(field.annotation, tuple(field.metadata)).validate_python(value)  # type: ignore[arg-type]
+            try:
+                adapter = _adapter(field.annotation, tuple(field.metadata))  # type: ignore[arg-type]
+            except TypeError:  # metadata that cannot be a cache key: build it each time
+                adapter = _adapter.__wrapped__(field.annotation, tuple(field.metadata))
+            adapter.validate_python(value)
         except ValidationError as e:
             msg = e.errors()[0]["msg"]
             problems.append(f"step {step.id!r}: input {name!r} is invalid: {msg}")
