@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 from sgr_kernel.errors import SkillFailed, StepContractError
@@ -74,6 +75,8 @@ class BacktestSweepSkill(Skill):
 
         require_extra("numpy", "pandas", "matplotlib")
         data = inputs.data.model_dump(mode="json")
+        if data["kind"] == "file":  # workers resolve paths from their own directory: send it whole
+            data["path"] = str(Path(data["path"]).expanduser().absolute())
         try:
             prices = await asyncio.to_thread(load_prices, data)
         except DataError as e:

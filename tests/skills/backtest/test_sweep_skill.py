@@ -274,3 +274,23 @@ def test_cancelling_the_run_stops_the_sweep_jobs_cooperatively(tmp_path: Path) -
     assert len(bodies) == 4
     assert all(CANCELLED in b for b in bodies), bodies  # every body stopped between cells
     assert remote_keys(k.store.read(res.run_id).records) == []
+
+
+def test_a_relative_file_path_reaches_the_jobs_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prices = synthetic(assets=1, days=300, seed=2)
+    rows = "".join(
+        f"{d},{float(c)!r}\n" for d, c in zip(prices.dates, prices.close[:, 0], strict=True)
+    )
+    (tmp_path / "p.csv").write_text("date,close\n" + rows)
+    monkeypatch.chdir(tmp_path)
+    inputs = {"strategy": "momentum", "data": {"kind": "file", "path": "p.csv"}}
+    k, res, _ = run(tmp_path / "home", inputs)
+    assert res.status is RunStatus.COMPLETED, k.show(res.run_id)
+    sent = [
+        r.data["request"]["params"]["data"]["path"]
+        for r in k.store.read(res.run_id).records
+        if r.type.value == "intent" and r.data.get("kind") == "remote"
+    ]
+    assert sent and set(sent) == {str(tmp_path / "p.csv")}
