@@ -200,3 +200,14 @@ def test_read_mp4_refuses_what_is_not_an_mp4(tmp_path: Path) -> None:
     (tmp_path / "x.mp4").write_bytes(b"\x00\x00\x00\x10notanmp4atall!!!")
     with pytest.raises(Mp4Error):
         read_mp4(tmp_path / "x.mp4")
+
+
+def test_the_storyboard_in_the_docs_is_valid() -> None:
+    import re
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "skills.md").read_text()
+    (block,) = re.findall(r"```yaml\n(storyboard:.*?)```", text, re.S)
+    board = Storyboard.model_validate(yaml.safe_load(block)["storyboard"])
+    assert [s.layout for s in board.scenes] == ["title", "bar"]
