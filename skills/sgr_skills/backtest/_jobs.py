@@ -21,10 +21,13 @@ _CACHE: dict[str, Any] = {}
 
 
 def load_prices(data: dict[str, Any]) -> Any:
-    """The :class:`~sgr_skills.backtest._data.Prices` a data spec names (cached per process)."""
+    """The :class:`~sgr_skills.backtest._data.Prices` a data spec names. Cached per process
+    when the spec pins its content (synthetic arguments, or a file with its sha256)."""
     from sgr_skills.backtest._data import load, synthetic
 
     key = repr(sorted(data.items()))
+    if data["kind"] == "file" and not data.get("sha256"):
+        return load(data["path"], column=data["column"])  # the file may change: read it now
     if key not in _CACHE:
         if data["kind"] == "synthetic":
             regimes = [tuple(r) for r in data["regimes"]] if data.get("regimes") else None

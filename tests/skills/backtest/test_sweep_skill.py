@@ -294,3 +294,19 @@ def test_a_relative_file_path_reaches_the_jobs_whole(
         if r.type.value == "intent" and r.data.get("kind") == "remote"
     ]
     assert sent and set(sent) == {str(tmp_path / "p.csv")}
+
+
+def test_a_file_edited_between_two_sweeps_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    inputs = {"strategy": "momentum", "data": {"kind": "file", "path": str(path)}}
+    d = InlineDispatcher()
+    k = kernel(tmp_path / "home", d)
+    shas = []
+    for seed in (1, 2):
+        prices = synthetic(assets=1, days=300, seed=seed)
+        rows = zip(prices.dates, prices.close[:, 0].tolist(), strict=True)
+        path.write_text("date,close\n" + "".join(f"{d},{c!r}\n" for d, c in rows))
+        res = asyncio.run(k.run(plan=one_step("backtest_sweep", inputs)))
+        assert res.status is RunStatus.COMPLETED, k.show(res.run_id)
+        shas.append(res.outputs["s"]["data"]["sha256"])
+    assert shas[0] != shas[1]
