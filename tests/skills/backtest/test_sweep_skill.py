@@ -310,3 +310,39 @@ def test_a_file_edited_between_two_sweeps_is_read_again(tmp_path: Path) -> None:
         assert res.status is RunStatus.COMPLETED, k.show(res.run_id)
         shas.append(res.outputs["s"]["data"]["sha256"])
     assert shas[0] != shas[1]
+
+
+def test_chunks_are_sized_to_work_and_bounded_in_number() -> None:
+    from sgr_skills.backtest._skill import MAX_JOBS, WORK_PER_JOB, chunk_cells
+
+    assert chunk_cells(24, 12_600) == 239  # a small grid on small data: one job
+    assert chunk_cells(1000, 100_800) == 30  # about WORK_PER_JOB points a job
+    assert chunk_cells(20_000, WORK_PER_JOB) == -(-20_000 // MAX_JOBS)  # at most MAX_JOBS jobs
+    assert chunk_cells(10, WORK_PER_JOB * 5) == 1
+    assert chunk_cells(10, 100, wanted=3) == 3
+
+
+def test_a_long_file_is_aligned_on_the_dates_every_asset_has(tmp_path: Path) -> None:
+    rows = [
+        ("2024-01-05", "B", 20.0),
+        ("2024-01-02", "A", 1.0),
+        ("2024-01-03", "A", 2.0),
+        ("2024-01-04", "A", 3.0),
+        ("2024-01-05", "A", 4.0),
+        ("2024-01-03", "B", 10.0),
+        ("2024-01-04", "B", 15.0),
+    ]  # shuffled; B has no 2 January
+    path = tmp_path / "long.csv"
+    path.write_text("Ticker,Date,Close\n" + "".join(f"{s},{d},{c}\n" for d, s, c in rows))
+    prices = load(str(path))
+    assert prices.symbols == ["A", "B"]
+    assert prices.dates == ["2024-01-03", "2024-01-04", "2024-01-05"]
+    assert prices.close.tolist() == [[2.0, 10.0], [3.0, 15.0], [4.0, 20.0]]
+    dup = tmp_path / "dup.csv"
+    dup.write_text("date,symbol,close\n2024-01-02,A,1\n2024-01-02,A,2\n2024-01-03,A,2\n")
+    with pytest.raises(DataError, match="row 3 repeats a date for 'A'"):
+        load(str(dup))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,close\n2024-01-02,1\nnot a date,2\n2024-01-04,3\n")
+    with pytest.raises(DataError, match="row 3 has a date that cannot be read"):
+        load(str(bad))
