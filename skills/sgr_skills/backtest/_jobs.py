@@ -99,6 +99,9 @@ def chunk(
     chunk: int = 0,
 ) -> dict[str, Any]:
     """Score one slice of the grid; progress at least every 0.5 s, cancel between cells."""
+    from sgr_skills._extras import require_on_worker
+
+    require_on_worker("numpy", *(["pandas"] if data["kind"] == "file" else []))
     ctx = current_job()
     prices = load_prices(data)
     last = [0.0]
@@ -137,6 +140,9 @@ def report(
 ) -> dict[str, Any]:
     """Heat map of the grid's Sharpe ratios and the equity curves, as PNG artifacts; with
     walk-forward ``picks`` (one cell per fold), the stitched out-of-sample metrics."""
+    from sgr_skills._extras import require_on_worker
+
+    require_on_worker("numpy", "matplotlib")
     from sgr_skills.backtest._report import draw_equity, draw_heatmap, equity_curves
 
     ctx = current_job()

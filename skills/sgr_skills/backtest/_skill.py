@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 from sgr_kernel.errors import SkillFailed, StepContractError
 from sgr_kernel.skills.base import CAP_REMOTE, Skill, SkillContext
 from sgr_kernel.trace.base import ArtifactRef
+from sgr_skills._extras import HEAVY, missing
 from sgr_skills.backtest._jobs import CHUNK_JOB, REPORT_JOB, fold_bounds
 from sgr_skills.backtest._models import BacktestInput, BacktestOutput, Row
 
@@ -24,12 +24,10 @@ MAX_JOBS = 64
 
 
 def require_extra(*modules: str) -> None:
-    """Refuse, before any job is sent, when the ``heavy`` extra is not installed."""
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        raise StepContractError(
-            f"this skill needs {', '.join(missing)}: pip install 'sgr-jupyter[heavy]'"
-        )
+    """Refuse, before any job is sent, when the kernel lacks what it needs of the extra."""
+    lacking = missing(*modules)
+    if lacking:
+        raise StepContractError(f"this skill needs {', '.join(lacking)}: {HEAVY}")
 
 
 def chunk_cells(n_cells: int, points: int, wanted: int | None = None) -> int:
@@ -73,7 +71,7 @@ class BacktestSweepSkill(Skill):
         from sgr_skills.backtest._jobs import load_prices
         from sgr_skills.backtest._params import PARAMS, window_of
 
-        require_extra("numpy", "pandas", "matplotlib")
+        require_extra("numpy", "pandas")  # the kernel loads the data first
         data = inputs.data.model_dump(mode="json")
         if data["kind"] == "file":  # workers resolve paths from their own directory: send it whole
             data["path"] = str(Path(data["path"]).expanduser().absolute())

@@ -16,6 +16,9 @@ RENDER_JOB = "sgr.video.render"
 def render(storyboard: dict[str, Any], gif: bool = False) -> dict[str, Any]:
     """Render the storyboard; progress at least every 0.5 s, cancel between frames. The MP4
     is read back from its boxes, so what is reported is what the file holds."""
+    from sgr_skills._extras import require_on_worker
+
+    require_on_worker("numpy", "matplotlib", "imageio_ffmpeg", "PIL")
     from sgr_skills.video._models import Storyboard
     from sgr_skills.video._mp4 import read_mp4
     from sgr_skills.video._render import render_to

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sgr_kernel.errors import SkillFailed
 from sgr_kernel.skills.base import CAP_REMOTE, Skill, SkillContext
 from sgr_kernel.trace.base import ArtifactRef
-from sgr_skills.backtest._skill import require_extra
 from sgr_skills.video._job import RENDER_JOB
 from sgr_skills.video._models import VideoInput, VideoOutput
 
@@ -26,7 +25,6 @@ class VideoRenderSkill(Skill):
     idempotent = True  # the same storyboard renders the same video; a re-run is harmless
 
     async def run(self, ctx: SkillContext, inputs: VideoInput) -> VideoOutput:
-        require_extra("numpy", "matplotlib", "imageio_ffmpeg", "PIL")
         board = inputs.storyboard
         expected = sum(board.scene_frames())
         ctx.emit("progress", {"message": f"{len(board.scenes)} scenes, {expected} frames"})

@@ -46,3 +46,19 @@ def test_the_catalogue_entries_describe_every_input() -> None:
         props = entry["inputs"]["properties"]
         assert all(p.get("description") for p in props.values()), skill.name
         assert "remote" in skill.capabilities and skill.idempotent
+
+
+def test_a_missing_extra_names_the_install() -> None:
+    import pytest
+
+    from sgr_kernel.errors import StepContractError
+    from sgr_skills._extras import require_on_worker
+    from sgr_skills.backtest._skill import require_extra
+
+    with pytest.raises(
+        RuntimeError, match=r"lacks no_such_mod_12a: pip install 'sgr-jupyter\[heavy\]'"
+    ):
+        require_on_worker("numpy", "no_such_mod_12a")
+    with pytest.raises(StepContractError, match=r"needs no_such_mod_12a: pip install"):
+        require_extra("no_such_mod_12a")
+    require_on_worker("numpy")  # present: nothing to say
