@@ -17,7 +17,7 @@ from heavy_helpers import kernel, one_step, progress, remote_keys
 from sgr_kernel.dispatch._jobctx import CANCELLED, RunningJob, run_body
 from sgr_kernel.dispatch.base import job_function
 from sgr_kernel.dispatch.inline import InlineDispatcher
-from sgr_kernel.errors import PlanValidationError
+from sgr_kernel.errors import PlanValidationError, ReplayDivergenceError
 from sgr_kernel.models.status import RunStatus
 from sgr_skills.backtest._data import DataError, load, synthetic
 from sgr_skills.backtest._jobs import CHUNK_JOB, REPORT_JOB, score_cells
@@ -346,3 +346,30 @@ def test_a_long_file_is_aligned_on_the_dates_every_asset_has(tmp_path: Path) -> 
     bad.write_text("date,close\n2024-01-02,1\nnot a date,2\n2024-01-04,3\n")
     with pytest.raises(DataError, match="row 3 has a date that cannot be read"):
         load(str(bad))
+
+
+def test_replaying_a_sweep_whose_file_changed_is_a_divergence(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+
+    def write(seed: int) -> None:
+        prices = synthetic(assets=1, days=300, seed=seed)
+        rows = zip(prices.dates, prices.close[:, 0].tolist(), strict=True)
+        path.write_text("date,close\n" + "".join(f"{d},{c!r}\n" for d, c in rows))
+
+    write(1)
+    d = InlineDispatcher()
+    k = kernel(tmp_path / "home", d)
+    inputs = {"strategy": "momentum", "data": {"kind": "file", "path": str(path)}}
+
+    async def go() -> tuple[Any, Any]:
+        res = await k.run(plan=one_step("backtest_sweep", inputs))
+        return res, await k.replay(res.run_id, strict=True)
+
+    res, same = asyncio.run(go())
+    assert res.status is RunStatus.COMPLETED
+    assert same.ok and same.live_calls == 0
+    write(2)
+    submitted = d.submitted
+    with pytest.raises(ReplayDivergenceError, match="call #1 \\(remote\\) has a different request"):
+        asyncio.run(k.replay(res.run_id, strict=True))
+    assert d.submitted == submitted  # nothing was sent
