@@ -147,12 +147,13 @@ class RunController:
         return data
 
     def show_artifacts(self, step_id: str) -> list[str]:
-        """Display a step's image artifacts inline; return every artifact's name.
+        """Display a step's image and video artifacts inline; return every artifact's name.
 
-        Images (PNG, JPEG, SVG, GIF) are shown with IPython's own display objects, so a saved
-        notebook keeps the figure; other files are listed by name only.
+        Images (PNG, JPEG, SVG, GIF) and MP4 videos (embedded, with player controls) are shown
+        with IPython's own display objects, so a saved notebook keeps them; other files are
+        listed by name only.
         """
-        from IPython.display import SVG, Image, display
+        from IPython.display import SVG, Image, Video, display
 
         output = self.outputs.get(step_id) or {}
         names = []
@@ -163,6 +164,11 @@ class RunController:
                 display(SVG(data=self.artifact(art["sha256"])))
             elif kind in ("image/png", "image/jpeg", "image/gif"):
                 display(Image(data=self.artifact(art["sha256"]), format=kind.split("/")[1]))
+            elif kind == "video/mp4":
+                data = self.artifact(art["sha256"])
+                display(
+                    Video(data=data, embed=True, mimetype=kind, html_attributes="controls loop")
+                )
         return names
 
     def add_done_callback(self, fn: Callable[[RunController], None]) -> None:

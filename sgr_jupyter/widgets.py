@@ -41,6 +41,7 @@ _UNBUILT_ESM = """export default { render({ el }) {
 _ESM: Path | str = _ESM_FILE if _ESM_FILE.is_file() else _UNBUILT_ESM
 _BUNDLE = mermaid_bundle()
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml", "image/gif")
+_VIDEO_TYPES = ("video/mp4",)
 _MAX_IMAGE = 2_000_000
 
 Scheduler = Callable[[float, Callable[[], None]], None]
@@ -276,18 +277,21 @@ class RunView(anywidget.AnyWidget):  # type: ignore[misc]
 
     def _detail(self, step_id: str) -> dict[str, Any]:
         d = self.fold.detail(step_id)
-        images = []
+        media: dict[str, list[str]] = {"images": [], "videos": []}
         if self._artifact_reader is not None:
             for art in d.get("artifacts", []):
-                if art.get("media_type") in _IMAGE_TYPES and art.get("size", 0) <= _MAX_IMAGE:
+                kind = art.get("media_type")
+                into = (
+                    "images" if kind in _IMAGE_TYPES else "videos" if kind in _VIDEO_TYPES else None
+                )
+                if into is not None and art.get("size", 0) <= _MAX_IMAGE:
                     try:
                         data = self._artifact_reader(art["sha256"])
                     except (KeyError, OSError):
                         continue
                     b64 = base64.b64encode(data).decode()
-                    images.append(f"data:{art['media_type']};base64,{b64}")
-        if images:
-            d["images"] = images
+                    media[into].append(f"data:{kind};base64,{b64}")
+        d.update({k: v for k, v in media.items() if v})  # videos: for a <video> player
         if step_id in self.grants:
             d["capabilities"] = ", ".join(self.grants[step_id]) or "none"
         return d

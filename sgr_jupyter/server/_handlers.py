@@ -137,7 +137,9 @@ class ExportHandler(_Base):
 
 # Served inline only when a browser cannot run them; anything else (HTML, SVG...) written by
 # sandboxed code would run with the notebook server's origin, so it is a download.
-_INLINE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"})
+_INLINE = frozenset(
+    {"image/png", "image/jpeg", "image/gif", "image/webp", "text/plain", "video/mp4"}
+)
 
 
 class ArtifactHandler(JupyterHandler):
