@@ -7,11 +7,11 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := dev,docker,openai,jupyter,dask
+EXTRAS := dev,docker,openai,jupyter,dask,heavy
 
 export SGR_REPO := $(CURDIR)
 
-.PHONY: venv demo test check lint typecheck imports bench system image clean
+.PHONY: venv demo test check lint typecheck imports labext-test bench system image clean
 
 venv: $(STAMP)
 
@@ -31,7 +31,7 @@ demo: venv system image
 	$(BIN)/python -m sgr_jupyter.demo
 
 # The whole check, as CI runs it: format, lint, types, import contracts, then every test.
-test: venv system image lint typecheck imports
+test: venv system image lint typecheck imports labext-test
 	$(BIN)/pytest
 
 lint: venv
@@ -43,6 +43,10 @@ typecheck: venv
 
 imports: venv
 	$(BIN)/lint-imports
+
+# The labextension's unit tests (vitest in jsdom: the model, the DAG view, the widget).
+labext-test: venv
+	cd labextension && $(abspath $(BIN))/jlpm install && $(abspath $(BIN))/jlpm test
 
 check: test
 

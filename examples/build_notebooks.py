@@ -185,7 +185,7 @@ NOTEBOOKS = {
         "machine; `%sgr cluster connect tcp://HOST:PORT` points the same notebook at a real one.",
         SETUP,
         "import logging\nfrom distributed import Client, LocalCluster\n\n"
-        "cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None,\n"
+        'cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0",\n'
         "                       silence_logs=logging.ERROR)\n"
         "client = Client(cluster)",
         "MD:Point the magics at it (`%sgr cluster local 2` would start one for you). The table "
@@ -267,6 +267,89 @@ NOTEBOOKS = {
         '_sgr.status, _sgr.outputs["k"]["total"]',
         "MD:Strict replay serves every remote answer from the trace: no job is submitted.",
         "%sgr replay {_sgr.run_id}",
+        "client.close()\ncluster.close()",
+    ],
+    "06_heavy_skills": [
+        "# Heavy skills: a backtest sweep and a rendered video, on Dask workers\n\n"
+        "Two built-in skills whose work leaves the notebook kernel (docs/skills.md): "
+        "`backtest_sweep` scores a strategy's parameter grid in chunked jobs, and `video_render` "
+        "turns a storyboard into an H.264 MP4. Here the workers are a `LocalCluster` on this "
+        "machine; `%sgr cluster connect tcp://HOST:PORT` sends the same plan to a real cluster. "
+        "Needs `pip install 'sgr-jupyter[heavy,dask]'`.",
+        SETUP,
+        "import logging\nfrom distributed import Client, LocalCluster\n\n"
+        'cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0",\n'
+        "                       silence_logs=logging.ERROR)\n"
+        "client = Client(cluster)",
+        "IGNORE:%sgr cluster connect {cluster.scheduler_address}",
+        "## One plan, two heavy steps\n\n"
+        "A moving-average crossover swept over 24 (fast, slow) pairs (fast < slow) on seeded "
+        "synthetic prices (geometric Brownian motion with a bull, a sell-off and a quiet "
+        "regime), 5 bp per unit traded, in 4 jobs of 6 cells, with a 3-fold walk-forward; then "
+        "a short video whose chart takes its numbers from the sweep (`${sweep.output...}`: "
+        "plain substitution, no code).",
+        "%%sgr --plan --wait --out heavy\n"
+        "name: heavy-skills\n"
+        "steps:\n"
+        "  - id: sweep\n"
+        "    skill: backtest_sweep\n"
+        "    capabilities: [remote]\n"
+        "    inputs:\n"
+        "      strategy: ma_crossover\n"
+        "      data: {kind: synthetic, assets: 5, days: 2520, seed: 7}\n"
+        "      grid: {fast: [5, 10, 20, 30, 50], slow: [40, 60, 100, 150, 200]}\n"
+        "      cost_bps: 5\n"
+        "      chunk_cells: 6\n"
+        "      walk_forward: 3\n"
+        "  - id: video\n"
+        "    skill: video_render\n"
+        "    capabilities: [remote]\n"
+        "    inputs:\n"
+        "      storyboard:\n"
+        "        title: What the sweep found\n"
+        "        fps: 12\n"
+        "        resolution: 360p\n"
+        "        scenes:\n"
+        "          - {title: What the sweep found, layout: title, duration_s: 2,\n"
+        "             narration: 24 moving-average pairs on ten years of prices.}\n"
+        "          - title: Sharpe ratio\n"
+        "            layout: bar\n"
+        "            duration_s: 3\n"
+        "            narration: The in-sample best flatters; walk-forward is the honest number.\n"
+        "            data:\n"
+        "              labels: [best in sample, walk-forward out of sample]\n"
+        '              series: {Sharpe: ["${sweep.output.best.sharpe}",\n'
+        '                                "${sweep.output.walk_forward.out_of_sample.sharpe}"]}\n'
+        "          - title: Before trusting a backtest\n"
+        "            layout: bullets\n"
+        "            duration_s: 2\n"
+        "            bullets: [Look out of sample, Count the costs, Check more than one seed]",
+        'heavy.status, heavy.outputs["sweep"]["cells"], heavy.outputs["sweep"]["jobs"]',
+        "## The ranked table\n\nEvery cell's metrics after costs, ranked by Sharpe (the top "
+        "10 are in the output; `sweep.csv` holds all of them).",
+        "import pandas as pd\n\n"
+        'sweep = heavy.outputs["sweep"]\n'
+        'table = pd.DataFrame([{**r["params"], **{k: v for k, v in r.items() if k != "params"}}\n'
+        '                      for r in sweep["table"]]).set_index("rank")\n'
+        "table.round(3)",
+        "MD:The heat map (Sharpe over the grid, the in-sample best boxed) and the equity curves "
+        "(the best cell, buy-and-hold, and the walk-forward out-of-sample curve):",
+        '_sgr.show_artifacts("sweep")',
+        "## Walk-forward: pick in sample, judge out of sample\n\n"
+        "Each fold picks the best cell on the years before it and is scored on the next part. "
+        "The out-of-sample Sharpe is what the in-sample best would have earned you.",
+        'pd.DataFrame([{"fold": f["fold"], "test": " to ".join(f["test_dates"]),\n'
+        '               **f["picked"], "sharpe in sample": f["train_sharpe"],\n'
+        '               "sharpe out of sample": f["test"]["sharpe"]}\n'
+        '              for f in sweep["walk_forward"]["folds"]]).set_index("fold").round(3)',
+        'round(sweep["best"]["sharpe"], 3), '
+        'round(sweep["walk_forward"]["out_of_sample"]["sharpe"], 3)',
+        "## The video\n\nRendered on a worker (matplotlib frames piped to ffmpeg), read back "
+        "from its MP4 boxes, stored by content in the run, and played here:",
+        '{k: v for k, v in heavy.outputs["video"].items() if k != "artifacts"}',
+        'IGNORE:_sgr.show_artifacts("video")',
+        "MD:Strict replay serves every job's answer from the trace: nothing is submitted again.",
+        "%sgr replay {heavy.run_id}",
         "client.close()\ncluster.close()",
     ],
 }

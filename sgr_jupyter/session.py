@@ -116,18 +116,27 @@ class RunController:
         return self._session.call_sync(lambda: api.artifact(self.run_id, sha256))[1]
 
     def show_artifacts(self, step_id: str) -> list[str]:
-        """Display a step's inline artifacts (allowlisted images); return every artifact's name.
+        """Display a step's inline artifacts; return every artifact's name.
 
-        Images are shown with IPython's own display object, so a saved notebook keeps the
-        figure; other files (HTML, SVG...) are listed by name only.
+        What the runs API flags inline (PNG, JPEG, GIF, WebP images; MP4 videos, embedded with
+        player controls) is shown with IPython's own display objects, so a saved notebook keeps
+        it; other files (HTML, SVG...) are listed by name only.
         """
-        from IPython.display import Image, display
+        from IPython.display import Image, Video, display
 
         api = self._session.api(self._kernel)
         arts = self._session.call_sync(lambda: api.artifacts(self.run_id, step_id))
         for art in arts:
-            if art.inline:
-                display(Image(data=self.artifact(art.sha256), format=art.media_type.split("/")[1]))
+            if not art.inline:
+                continue
+            data = self.artifact(art.sha256)
+            if art.media_type.startswith("video/"):
+                attrs = "controls loop"
+                display(
+                    Video(data=data, embed=True, mimetype=art.media_type, html_attributes=attrs)
+                )
+            else:
+                display(Image(data=data, format=art.media_type.split("/")[1]))
         return [art.name for art in arts]
 
     def add_done_callback(self, fn: Callable[[RunController], None]) -> None:

@@ -30,7 +30,15 @@ from sgr_kernel.trace.state import RunState
 
 __all__ = ["RunView"]
 
-_ESM = Path(__file__).parent / "_esm" / "runview.js"
+_ESM_FILE = Path(__file__).parent / "_esm" / "runview.js"
+# Built from labextension/src/widget/runview.ts by `jlpm build` (which `pip install` runs). A
+# tree that was never built still imports; its views say what to run instead of drawing.
+_UNBUILT_ESM = """export default { render({ el }) {
+  el.textContent = "sgr: the RunView front end is not built: run `make venv` "
+    + "(or `jlpm install && jlpm build` in labextension/).";
+} };
+"""
+_ESM: Path | str = _ESM_FILE if _ESM_FILE.is_file() else _UNBUILT_ESM
 _BUNDLE = mermaid_bundle()
 _MAX_IMAGE = 2_000_000
 
@@ -267,18 +275,19 @@ class RunView(anywidget.AnyWidget):
 
     def _detail(self, step_id: str) -> dict[str, Any]:
         d = self.fold.detail(step_id)
-        images = []
+        media: dict[str, list[str]] = {"images": [], "videos": []}
         if self._artifact_reader is not None:
             for art in d.get("artifacts", []):
+                kind = str(art.get("media_type"))
+                into = "videos" if kind.startswith("video/") else "images"
                 if art.get("inline") and (art.get("size") or 0) <= _MAX_IMAGE:
                     try:
                         data = self._artifact_reader(art["sha256"])
                     except (KeyError, OSError):
                         continue
                     b64 = base64.b64encode(data).decode()
-                    images.append(f"data:{art['media_type']};base64,{b64}")
-        if images:
-            d["images"] = images
+                    media[into].append(f"data:{kind};base64,{b64}")
+        d.update({k: v for k, v in media.items() if v})  # videos: for a <video> player
         if step_id in self.grants:
             d["capabilities"] = ", ".join(self.grants[step_id]) or "none"
         return d

@@ -2,7 +2,7 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { mermaidPlugin } from './mermaid';
-import { panelPlugin } from './panel';
+import { panelPlugin } from './panel/panel';
 
 const plugins: JupyterFrontEndPlugin<any>[] = [mermaidPlugin, panelPlugin];
 

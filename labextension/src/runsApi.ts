@@ -3,6 +3,8 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { IProgress, IStepError } from './model/state';
+
 export interface IRunSummary {
   run_id: string;
   name: string;
@@ -10,8 +12,14 @@ export interface IRunSummary {
   reason: string | null;
   created_ts: number | null;
   ended_ts: number | null;
+  /** When it was created (epoch seconds); older servers send only created_ts. */
+  started_at?: number | null;
+  /** Seconds from creation to its end; null while it runs. */
+  duration_s?: number | null;
+  /** The plan's steps (internal planning steps not counted). */
   steps_total: number;
   steps_done: number;
+  steps_committed?: number;
   waiting: string[];
   live: 'here' | 'elsewhere' | null;
   holder: string | null;
@@ -41,6 +49,12 @@ export interface IStepView {
   ended_ts: number | null;
   duration_s: number | null;
   usage: { tokens: number; cost_usd: number; llm_calls: number };
+  /** Latest progress of a running step (remote steps report it), when the server sends it. */
+  progress?: IProgress | null;
+  /** Structured failure, when the server sends it (else `error` is the text). */
+  error_detail?: IStepError | null;
+  /** Resolved inputs, when the server sends them (else the plan's templates are shown). */
+  inputs?: Record<string, unknown> | null;
 }
 
 export interface IRunDetail {

@@ -144,8 +144,9 @@ class ExportHandler(_Base):
 class ArtifactHandler(JupyterHandler):
     """Not an APIHandler: that one forces ``Content-Type: application/json`` on every reply.
 
-    Served inline only when the runs API flags it inline (an allowlisted image): anything else
-    written by sandboxed code (HTML, SVG...) would run with the server's origin: a download.
+    Served inline only when the runs API flags it inline (an allowlisted image or video):
+    anything else written by sandboxed code (HTML, SVG...) would run with the server's origin,
+    so it is a download.
     """
 
     def initialize(self, service: Runs) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -87,11 +88,18 @@ def start_lab(base: Path, env_extra: dict[str, str] | None = None) -> tuple[Any,
     news.write_text(json.dumps({"fetchNews": "false"}))
     token = "sgr-e2e"
     port = free_port()
+    # Lab serves this tree's build of the labextension, not the copy an (editable) install
+    # left in the environment's share/: the first of JUPYTER_PATH's labextensions wins.
+    data = base / "jupyter-data"
+    shutil.copytree(LABEXT.parent, data / "labextensions" / "sgr-jupyter")
     env = {
         **os.environ,
         "SGR_HOME": str(home),
         "SGR_PROVIDER": f"scripted:{RESPONSES}",
         "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "JUPYTER_PATH": os.pathsep.join(
+            [str(data), *filter(None, [os.environ.get("JUPYTER_PATH", "")])]
+        ),
         **(env_extra or {}),
     }
     log = (base / "lab.log").open("wb")
@@ -221,3 +229,52 @@ def shot(target: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     target.screenshot(path=str(path))
     return path
+
+
+DOC_IMAGES = REPO / "docs" / "images"
+
+
+def doc_shot(target: Any, name: str) -> Path:
+    """A screenshot for the docs (docs/images/NAME.png, embedded in README and docs/jupyter.md):
+    the browser tests retake them, so the pictures stay current."""
+    DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+    path = DOC_IMAGES / f"{name}.png"
+    target.screenshot(path=str(path))
+    return path
+
+
+def kernel_run(page: Any, code: str) -> str:
+    """Run ``code`` in the current notebook's kernel; return what it printed (stdout)."""
+    return str(
+        page.evaluate(
+            """async (code) => {
+              const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+              const f = k.requestExecute({code});
+              let out = "";
+              f.onIOPub = (m) => { if (m.header.msg_type === "stream") out += m.content.text; };
+              await f.done;
+              return out.trim();
+            }""",
+            code,
+        )
+    )
+
+
+# The smallest rendered size of the DAG's node labels, in CSS px, counting every transform
+# (Mermaid's viewBox, the pan/zoom scale): font-size x rendered width / layout width. Only
+# labels inside the DAG's visible box count when `visible` is true.
+LABEL_PX = """([scope, visible]) => {
+  const dag = document.querySelector(scope);
+  const box = dag.querySelector('.sgr-dag-viewport').getBoundingClientRect();
+  let min = Infinity, n = 0;
+  for (const l of dag.querySelectorAll('g.node .nodeLabel')) {
+    const r = l.getBoundingClientRect();
+    if (!l.offsetWidth) continue;
+    const out = r.right < box.left || r.left > box.right || r.bottom < box.top
+      || r.top > box.bottom;
+    if (visible && out) continue;
+    const px = parseFloat(getComputedStyle(l).fontSize) * r.width / l.offsetWidth;
+    min = Math.min(min, px); n += 1;
+  }
+  return {min, n};
+}"""

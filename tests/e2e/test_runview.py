@@ -194,7 +194,7 @@ def test_a_big_plan_is_drawn_as_a_grid_that_colours_live(
     lab_server: LabServer, browser: Browser
 ) -> None:
     page = browser.page
-    n = 250
+    n = 400  # over the DagView's MAX_DAG_NODES (300): a 250-step plan gets a Mermaid layout
     steps = "\\n".join(
         f"  - {{id: s{i}, skill: format, inputs: {{template: x}}"
         + (f", depends_on: [s{i - 10}]" if i >= 10 else "")
@@ -208,14 +208,14 @@ def test_a_big_plan_is_drawn_as_a_grid_that_colours_live(
     name = lab_server.write_notebook("big.ipynb", ["%load_ext sgr_jupyter", code])
     open_notebook(browser, lab_server, name)
     run_all(browser)
-    page.locator(".sgr-rv .dag[data-sgr-rendered='grid']").wait_for(timeout=60_000)
+    page.locator(".sgr-rv .dag[data-sgr-rendered='grid']").wait_for(timeout=90_000)
     page.wait_for_function(
         "(n) => document.querySelectorAll("
         "'.sgr-rv .grid .cell[data-sgr-status=\"COMMITTED\"]').length === n",
         arg=n,
-        timeout=60_000,
+        timeout=90_000,
     )
-    assert page.locator(".sgr-rv .dag svg").count() == 0  # no Mermaid layout for 250 nodes
+    assert page.locator(".sgr-rv .dag svg").count() == 0  # no Mermaid layout for 400 nodes
     page.locator(".sgr-rv .grid .cell[data-sgr-step='s7']").click()
     page.get_by_text("Step s7").wait_for(timeout=30_000)
     shot(page.locator(".sgr-rv").first, "runview_big_plan_grid")

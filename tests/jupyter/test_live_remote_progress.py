@@ -64,7 +64,7 @@ def shell(tmp_path: Path) -> Iterator[InteractiveShell]:
     from distributed import LocalCluster
 
     cluster = LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
     )
     sh = InteractiveShell.instance()
     sh.config.pop("SgrMagics", None)

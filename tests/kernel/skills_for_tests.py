@@ -211,6 +211,24 @@ class PostTwice(Skill):
         return ValueOut(value=_fold(inputs) + len(first.body) + len(second.body) + len(token))
 
 
+class PostGathered(Skill):
+    """Two POSTs made together (``asyncio.gather``); the first is slow, so the second's
+    result is logged while the first is still open. Idempotent: a resume goes on by itself."""
+
+    name = "post_gathered"
+    description = "POSTs twice at once to the sink transport, the first slowly."
+    Input = EffectIn
+    Output = ValueOut
+    capabilities = frozenset({CAP_NETWORK})
+
+    async def run(self, ctx: SkillContext, inputs: Any) -> BaseModel:
+        slow, fast = await asyncio.gather(
+            ctx.http("POST", "sink://effect", body=f"{ctx.step_id}:{inputs.tag}:1:slow"),
+            ctx.http("POST", "sink://effect", body=f"{ctx.step_id}:{inputs.tag}:2"),
+        )
+        return ValueOut(value=_fold(inputs) + len(slow.body) + len(fast.body))
+
+
 class AskIn(AnyIn):
     question: str = "hello"
 
@@ -255,6 +273,7 @@ TEST_SKILLS: dict[str, type[Skill]] = {
         RemoteEffect,
         PostEffect,
         PostTwice,
+        PostGathered,
         Ask,
         Now,
     )
@@ -321,6 +340,8 @@ def sink_transport(sink: Path) -> Any:
         method: str, url: str, headers: dict[str, str], body: str | None, timeout_s: float
     ) -> HttpResponse:
         crashpoint("effect_before")
+        if body and body.endswith(":slow"):
+            await asyncio.sleep(0.3)  # still open when a call made with it finishes
         _append(sink, f"post:{body}")
         crashpoint("effect_after")
         return HttpResponse(status=200, headers={}, body="ok")

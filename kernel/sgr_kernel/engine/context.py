@@ -9,8 +9,10 @@ steps replay independently of scheduling order.
 
 Resuming, an attempt cut short by a crash is *continued*: the calls it finished (``carry``)
 are served from the log and copied into the new attempt's records (marked ``carried``), so an
-effect whose result is logged is never done twice; the first call it did not finish, and every
-call after, is made live.
+effect whose result is logged is never done twice; a call it did not finish is made live.
+Calls started together (remote jobs gathered at once) finish in any order, so a finished call
+after an unfinished one is still served when it is exactly the same call (kind and request);
+once the code asks for anything else, every call from there on is live.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class RunContext:
         self._caps = capabilities
         self._recorded = recorded
         self._carry = carry or None
+        self._went_live = False
         self._n = 0
         self.in_doubt = False
         """A side effect started and its outcome is unknown (set by timeouts, cancellation)."""
@@ -140,11 +143,17 @@ class RunContext:
             return None
         call = self._carry.get(n)
         if call is None or call.open:
-            self._carry = None  # from the first unfinished call on, everything is live
+            # This call is made live. Later calls may still have finished: calls made
+            # together (remote jobs gathered at once) finish in any order. Those are served
+            # when they are exactly the same call; anything else from here on is live.
+            self._went_live = True
             return None
         if call.kind != kind or (
             request is not None and fingerprint(call.request) != fingerprint(request)
         ):
+            if self._went_live:
+                self._carry = None  # the code took another path after a live call
+                return None
             raise ResumeMismatch(
                 f"resuming step {self._step!r}: call #{n} is now {kind!r} with a different "
                 f"request than the interrupted attempt logged ({call.kind!r}); the step's code "

@@ -6,7 +6,7 @@ import heapq
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -124,8 +124,9 @@ def build_dag(plan: Plan) -> Dag:
 
 
 @cache
-def _adapter(annotation: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(annotation)
+def _adapter(annotation: Any, metadata: tuple[Any, ...] = ()) -> TypeAdapter[Any]:
+    # pydantic keeps a field's constraints (ge, max_length, ...) apart from its annotation.
+    return TypeAdapter(Annotated[annotation, *metadata] if metadata else annotation)
 
 
 def _check_inputs(step: StepSpec, skill: type[Skill], problems: list[str]) -> None:
@@ -143,7 +144,12 @@ def _check_inputs(step: StepSpec, skill: type[Skill], problems: list[str]) -> No
         if any(True for _ in find_refs(value)):
             continue  # the type is checked when the reference resolves
         try:
-            _adapter(fields[name].annotation).validate_python(value)  # type: ignore[arg-type]
+            field = fields[name]
+            try:
+                adapter = _adapter(field.annotation, tuple(field.metadata))  # type: ignore[arg-type]
+            except TypeError:  # metadata that cannot be a cache key: build it each time
+                adapter = _adapter.__wrapped__(field.annotation, tuple(field.metadata))
+            adapter.validate_python(value)
         except ValidationError as e:
             msg = e.errors()[0]["msg"]
             problems.append(f"step {step.id!r}: input {name!r} is invalid: {msg}")

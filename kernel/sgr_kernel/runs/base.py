@@ -35,10 +35,10 @@ __all__ = [
     "validate_run_id",
 ]
 
-INLINE_MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
-"""Media types a face may show inline. Anything else written by sandboxed code (HTML, SVG,
-scripts) could run with the notebook's or the server's origin, so it is only ever a download
-or a name."""
+INLINE_MEDIA_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "video/mp4"})
+"""Media types a face may show inline: raster images and MP4 video, which a browser cannot
+run. Anything else written by sandboxed code (HTML, SVG, scripts) could run with the
+notebook's or the server's origin, so it is only ever a download or a name."""
 
 Live = Literal["here", "elsewhere"]
 """Where a run is being written: by this process, or by another one (a notebook kernel)."""
@@ -121,7 +121,7 @@ class Artifact(BaseModel):
     media_type: str = "application/octet-stream"
     size: int | None = None
     step: str = Field(description="The step whose output names it.")
-    inline: bool = Field(description="An allowlisted image type: may be shown inline.")
+    inline: bool = Field(description="An allowlisted image or video: may be shown inline.")
 
 
 class RunDetail(BaseModel):

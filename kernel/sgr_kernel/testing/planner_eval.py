@@ -67,6 +67,47 @@ EVAL_CATALOGUE: tuple[dict[str, Any], ...] = (
         ["task"],
         ["artifacts", "code", "stdout", "value"],
     ),
+    {
+        "name": "backtest_sweep",
+        "description": "Backtest a trading strategy (ma_crossover, momentum, mean_reversion) over "
+        "a grid of its parameters on OHLCV prices (a CSV/Parquet file or synthetic), with costs "
+        "and optional walk-forward, on remote workers; ranked table, heat map, equity curves.",
+        "inputs": {
+            "type": "object",
+            "properties": {
+                "strategy": {
+                    "type": "string",
+                    "enum": ["ma_crossover", "momentum", "mean_reversion"],
+                    "description": "The strategy to sweep.",
+                },
+                "data": {
+                    "type": "object",
+                    "description": '{"kind": "synthetic", "assets", "days", "seed"} or '
+                    '{"kind": "file", "path": "prices.csv"}.',
+                },
+                "walk_forward": {"type": "integer", "description": "Walk-forward folds (0: off)."},
+            },
+            "required": ["strategy"],
+        },
+        "outputs": ["artifacts", "best", "table", "walk_forward"],
+    },
+    {
+        "name": "video_render",
+        "description": "Render a short video (H.264 MP4) from a storyboard of scenes: title, "
+        "narration, a layout (title, text, bullets, bar or line chart of given numbers).",
+        "inputs": {
+            "type": "object",
+            "properties": {
+                "storyboard": {
+                    "type": "object",
+                    "description": "{title, scenes: [{title, narration, layout, text|bullets|"
+                    "data: {labels, series}, duration_s}]}.",
+                }
+            },
+            "required": ["storyboard"],
+        },
+        "outputs": ["artifacts", "duration_s", "frames"],
+    },
 )
 
 
@@ -314,6 +355,41 @@ EVAL_TASKS: tuple[EvalTask, ...] = (
         skills=["answer"],
         keywords=["Romeo"],
         chained=True,
+    ),
+    # Heavy skills (remote work): the planner must reach for them, not write a backtest or a
+    # renderer in Python.
+    _t(
+        "Backtest a moving-average crossover strategy on synthetic prices over a grid of fast "
+        "and slow windows, with walk-forward validation.",
+        skills=["backtest_sweep"],
+        keywords=["ma_crossover"],
+        max_steps=2,
+        tags=("heavy",),
+    ),
+    _t(
+        "Sweep momentum lookbacks on my file prices.csv and tell me which parameters have the "
+        "best Sharpe ratio.",
+        skills=["backtest_sweep", "answer"],
+        keywords=["momentum", "prices.csv"],
+        chained=True,
+        max_steps=3,
+        tags=("heavy",),
+    ),
+    _t(
+        "Make a short video with a title card and a bar chart of sales 3, 5 and 8 for Q1 to Q3.",
+        skills=["video_render"],
+        keywords=["sales"],
+        max_steps=2,
+        tags=("heavy",),
+    ),
+    _t(
+        "Backtest a mean reversion strategy on synthetic data, then render a short video that "
+        "presents the best Sharpe ratio it found.",
+        skills=["backtest_sweep", "video_render"],
+        keywords=["mean_reversion"],
+        chained=True,
+        max_steps=3,
+        tags=("heavy",),
     ),
 )
 

@@ -85,3 +85,27 @@ def test_malformed_plan_text_names_the_problem() -> None:
         parse_plan("steps: [\n  - id: a\n   skill: x", source="p.yaml")
     with pytest.raises(PlanValidationError):
         parse_plan("steps: []")
+
+
+def test_field_constraints_are_checked_before_running(tmp_path: Path) -> None:
+    """A value of the right type that breaks its field's bounds (``ge``, ``max_length``) is a
+    validation problem up front, not a failure once the step starts."""
+    from pydantic import BaseModel, Field
+
+    class Bounded(BaseModel):
+        n: int = Field(1, ge=1, le=10)
+        name: str = Field("x", max_length=3)
+
+    class BoundedSkill(Skill):
+        name = "bounded"
+        description = "takes bounded inputs"
+        Input = Bounded
+        Output = ValueOut
+
+        async def run(self, ctx: Any, inputs: Any) -> ValueOut:
+            return ValueOut(value=inputs.n)
+
+    plan = plan_of({"id": "a", "skill": "bounded", "inputs": {"n": 11, "name": "long"}})
+    problems = _problems(tmp_path, plan, skills={**TEST_SKILLS, "bounded": BoundedSkill})
+    assert any("input 'n' is invalid" in p and "10" in p for p in problems), problems
+    assert any("input 'name' is invalid" in p for p in problems), problems

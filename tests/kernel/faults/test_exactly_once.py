@@ -186,3 +186,21 @@ def test_negative_control_the_harness_sees_a_repeated_effect(
         f"silent_reexec={t.silent_reexec}"
     )
     assert t.silent_reexec > 0
+
+
+def test_a_call_that_finished_before_one_started_with_it_is_not_redone(tmp_path: Path) -> None:
+    """Calls made together finish in any order: killed when the second POST's result is
+    logged and the first is still open, the resumed attempt serves the second from the log
+    and makes only the first again."""
+    plan = plan_of({"id": "g", "skill": "post_gathered", "capabilities": ["network"]})
+    assert _killed(run_plan_child(tmp_path, plan, "effect_recorded:1"))
+    assert Counter(read_sink(tmp_path / "sink.log")) == {"post:g:e:2": 1}  # the fast one
+    k = make_kernel(tmp_path, pause=True)
+    assert asyncio.run(_resume(k)).status is RunStatus.COMPLETED
+    assert Counter(read_sink(tmp_path / "sink.log")) == {"post:g:e:2": 1, "post:g:e:1:slow": 1}
+    carried = [
+        r.data["n"]
+        for r in k.store.read("run").records
+        if r.type is RecordType.RESULT and r.data.get("carried")
+    ]
+    assert carried == [2]

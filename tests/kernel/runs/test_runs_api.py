@@ -82,6 +82,7 @@ def test_a_run_that_has_not_ended_has_no_duration(tmp_path: Path) -> None:
         ("IMAGE/JPEG; q=1", True),
         ("image/gif", True),
         ("image/webp", True),
+        ("video/mp4", True),
         ("image/svg+xml", False),  # SVG can carry script
         ("text/html", False),
         ("application/octet-stream", False),
@@ -90,7 +91,7 @@ def test_a_run_that_has_not_ended_has_no_duration(tmp_path: Path) -> None:
 )
 def test_one_inline_allowlist(media: str, inline: bool) -> None:
     assert is_inline(media) is inline
-    assert all(t.startswith("image/") for t in INLINE_MEDIA_TYPES)
+    assert all(t.startswith(("image/", "video/")) for t in INLINE_MEDIA_TYPES)
 
 
 def test_internal_steps() -> None:

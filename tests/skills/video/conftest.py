@@ -1,0 +1,11 @@
+"""Test helpers of the heavy skills on the path: ``heavy_helpers`` (and, here, its neighbours)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+for path in (HERE, HERE.parent / "heavy", HERE.parents[1] / "kernel" / "dispatch"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
