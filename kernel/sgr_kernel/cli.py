@@ -413,6 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sgr_kernel.cli_cluster import add_commands
 
     add_commands(cmd)
+    from sgr_kernel.cli_plugins import add_plugin_commands  # `sgr.cli` entry points
+
+    add_plugin_commands(cmd)
     return p
 
 

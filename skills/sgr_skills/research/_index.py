@@ -36,6 +36,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks USING fts5(
     title, text, doc UNINDEXED, tokenize = 'porter unicode61');
 """
 _WORD = re.compile(r"\w+", re.UNICODE)
+_SKIP_DIRS = frozenset({"_sources", "node_modules", "__pycache__"})
+"""Folders never indexed (besides hidden ones): Sphinx's copies of its sources, build junk."""
 
 
 def default_index_path() -> Path:
@@ -113,7 +115,13 @@ class CorpusIndex:
             }
             seen: set[str] = set()
             for path in sorted(root.rglob("*")):
-                if path.suffix.lower() not in SUFFIXES or not path.is_file() or path.is_symlink():
+                if (
+                    path.suffix.lower() not in SUFFIXES
+                    or _SKIP_DIRS & set(path.relative_to(root).parts[:-1])
+                    or any(p.startswith(".") for p in path.relative_to(root).parts)
+                    or not path.is_file()
+                    or path.is_symlink()
+                ):
                     continue
                 st = path.stat()
                 key = str(path)
