@@ -52,6 +52,7 @@ class ResearchInput(BaseModel):
         None, description="The corpus index file (default $SGR_HOME/corpus/index.sqlite)."
     )
     web_budget_s: float = Field(30.0, gt=0, le=600, description="Time cap of all web fetching.")
+    web_pages: int = Field(3, ge=1, le=20, description="Web results fetched per sub-query.")
 
     @field_validator("corpora")
     @classmethod
@@ -146,7 +147,8 @@ class DeepResearchSkill(Skill):
             "corpora": inputs.corpora,
             "index_path": inputs.index_path,
             "search_url": inputs.search_url,
-            "limits": {"budget_s": inputs.web_budget_s},
+            "web_pages_per_query": inputs.web_pages,
+            "limits": {"budget_s": inputs.web_budget_s, "page_timeout_s": 5.0},
         }
         got = await ctx.remote(
             RETRIEVE_JOB, params, resources=self.resources, timeout_s=inputs.web_budget_s + 120
