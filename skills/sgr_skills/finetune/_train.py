@@ -89,7 +89,7 @@ def eval_loss(model: Any, rows: list[tuple[list[int], int]], pad: int, device: s
         for i in range(0, len(rows), 8):
             b = {k: v.to(device) for k, v in _collate(rows[i : i + 8], pad).items()}
             n = float((b["labels"][:, 1:] != -100).sum())
-            total += float(model(**b).loss) * n
+            total += float(model(**b).loss.detach()) * n
             count += n
     model.train()
     return total / max(count, 1.0)
@@ -195,7 +195,7 @@ def train(spec: TrainSpec, key: str, out_dir: Path, hooks: Hooks) -> dict[str, A
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if spec.step_delay_s:
             time.sleep(spec.step_delay_s)
         done = step + 1
