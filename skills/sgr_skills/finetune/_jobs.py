@@ -11,7 +11,6 @@ import json
 from typing import Any
 
 from sgr_kernel.dispatch.base import JobCancelled, current_job, job
-
 from sgr_skills.finetune.base import TrainSpec
 
 __all__ = ["TRAIN_JOB", "lora_train"]

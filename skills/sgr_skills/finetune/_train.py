@@ -126,7 +126,9 @@ def _save(folder: Path, step: int, model: Any, opt: Any, losses: list[float]) ->
     state = {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(model).items()}
     save_file(state, str(tmp / "adapter.safetensors"))
     torch.save(opt.state_dict(), tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps({"v": 1, "step": step, "losses": losses, "pid": os.getpid()}))
+    (tmp / "state.json").write_text(
+        json.dumps({"v": 1, "step": step, "losses": losses, "pid": os.getpid()})
+    )
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     for old in sorted(p for p in folder.iterdir() if _CKPT.match(p.name))[:-2]:

@@ -55,6 +55,8 @@ class TrainSpec(BaseModel):
     )
     device: Literal["cpu", "cuda"] = Field("cpu", description="Where to train.")
     seed: int = Field(0, description="Seeds initialisation and batch order.")
-    samples: tuple[str, ...] = Field((), max_length=8, description="Prompts to answer before/after.")
+    samples: tuple[str, ...] = Field(
+        (), max_length=8, description="Prompts to answer before/after."
+    )
     max_new_tokens: int = Field(40, ge=1, le=512, description="Length of sample answers.")
     step_delay_s: float = Field(0.0, ge=0, le=10, description="Test hook: sleep per step.")

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sgr_kernel.errors import StepContractError
 from sgr_kernel.models.plan import Placement
 from sgr_kernel.skills.base import CAP_REMOTE, Skill, SkillContext
-
 from sgr_skills.finetune._data import load_jsonl, split
 from sgr_skills.finetune._jobs import TRAIN_JOB
 from sgr_skills.finetune.base import Example, TrainSpec

@@ -88,8 +88,8 @@ def chunk(text: str, *, target: int = 700, limit: int = 1200) -> list[str]:
     """Paragraph-aligned passages of about ``target`` characters (none over ``limit``)."""
     out: list[str] = []
     cur = ""
-    for para in re.split(r"\n\s*\n", text):
-        para = _WS.sub(" ", para).strip()
+    for raw in re.split(r"\n\s*\n", text):
+        para = _WS.sub(" ", raw).strip()
         if not para:
             continue
         while len(para) > limit:  # a wall of text: cut at a sentence end near the limit

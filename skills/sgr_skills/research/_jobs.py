@@ -12,7 +12,6 @@ import re
 from typing import Any
 
 from sgr_kernel.dispatch.base import JobCancelled, current_job, job
-
 from sgr_skills.research._index import CorpusIndex
 from sgr_skills.research._web import FetchLimits, WebFetcher
 from sgr_skills.research.base import Passage
@@ -36,6 +35,7 @@ def _best(passages: list[Passage], query: str, k: int) -> list[Passage]:
 @job(RETRIEVE_JOB)
 def retrieve(
     queries: list[str],
+    *,
     k: int = 4,
     corpora: list[str] | None = None,
     index_path: str | None = None,
@@ -47,10 +47,7 @@ def retrieve(
     ctx = current_job()
     index = CorpusIndex(index_path)
     ctx.progress(0.0, "updating the corpus index")
-    if corpora is None or corpora:
-        refreshed = index.refresh(corpora)
-    else:
-        refreshed = []
+    refreshed = index.refresh(corpora) if corpora is None or corpora else []
     found: dict[str, Passage] = {}
     stale = 0
     steps = len(queries) * (2 if search_url else 1)

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from sgr_kernel.errors import SgrUsageError
-
 from sgr_skills.research._index import CorpusIndex
 
 __all__ = ["PYTHON_DOCS", "add_commands"]

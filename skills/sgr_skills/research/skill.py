@@ -20,7 +20,6 @@ from sgr_kernel.errors import SkillFailed
 from sgr_kernel.llm.base import Message
 from sgr_kernel.models.plan import Placement
 from sgr_kernel.skills.base import CAP_LLM, CAP_REMOTE, Estimate, Skill, SkillContext
-
 from sgr_skills.research._cite import verify
 from sgr_skills.research._jobs import RETRIEVE_JOB
 from sgr_skills.research.base import Claim, Passage, Source
@@ -75,7 +74,9 @@ class ResearchInput(BaseModel):
 class ResearchOutput(BaseModel):
     answer: str = Field(description="The answer; every sentence ends with its citations [n].")
     claims: list[Claim] = Field(description="The verified claims the answer is made of.")
-    sources: list[Source] = Field(description="The cited sources: number, title, path/URL, passage.")
+    sources: list[Source] = Field(
+        description="The cited sources: number, title, path/URL, passage."
+    )
     sub_queries: list[str] = Field(description="The sub-queries searched.")
     rejected: list[str] = Field(description="Claims dropped because their citation failed, why.")
     web: dict[str, Any] = Field(default_factory=dict, description="Pages fetched and refused.")

@@ -78,14 +78,18 @@ def test_the_adapter_loads_back_and_changes_the_answers(tmp_path: Path) -> None:
     assert eval_loss(base, rows, tok.pad_id, "cpu") == pytest.approx(out["eval_loss_before"])
     before = answer(base, tok, spec.samples[0], 12, "cpu")
     model = load_adapter(base, tmp_path / "out" / "adapter")
-    assert eval_loss(model, rows, tok.pad_id, "cpu") == pytest.approx(out["eval_loss_after"], abs=1e-5)
+    assert eval_loss(model, rows, tok.pad_id, "cpu") == pytest.approx(
+        out["eval_loss_after"], abs=1e-5
+    )
     after = answer(model, tok, spec.samples[0], 12, "cpu")
     assert [before, after] == [out["samples"][0]["before"], out["samples"][0]["after"]]
     assert before != after  # a random-init model learns the style only with the real one
 
 
 def _kernel(tmp: Path, d: Any) -> Kernel:
-    return Kernel(KernelConfig(home=tmp / "home"), skills={"lora_finetune": LoraFinetuneSkill}, dispatcher=d)
+    return Kernel(
+        KernelConfig(home=tmp / "home"), skills={"lora_finetune": LoraFinetuneSkill}, dispatcher=d
+    )
 
 
 def _plan(inputs: dict[str, Any]) -> Any:

@@ -101,7 +101,9 @@ def test_an_answer_citing_nothing_real_fails_the_step(tmp_path: Path) -> None:
         ({"question": "ok?", "k": 0}, "greater than or equal to 1"),
     ],
 )
-def test_bad_inputs_are_refused_before_any_job(tmp_path: Path, inputs: dict[str, Any], why: str) -> None:
+def test_bad_inputs_are_refused_before_any_job(
+    tmp_path: Path, inputs: dict[str, Any], why: str
+) -> None:
     d = InlineDispatcher()
     k = Kernel(
         KernelConfig(home=tmp_path),
@@ -118,7 +120,9 @@ def test_bad_inputs_are_refused_before_any_job(tmp_path: Path, inputs: dict[str,
 
 def test_an_unknown_input_is_refused_at_plan_validation(tmp_path: Path) -> None:
     d = InlineDispatcher()
-    k = Kernel(KernelConfig(home=tmp_path), skills={"deep_research": DeepResearchSkill}, dispatcher=d)
+    k = Kernel(
+        KernelConfig(home=tmp_path), skills={"deep_research": DeepResearchSkill}, dispatcher=d
+    )
     with pytest.raises(PlanValidationError, match="has no input 'surprise'"):
         asyncio.run(k.run(plan=_plan({"question": "ok?", "surprise": 1})))
     assert d.submitted == 0
@@ -127,7 +131,11 @@ def test_an_unknown_input_is_refused_at_plan_validation(tmp_path: Path) -> None:
 def test_web_pages_stay_data_even_when_they_carry_instructions(tmp_path: Path) -> None:
     answer = {
         "claims": [
-            {"text": "Spring tides come at new and full moon.", "cites": [1], "quote": "new and full moon"}
+            {
+                "text": "Spring tides come at new and full moon.",
+                "cites": [1],
+                "quote": "new and full moon",
+            }
         ]
     }
     with serve() as site:
@@ -154,6 +162,8 @@ def test_web_pages_stay_data_even_when_they_carry_instructions(tmp_path: Path) -
         assert prompt.index("IMPORTANT SYSTEM NOTICE") < prompt.index("</sources>")
     assert len(llm.requests) == 2  # no extra model call, no tool call
     records = k.store.read(result.run_id).records
-    kinds = {r.data.get("kind") for r in records if r.type in (RecordType.INTENT, RecordType.RESULT)}
+    kinds = {
+        r.data.get("kind") for r in records if r.type in (RecordType.INTENT, RecordType.RESULT)
+    }
     assert kinds <= {"llm", "remote"}  # no sandbox, no approval, no http from the kernel
     assert not any(r.type is RecordType.APPROVAL for r in records)

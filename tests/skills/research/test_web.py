@@ -3,6 +3,7 @@ dedupe, per-host pacing, and a whole research within its time budget among hosti
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -20,7 +21,9 @@ def test_hostile_pages_are_refused_within_the_budget() -> None:
         f = WebFetcher(LIMITS)
         start = time.monotonic()
         results = f.search(site.search_url, "tides moon")
-        got = {url.rsplit("/", 1)[-1] or url: f.fetch_passages(url, "tides moon") for url, _ in results}
+        got = {
+            url.rsplit("/", 1)[-1] or url: f.fetch_passages(url, "tides moon") for url, _ in results
+        }
         elapsed = time.monotonic() - start
         f.close()
         refused = {u.split(str(site.port), 1)[1]: why for u, why in f.report.refused.items()}
@@ -55,7 +58,7 @@ def test_requests_to_one_host_are_paced() -> None:
             f.fetch_passages(base + page, "q")
         f.close()
         times = [t for t, _ in site.hits]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == 4 and min(gaps) >= 0.3 * 0.95  # robots + 3 pages, one host
 
 
