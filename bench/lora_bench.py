@@ -38,7 +38,9 @@ ROWS = [
 def plain_loop(spec: TrainSpec) -> float:
     model, tok = load_base(spec.model, spec.seed)
     rows = _encode(tok, list(spec.train), spec.max_len)
-    cfg = LoraConfig(r=spec.r, lora_alpha=spec.alpha, lora_dropout=0.0, target_modules=list(spec.target_modules))
+    cfg = LoraConfig(
+        r=spec.r, lora_alpha=spec.alpha, lora_dropout=0.0, target_modules=list(spec.target_modules)
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = get_peft_model(model, cfg)
@@ -70,13 +72,24 @@ def case(model: str, steps: int, batch: int, tmp: Path) -> dict[str, float]:
     )
     base = plain_loop(spec)
     mine = ours(spec, tmp)
-    return {"steps": steps, "batch_size": batch, "plain_loop_s_per_step": base, "ours_s_per_step": mine, "ratio": mine / base}
+    return {
+        "steps": steps,
+        "batch_size": batch,
+        "plain_loop_s_per_step": base,
+        "ours_s_per_step": mine,
+        "ratio": mine / base,
+    }
 
 
 def main() -> int:
     torch.set_num_threads(max(1, (os.cpu_count() or 2)))
     result: dict[str, object] = {
-        "machine": {"cpus": os.cpu_count(), "torch": torch.__version__, "python": sys.version.split()[0], "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "torch": torch.__version__,
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+        },
         "load_1min_start": os.getloadavg()[0],
     }
     with tempfile.TemporaryDirectory() as tmp:

@@ -84,13 +84,19 @@ def main() -> int:
         import sqlite3
 
         con = sqlite3.connect(index.path)
-        passages = con.execute("SELECT d.path, k.text FROM chunks k JOIN docs d ON k.doc=d.id").fetchall()
+        passages = con.execute(
+            "SELECT d.path, k.text FROM chunks k JOIN docs d ON k.doc=d.id"
+        ).fetchall()
         con.close()
         queries = [" ".join(rng.sample(vocab[50:2000], 3)) for _ in range(QUERIES)]
         fts = summary(timed(lambda q: index.search(q, 5), queries))
         lin = summary(timed(lambda q: scan(passages, q), queries))
         result: dict[str, object] = {
-            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": sys.version.split()[0],
+                "platform": platform.platform(),
+            },
             "load_1min": os.getloadavg()[0],
             "synthetic": {
                 "passages": info.chunks,
@@ -106,9 +112,17 @@ def main() -> int:
             t = time.perf_counter()
             index.add(PY_DOCS, "python-docs")
             docs_s = time.perf_counter() - t
-            pyq = ["asyncio gather awaitables", "dataclass field default factory", "pathlib glob recursive", "sqlite3 row factory", "json dumps indent"]
+            pyq = [
+                "asyncio gather awaitables",
+                "dataclass field default factory",
+                "pathlib glob recursive",
+                "sqlite3 row factory",
+                "json dumps indent",
+            ]
             py = summary(timed(lambda q: index.search(q, 5, ["python-docs"]), pyq * 4))
-            top = {q: [Path(h.location).name for h in index.search(q, 3, ["python-docs"])] for q in pyq}
+            top = {
+                q: [Path(h.location).name for h in index.search(q, 3, ["python-docs"])] for q in pyq
+            }
             result["python_docs"] = {"build_s": docs_s, "fts5": py, "top3": top}
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2))
