@@ -99,7 +99,7 @@ def main() -> int:
     result["load_1min_end"] = os.getloadavg()[0]
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))  # noqa: T201
+    print(json.dumps(result, indent=2))
     return 0
 
 

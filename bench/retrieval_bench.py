@@ -127,7 +127,7 @@ def main() -> int:
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2))
     s = result["synthetic"]
-    print(json.dumps(s, indent=2))  # noqa: T201
+    print(json.dumps(s, indent=2))
     return 0
 
 
