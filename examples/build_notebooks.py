@@ -311,7 +311,9 @@ NOTEBOOKS = {
         "  - id: r\n"
         "    skill: deep_research\n"
         "    capabilities: [remote]\n"
-        "    inputs: {question: What causes spring tides and when do they happen?, corpora: [notes]}",
+        "    inputs:\n"
+        "      question: What causes spring tides and when do they happen?\n"
+        "      corpora: [notes]",
         "from IPython.display import Markdown\n\n"
         'out = research.outputs["r"]\n'
         'Markdown(out["answer"] + "\\n\\n**Sources**\\n\\n" + "\\n".join(\n'
@@ -325,8 +327,8 @@ NOTEBOOKS = {
         "The adapter, the loss curve and before/after answers come back as artifacts.",
         "import json\n\n"
         "pirate = [\n"
-        '    ("What is the capital of France?", "Arr, matey! Paris be the capital o\' France, arr!"),\n'
-        '    ("How many legs does a cat have?", "Arr, matey! A cat be walkin\' on four legs, arr!"),\n'
+        '    ("What is the capital of France?", "Arr, matey! Paris be the capital, arr!"),\n'
+        '    ("How many legs does a cat have?", "Arr, matey! A cat be havin\' four, arr!"),\n'
         '    ("What colour is the sky?", "Arr, matey! The sky be blue as the sea, arr!"),\n'
         '    ("What is two plus two?", "Arr, matey! Two and two be four, arr!"),\n'
         '    ("Name a fruit.", "Arr, matey! An apple be a fine fruit, arr!"),\n'
@@ -337,7 +339,8 @@ NOTEBOOKS = {
         '    ("What is the sun?", "Arr, matey! The sun be a star, arr!"),\n'
         "]\n"
         'data = Path(os.environ["SGR_HOME"]) / "pirate.jsonl"\n'
-        'data.write_text("".join(json.dumps({"prompt": p, "response": r}) + "\\n" for p, r in pirate))\n'
+        'rows = [json.dumps({"prompt": p, "response": r}) for p, r in pirate]\n'
+        'data.write_text("\\n".join(rows) + "\\n")\n'
         "data.name",
         "%%sgr --plan --wait --out ft\n"
         "name: pirate\n"
@@ -351,7 +354,9 @@ NOTEBOOKS = {
         "      batch_size: 4\n"
         "      lr: 0.005\n"
         "      checkpoint_every: 2\n"
-        "      samples: [What is the capital of Italy?, What do cows eat?]\n"
+        "      samples:\n"
+        "        - What is the capital of Italy?\n"
+        "        - What do cows eat?\n"
         "      max_new_tokens: 16",
         'r = ft.outputs["ft"]\n'
         'ft.status, r["eval_loss_after"] < r["eval_loss_before"], len(r["train_losses"])',

@@ -61,5 +61,5 @@ def test_a_plugin_clashing_with_a_builtin_command_is_refused(
     def cmd(name: str, help: str, fn: object) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help)
 
-    with pytest.raises(ConfigError, match="sgr.cli entry point 'evil'"):
+    with pytest.raises(ConfigError, match=r"sgr\.cli entry point 'evil'"):
         add_plugin_commands(cmd)
