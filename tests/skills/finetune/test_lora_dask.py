@@ -109,3 +109,34 @@ def test_a_killed_worker_resumes_training_from_the_last_checkpoint(
     tensors = load(k.store.get_artifact(result.run_id, st["sha256"]))
     assert sorted(list(v.shape) for v in tensors.values()) == sorted(shapes_ref.values())
     assert commits == 1
+
+
+def test_a_gpu_fine_tune_waits_for_a_gpu_worker_and_fails_clearly_without_one(
+    tmp_path: Path, dataset: Path
+) -> None:
+    need_lora()
+    pytest.importorskip("distributed")
+    from sgr_kernel.dispatch.config import load_dispatch_settings
+    from sgr_kernel.dispatch.dask import DaskDispatcher
+
+    inputs = {"data": str(dataset), "model": "tiny-random-llama", "steps": 2, "gpu": True}
+    step = {"id": "ft", "skill": "lora_finetune", "capabilities": ["remote"], "inputs": inputs}
+    plan = parse_plan(json.dumps({"name": "lora", "steps": [step]}))
+    settings = load_dispatch_settings(env={}, resource_wait_s=1.0, local_workers=1)
+    d = DaskDispatcher(settings=settings)
+
+    async def go() -> tuple[Kernel, Any]:
+        k = Kernel(
+            KernelConfig(home=tmp_path / "home"),
+            skills={"lora_finetune": LoraFinetuneSkill},
+            dispatcher=d,
+        )
+        try:
+            return k, await k.run(plan=plan)
+        finally:
+            await d.close()
+
+    k, result = asyncio.run(go())
+    assert result.status is RunStatus.FAILED
+    [s] = [s for s in k.show(result.run_id).steps if s.id == "ft"]
+    assert "RemoteResourceUnavailable" in (s.error or "") and "GPU" in (s.error or "")

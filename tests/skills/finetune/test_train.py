@@ -140,3 +140,17 @@ def test_bad_inputs_fail_before_any_job(tmp_path: Path, inputs: dict[str, Any], 
     [step] = [s for s in k.show(result.run_id).steps if s.id == "ft"]
     assert "StepContractError" in (step.error or "") and why in (step.error or "")
     assert d.submitted == 0 and step.attempts == 1
+
+
+def test_a_gpu_job_on_a_worker_without_cuda_fails_clearly(tmp_path: Path, dataset: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the refusal cannot be shown here")
+    d = InlineDispatcher()
+    k = _kernel(tmp_path, d)
+    inputs = {"data": str(dataset), "model": "tiny-random-llama", "steps": 2, "gpu": True}
+    result = asyncio.run(k.run(plan=_plan(inputs)))
+    assert result.status is RunStatus.FAILED
+    [step] = [s for s in k.show(result.run_id).steps if s.id == "ft"]
+    assert "asks for a GPU (device=cuda) and this worker has none" in (step.error or "")
