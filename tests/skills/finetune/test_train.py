@@ -154,3 +154,33 @@ def test_a_gpu_job_on_a_worker_without_cuda_fails_clearly(tmp_path: Path, datase
     assert result.status is RunStatus.FAILED
     [step] = [s for s in k.show(result.run_id).steps if s.id == "ft"]
     assert "asks for a GPU (device=cuda) and this worker has none" in (step.error or "")
+
+
+def test_cancel_stops_training_cooperatively_and_keeps_a_checkpoint(
+    tmp_path: Path, dataset: Path
+) -> None:
+    d = InlineDispatcher()
+    k = _kernel(tmp_path, d)
+    ckpts = tmp_path / "ckpt"
+    inputs = {
+        "data": str(dataset),
+        "model": "tiny-random-llama",
+        "steps": 500,
+        "checkpoint_every": 4,
+        "checkpoint_dir": str(ckpts),
+        "step_delay_s": 0.05,
+    }
+
+    async def go() -> tuple[Any, int]:
+        handle = await k.start(plan=_plan(inputs))
+        while not any(latest_checkpoint(f) for f in ckpts.glob("*")):
+            await asyncio.sleep(0.05)
+        result = await k.cancel(handle.run_id)
+        await d.close()
+        return result, handle
+
+    result, _ = asyncio.run(go())
+    assert result.status is RunStatus.CANCELLED
+    [folder] = list(ckpts.glob("*"))
+    last = latest_checkpoint(folder)
+    assert last is not None and 4 <= int(last.name.split("-")[1]) < 500
