@@ -342,7 +342,7 @@ NOTEBOOKS = {
         'rows = [json.dumps({"prompt": p, "response": r}) for p, r in pirate]\n'
         'data.write_text("\\n".join(rows) + "\\n")\n'
         "data.name",
-        "%%sgr --plan --wait --out ft\n"
+        "IGNORE:%%sgr --plan --wait --out ft\n"
         "name: pirate\n"
         "steps:\n"
         "  - id: ft\n"

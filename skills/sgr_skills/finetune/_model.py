@@ -8,7 +8,9 @@ bytes: it trains in a fraction of a second a step, for tests of the plumbing.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import warnings
 from pathlib import Path
 from typing import Any, Protocol
@@ -117,7 +119,8 @@ def load_base(name: str, seed: int) -> tuple[Any, Tokens]:
     if name != "smollm2-135m":
         raise ValueError(f"unknown base model {name!r}")
     d = _gguf_dir()
-    with warnings.catch_warnings():
+    # The de-quantising progress bar writes to stderr (a notebook shows every redraw).
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         transformers.logging.set_verbosity_error()
         transformers.logging.disable_progress_bar()

@@ -212,7 +212,10 @@ def train(spec: TrainSpec, key: str, out_dir: Path, hooks: Hooks) -> dict[str, A
     per_step = (time.perf_counter() - began) / max(spec.steps - start, 1)
     loss_after = eval_loss(model, eval_rows, tok.pad_id, device)
     after = [answer(model, tok, p, spec.max_new_tokens, device) for p in spec.samples]
-    model.save_pretrained(str(out_dir / "adapter"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "no config file" for a GGUF base
+        model.save_pretrained(str(out_dir / "adapter"))
+    (out_dir / "adapter" / "README.md").unlink(missing_ok=True)  # PEFT's empty model card
     (out_dir / "losses.json").write_text(json.dumps(losses))
     shapes = {
         k: list(v.shape)
