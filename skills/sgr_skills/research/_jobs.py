@@ -47,6 +47,10 @@ def retrieve(
     ctx = current_job()
     index = CorpusIndex(index_path)
     ctx.progress(0.0, "updating the corpus index")
+    known = {c.name for c in index.list()}
+    unknown = sorted(set(corpora or ()) - known)
+    if unknown:  # the skill refuses the step (not retried) naming them
+        return {"unknown_corpora": unknown, "known_corpora": sorted(known)}
     refreshed = index.refresh(corpora) if corpora is None or corpora else []
     found: dict[str, Passage] = {}
     stale = 0

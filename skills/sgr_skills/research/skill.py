@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sgr_kernel.errors import SkillFailed
+from sgr_kernel.errors import SkillFailed, StepContractError
 from sgr_kernel.llm.base import Message
 from sgr_kernel.models.plan import Placement
 from sgr_kernel.skills.base import CAP_LLM, CAP_REMOTE, Estimate, Skill, SkillContext
@@ -154,6 +154,11 @@ class DeepResearchSkill(Skill):
         got = await ctx.remote(
             RETRIEVE_JOB, params, resources=self.resources, timeout_s=inputs.web_budget_s + 120
         )
+        if got.get("unknown_corpora"):
+            raise StepContractError(
+                f"no corpus named {', '.join(got['unknown_corpora'])}; indexed: "
+                f"{', '.join(got.get('known_corpora') or []) or 'none'} (sgr corpus add DIR)"
+            )
         passages = [Passage.model_validate(p) for p in got.get("passages", [])]
         passages.sort(key=lambda p: -p.score)
         shown = [

@@ -118,6 +118,16 @@ def test_bad_inputs_are_refused_before_any_job(
     assert d.submitted == 0 and step.attempts == 1  # never retried, nothing submitted
 
 
+def test_an_unknown_corpus_is_named_and_not_retried(tmp_path: Path) -> None:
+    idx = _index(tmp_path)
+    inputs = {"question": "What is bread?", "index_path": idx, "corpora": ["nope"]}
+    k, result, _ = _run(tmp_path, inputs, [SUBQ])
+    assert result.status is RunStatus.FAILED
+    [step] = [s for s in k.show(result.run_id).steps if s.id == "r"]
+    assert "no corpus named nope; indexed: py (sgr corpus add DIR)" in (step.error or "")
+    assert step.attempts == 1
+
+
 def test_an_unknown_input_is_refused_at_plan_validation(tmp_path: Path) -> None:
     d = InlineDispatcher()
     k = Kernel(
