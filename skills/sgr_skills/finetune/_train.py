@@ -123,7 +123,10 @@ def _save(folder: Path, step: int, model: Any, opt: Any, losses: list[float]) ->
     tmp = folder / f".tmp-{step:06d}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(model).items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "no config file" for a GGUF base
+        weights = get_peft_model_state_dict(model)
+    state = {k: v.detach().cpu().contiguous() for k, v in weights.items()}
     save_file(state, str(tmp / "adapter.safetensors"))
     torch.save(opt.state_dict(), tmp / "optimizer.pt")
     (tmp / "state.json").write_text(
