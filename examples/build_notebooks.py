@@ -286,10 +286,10 @@ NOTEBOOKS = {
         "IGNORE:%sgr cluster connect {cluster.scheduler_address}",
         "MD:An installed `sgr-jupyter` registers both skills through its entry points; "
         "registering them here as well lets the notebook run from a source checkout.",
-        "from sgr_kernel.skills.registry import register_skill\n"
+        "IGNORE:from sgr_kernel.skills.registry import register_skill\n"
         "from sgr_skills.finetune import LoraFinetuneSkill\n"
         "from sgr_skills.research import CorpusIndex, DeepResearchSkill\n\n"
-        "register_skill(DeepResearchSkill)\nregister_skill(LoraFinetuneSkill);",
+        "registered = [register_skill(s) for s in (DeepResearchSkill, LoraFinetuneSkill)]",
         "## A corpus of your own notes\n\n"
         "`sgr corpus add DIR` does the same from a shell; adding again re-reads only what "
         "changed. `scripts/install-python-docs.sh` adds the Python documentation as a corpus.",

@@ -12,7 +12,7 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("0*.ipynb"))
 NEEDS_DOCKER = {"04_code_in_the_sandbox"}
-NEEDS_DASK = {"05_remote_work_on_dask"}  # imports distributed: a failure, never a skip
+NEEDS_DASK = {"05_remote_work_on_dask", "07_research_and_finetune"}  # a failure, never a skip
 
 
 def _docker_or_skip() -> None:
