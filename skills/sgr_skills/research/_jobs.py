@@ -80,6 +80,8 @@ def retrieve(
                         break
                     for p in _best(fetcher.fetch_passages(url, q), q, k):
                         found.setdefault(p.chunk_id, p)
+                    # a page may take up to its time cap: report after each one
+                    ctx.progress(done / steps, f"read {url[:80]}", passages=len(found))
                 done += 1
                 ctx.progress(done / steps, f"searched the web for {q[:60]!r}", passages=len(found))
         finally:
