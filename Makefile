@@ -7,7 +7,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := dev,docker,openai,jupyter,dask,heavy
+EXTRAS := dev,docker,openai,jupyter,dask,heavy,lora
 
 export SGR_REPO := $(CURDIR)
 
@@ -15,7 +15,7 @@ export SGR_REPO := $(CURDIR)
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/bootstrap-venv.sh
+$(STAMP): pyproject.toml scripts/bootstrap-venv.sh scripts/install-lora-model.sh
 	bash scripts/bootstrap-venv.sh "$(PY)" "$(VENV)" "$(EXTRAS)"
 	touch $@
 

@@ -36,6 +36,8 @@ from sgr_kernel.llm.schema_guided import parse_output
 from sgr_kernel.testing.planner_eval import (
     EVAL_CATALOGUE,
     EVAL_TASKS,
+    HEAVY_CATALOGUE,
+    HEAVY_TASKS,
     EvalTask,
     grade,
     judge_answer,
@@ -44,7 +46,12 @@ from sgr_kernel.testing.planner_eval import (
 RESULTS = Path(__file__).parent / "results"
 
 
-async def one(client: LLMClient, task: EvalTask, max_replans: int) -> dict[str, Any]:
+async def one(
+    client: LLMClient,
+    task: EvalTask,
+    max_replans: int,
+    catalogue: tuple[dict[str, Any], ...] = EVAL_CATALOGUE,
+) -> dict[str, Any]:
     responses: list[LLMResponse] = []
 
     async def call(request: LLMRequest) -> LLMResponse:
@@ -58,15 +65,15 @@ async def one(client: LLMClient, task: EvalTask, max_replans: int) -> dict[str, 
         plan = await plan_task(
             call,
             task.task,
-            EVAL_CATALOGUE,
-            validate=lambda p: check_against_catalogue(p, EVAL_CATALOGUE),
+            catalogue,
+            validate=lambda p: check_against_catalogue(p, catalogue),
             max_replans=max_replans,
         )
         misses = grade(plan, task)
     except SgrError as e:
         error = f"{type(e).__name__}: {str(e)[:300]}"
     latency = time.perf_counter() - t0
-    output_cls = planner_output_model(EVAL_CATALOGUE, task=task.task)
+    output_cls = planner_output_model(catalogue, task=task.task)
     valid = [not parse_output(output_cls, r.text)[1] for r in responses]
     return {
         "task": task.task,
@@ -132,10 +139,13 @@ async def end_to_end(client: LLMClient, task: EvalTask, home: Path) -> dict[str,
     }
 
 
-async def evaluate(client: LLMClient, max_replans: int) -> list[dict[str, Any]]:
+async def evaluate(
+    client: LLMClient, max_replans: int, heavy: bool = False
+) -> list[dict[str, Any]]:
+    tasks, catalogue = (HEAVY_TASKS, HEAVY_CATALOGUE) if heavy else (EVAL_TASKS, EVAL_CATALOGUE)
     rows = []
-    for task in EVAL_TASKS:
-        rows.append(await one(client, task, max_replans))
+    for task in tasks:
+        rows.append(await one(client, task, max_replans, catalogue))
     return rows
 
 
@@ -144,17 +154,24 @@ def main() -> None:
     ap.add_argument("--endpoint", action="store_true", help="use the configured endpoint")
     ap.add_argument("--replans", type=int, default=2)
     ap.add_argument("--e2e", action="store_true", help="also run and judge final answers")
+    ap.add_argument(
+        "--heavy", action="store_true", help="the tasks needing deep_research / lora_finetune"
+    )
     args = ap.parse_args()
     settings = load_settings() if args.endpoint else load_settings(provider="local")
     client = make_client(settings)
-    label = "local" if settings.provider == "local" else "endpoint"
+    label = ("local" if settings.provider == "local" else "endpoint") + (
+        "_heavy" if args.heavy else ""
+    )
 
     async def both() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         # One event loop for every call: an HTTP client's connections belong to its loop.
-        return await evaluate(client, 0), await evaluate(client, args.replans)
+        return await evaluate(client, 0, args.heavy), await evaluate(
+            client, args.replans, args.heavy
+        )
 
     baseline_rows, rows = asyncio.run(both())
-    original = [r for r in rows if r["original"]]
+    original = [r for r in rows if r["original"]] or rows  # --heavy: no original tasks
     metrics = {
         "planner": summarise(rows),
         "planner_original_22": summarise(original),
@@ -169,7 +186,7 @@ def main() -> None:
         f"executable={b['executable_pct']}% correct={b['correct_pct']}%)"
     )
     e2e: list[dict[str, Any]] = []
-    if args.e2e:
+    if args.e2e and not args.heavy:
         import tempfile
 
         async def judged(home: Path) -> None:

@@ -352,6 +352,113 @@ NOTEBOOKS = {
         "%sgr replay {heavy.run_id}",
         "client.close()\ncluster.close()",
     ],
+    "07_research_and_finetune": [
+        "# Deep research and LoRA fine-tuning on Dask\n\n"
+        "Two heavy skills, each a remote job on Dask workers: `deep_research` answers from your "
+        "own documents with every claim citing its sources (docs/research.md), and "
+        "`lora_finetune` trains a LoRA adapter for SmolLM2-135M on a JSONL dataset, "
+        "checkpointing as it goes (docs/lora.md). The research step's model calls are "
+        "**scripted** (`responses/07_research_and_finetune.jsonl`) so the notebook runs offline "
+        "and gives the same answer every time; the fine-tune is real.",
+        SETUP,
+        '%config SgrMagics.provider = "scripted:responses/07_research_and_finetune.jsonl"',
+        "import logging\nfrom distributed import Client, LocalCluster\n\n"
+        'cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0",\n'
+        "                       silence_logs=logging.ERROR)\n"
+        "client = Client(cluster)",
+        "IGNORE:%sgr cluster connect {cluster.scheduler_address}",
+        "MD:An installed `sgr-jupyter` registers both skills through its entry points; "
+        "registering them here as well lets the notebook run from a source checkout.",
+        "IGNORE:from sgr_kernel.skills.registry import register_skill\n"
+        "from sgr_skills.finetune import LoraFinetuneSkill\n"
+        "from sgr_skills.research import CorpusIndex, DeepResearchSkill\n\n"
+        "registered = [register_skill(s) for s in (DeepResearchSkill, LoraFinetuneSkill)]",
+        "## A corpus of your own notes\n\n"
+        "`sgr corpus add DIR` does the same from a shell; adding again re-reads only what "
+        "changed. `scripts/install-python-docs.sh` adds the Python documentation as a corpus.",
+        "from pathlib import Path\n\n"
+        'notes = Path(os.environ["SGR_HOME"]) / "notes"\nnotes.mkdir()\n'
+        '(notes / "tides.md").write_text("# Tides\\n\\nSpring tides happen at new and full moon, '
+        'when the sun and the moon pull in line. Neap tides happen at the quarter moons.")\n'
+        '(notes / "moon.md").write_text("# The moon\\n\\nThe moon\'s gravity raises a bulge of '
+        'water on the side of the Earth facing it and another on the far side.")\n'
+        '(notes / "bread.md").write_text("# Bread\\n\\nKnead the dough, let it rise, bake it at '
+        '220 degrees.")\n'
+        "index = CorpusIndex()\n"
+        'index.add(notes, "notes")',
+        'index.add(notes, "notes")  # nothing changed: nothing re-read',
+        "## A cited answer",
+        "%%sgr --plan --wait --out research\n"
+        "name: tides\n"
+        "steps:\n"
+        "  - id: r\n"
+        "    skill: deep_research\n"
+        "    capabilities: [remote]\n"
+        "    inputs:\n"
+        "      question: What causes spring tides and when do they happen?\n"
+        "      corpora: [notes]",
+        "from IPython.display import Markdown\n\n"
+        'out = research.outputs["r"]\n'
+        'Markdown(out["answer"] + "\\n\\n**Sources**\\n\\n" + "\\n".join(\n'
+        "    f\"{s['n']}. *{s['title']}* — `{Path(s['location']).name}`: {s['passage']}\"\n"
+        '    for s in out["sources"]))',
+        "MD:Every claim was checked against the passage it cites; claims that cite a source "
+        "that is not there, or quote words the source does not hold, are dropped and listed:",
+        'out["sub_queries"], out["rejected"]',
+        "## Fine-tune SmolLM2-135M to answer like a pirate\n\n"
+        "Ten examples, a few steps on a CPU worker (about a minute and a half on 2 cores). "
+        "The adapter, the loss curve and before/after answers come back as artifacts.",
+        "import json\n\n"
+        "pirate = [\n"
+        '    ("What is the capital of France?", "Arr, matey! Paris be the capital, arr!"),\n'
+        '    ("How many legs does a cat have?", "Arr, matey! A cat be havin\' four, arr!"),\n'
+        '    ("What colour is the sky?", "Arr, matey! The sky be blue as the sea, arr!"),\n'
+        '    ("What is two plus two?", "Arr, matey! Two and two be four, arr!"),\n'
+        '    ("Name a fruit.", "Arr, matey! An apple be a fine fruit, arr!"),\n'
+        '    ("What do bees make?", "Arr, matey! Bees be makin\' honey, arr!"),\n'
+        '    ("Where do fish live?", "Arr, matey! Fish be livin\' in the water, arr!"),\n'
+        '    ("What is ice?", "Arr, matey! Ice be frozen water, arr!"),\n'
+        '    ("Who wrote Hamlet?", "Arr, matey! Shakespeare be the one, arr!"),\n'
+        '    ("What is the sun?", "Arr, matey! The sun be a star, arr!"),\n'
+        "]\n"
+        'data = Path(os.environ["SGR_HOME"]) / "pirate.jsonl"\n'
+        'rows = [json.dumps({"prompt": p, "response": r}) for p, r in pirate]\n'
+        'data.write_text("\\n".join(rows) + "\\n")\n'
+        "data.name",
+        "IGNORE:%%sgr --plan --wait --out ft\n"
+        "name: pirate\n"
+        "steps:\n"
+        "  - id: ft\n"
+        "    skill: lora_finetune\n"
+        "    capabilities: [remote]\n"
+        "    inputs:\n"
+        "      data: {data}\n"
+        "      steps: 6\n"
+        "      batch_size: 4\n"
+        "      lr: 0.005\n"
+        "      checkpoint_every: 2\n"
+        "      samples:\n"
+        "        - What is the capital of Italy?\n"
+        "        - What do cows eat?\n"
+        "      max_new_tokens: 16",
+        'r = ft.outputs["ft"]\n'
+        'ft.status, r["eval_loss_after"] < r["eval_loss_before"], len(r["train_losses"])',
+        "MD:The loss curve (the PNG the job made, stored by content in the run):",
+        "IGNORE:from IPython.display import Image\n\n"
+        'png = next(a for a in r["artifacts"] if a["name"] == "loss_curve.png")\n'
+        'Image(_sgr.artifact(png["sha256"]))',
+        "MD:Answers before and after (greedy decoding):",
+        'IGNORE:Markdown("| prompt | before | after |\\n|---|---|---|\\n" + "\\n".join(\n'
+        "    f\"| {s['prompt']} | {s['before']} | {s['after']} |\" for s in r[\"samples\"]))",
+        "MD:The adapter's files, in PEFT's own format (`load_adapter` in docs/lora.md loads "
+        "them back):",
+        'sorted(a["name"] for a in r["adapter"])',
+        "MD:Strict replay serves the retrieval job and the training job from the trace: no "
+        "model call, no job submitted.",
+        "%sgr replay {research.run_id}",
+        "%sgr replay {ft.run_id}",
+        "client.close()\ncluster.close()",
+    ],
 }
 
 

@@ -10,3 +10,6 @@ fi
 if [ -f scripts/install-local-model.sh ]; then
   bash scripts/install-local-model.sh "$VENV"
 fi
+if [[ ",${EXTRAS}," == *",lora,"* ]]; then
+  bash scripts/install-lora-model.sh "$VENV"
+fi

@@ -6,3 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-docker.sh
 bash scripts/ensure-chromium.sh
+bash scripts/install-python-docs.sh --no-index

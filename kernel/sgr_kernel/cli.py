@@ -342,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_admin.add_commands(cmd)
     cli_cluster.add_commands(cmd)
+    from sgr_kernel.cli_plugins import add_plugin_commands  # `sgr.cli` entry points
+
+    add_plugin_commands(cmd)
     return p
 
 

@@ -15,6 +15,7 @@ NEEDS_DOCKER = {"04_code_in_the_sandbox"}
 NEEDS_DASK = {
     "05_remote_work_on_dask",
     "06_heavy_skills",
+    "07_research_and_finetune",
 }  # imports distributed: a failure, never a skip
 
 

@@ -125,7 +125,7 @@ def connect(settings: DispatchSettings, address: str | None = None) -> tuple[Any
         n_workers=settings.local_workers,
         threads_per_worker=settings.local_threads,
         processes=True,
-        dashboard_address=":0",
+        dashboard_address=":0",  # None still binds the HTTP server to 8787 (warns when busy)
         silence_logs=logging.ERROR,
     )
     return distributed.Client(cluster, set_as_default=False), cluster

@@ -115,7 +115,7 @@ def start_local(n_workers: int, *, port: int = 0) -> Any:
         n_workers=n_workers,
         threads_per_worker=settings.local_threads,
         scheduler_port=port,
-        dashboard_address=":0",
+        dashboard_address=":0",  # None still binds the HTTP server to 8787 (warns when busy)
         silence_logs=logging.ERROR,
     )
 

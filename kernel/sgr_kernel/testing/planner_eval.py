@@ -16,7 +16,15 @@ from typing import Any
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.refs import find_refs
 
-__all__ = ["EVAL_CATALOGUE", "EVAL_TASKS", "EvalTask", "grade", "judge_answer"]
+__all__ = [
+    "EVAL_CATALOGUE",
+    "EVAL_TASKS",
+    "HEAVY_CATALOGUE",
+    "HEAVY_TASKS",
+    "EvalTask",
+    "grade",
+    "judge_answer",
+]
 
 
 def _entry(
@@ -390,6 +398,78 @@ EVAL_TASKS: tuple[EvalTask, ...] = (
         chained=True,
         max_steps=3,
         tags=("heavy",),
+    ),
+)
+
+
+# Heavy remote skills (skills/sgr_skills/research, skills/sgr_skills/finetune): their own
+# catalogue and tasks, so the figures of the tasks above stay comparable.
+HEAVY_CATALOGUE: tuple[dict[str, Any], ...] = (
+    *EVAL_CATALOGUE,
+    _entry(
+        "deep_research",
+        "Research a question in the user's indexed document corpora (and the web when a search "
+        "endpoint is given) and write an answer whose every claim cites its sources [n].",
+        {
+            "question": "The question to research.",
+            "corpora": "Names of indexed corpora to search; all when omitted.",
+            "search_url": "A web search endpoint with {q}; the web is used only when set.",
+        },
+        ["question"],
+        ["answer", "claims", "rejected", "sources", "sub_queries", "web"],
+    ),
+    _entry(
+        "lora_finetune",
+        "Fine-tune a small language model with a LoRA adapter on a JSONL dataset of "
+        "prompt/response rows, on a Dask worker; returns the adapter and eval losses.",
+        {
+            "data": "A JSONL file of {prompt, response} rows.",
+            "steps": "Optimiser steps.",
+            "samples": "Prompts answered before and after training.",
+        },
+        [],
+        ["adapter", "eval_loss_after", "eval_loss_before", "samples", "train_losses"],
+    ),
+)
+
+
+def _h(task: str, **kw: Any) -> EvalTask:
+    """A task that needs one of the heavy skills (planned against ``HEAVY_CATALOGUE``)."""
+    return _t(task, tags=("heavy",), **kw)
+
+
+HEAVY_TASKS: tuple[EvalTask, ...] = (
+    _h(
+        "Using my notes corpus, find out when spring tides happen and cite the sources.",
+        skills=["deep_research"],
+        keywords=["spring tides"],
+        max_steps=2,
+    ),
+    _h(
+        "Research in the python-docs corpus how asyncio.gather handles exceptions.",
+        skills=["deep_research"],
+        keywords=["gather"],
+        max_steps=2,
+    ),
+    _h(
+        "Search my documents for what our refund policy says, then summarise it in one line.",
+        skills=["deep_research"],
+        keywords=["refund"],
+        chained=True,
+        max_steps=3,
+    ),
+    _h(
+        "Fine-tune the small model on pirate.jsonl so it answers like a pirate.",
+        skills=["lora_finetune"],
+        keywords=["pirate.jsonl"],
+        max_steps=2,
+    ),
+    _h(
+        "Train a LoRA adapter on support_replies.jsonl for 50 steps and show answers before "
+        "and after.",
+        skills=["lora_finetune"],
+        keywords=["support_replies.jsonl"],
+        max_steps=2,
     ),
 )
 
