@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from sgr_kernel.engine._launch import LaunchSource
 from sgr_kernel.engine.lifecycle import LifecycleEngine
 from sgr_kernel.engine.planning import plan_run
 from sgr_kernel.engine.runtime import RunRuntime
@@ -30,8 +31,13 @@ async def drive(
     pause_when_waiting: bool,
     inbox: Path | None = None,
     on_engine: Callable[[LifecycleEngine], None] | None = None,
+    source: Callable[[Plan], LaunchSource] | None = None,
 ) -> None:
-    """Plan (when ``plan`` is None) and run the plan; record any failure in the run's log."""
+    """Plan (when ``plan`` is None) and run the plan; record any failure in the run's log.
+
+    ``source`` builds the scheduler's launch source for the plan (strict replay passes the
+    recording's); by default ready steps launch live, in plan order.
+    """
     journal = rt.journal
     try:
         if plan is None:
@@ -44,6 +50,7 @@ async def drive(
             skills,
             pause_when_waiting=pause_when_waiting,
             inbox=inbox,
+            source=source(plan) if source is not None else None,
         )
         if on_engine is not None:
             on_engine(engine)

@@ -20,6 +20,7 @@ from sgr_kernel.engine.base import Clock, Entropy, RecordListener, RunConfig
 from sgr_kernel.engine.driver import drive
 from sgr_kernel.engine.journal import RunJournal
 from sgr_kernel.engine.lifecycle import LifecycleEngine
+from sgr_kernel.engine.replaying import ReplayReport, replay_records
 from sgr_kernel.engine.runtime import HttpTransport, RunRuntime, Services
 from sgr_kernel.errors import (
     ApprovalError,
@@ -525,12 +526,12 @@ class Kernel:
                 continue
         return out
 
-    async def replay(self, run_id: str, *, strict: bool = False) -> Any:
-        """Strictly replay a recorded run: zero live calls; returns a ``ReplayReport``."""
-        from sgr_kernel.replay.engine import ReplayEngine
-
+    async def replay(self, run_id: str, *, strict: bool = False) -> ReplayReport:
+        """Strictly replay a recorded run: zero live calls. ``strict``: the first divergence
+        raises ReplayDivergenceError instead of being reported."""
         self._require(run_id)
-        return await ReplayEngine(self.skills, self.store).replay_run(run_id, strict=strict)
+        report = await replay_records(self.skills, self.store.read(run_id).records)
+        return report.raise_first() if strict else report
 
     def show(self, run_id: str) -> Any:
         """The run's ``RequestTrace`` view, materialised from its log."""
