@@ -17,25 +17,21 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
-from sgr_kernel.engine import _resume
+from sgr_kernel.engine import _resume, _verdicts
+from sgr_kernel.engine._approvals import ApprovalGate
 from sgr_kernel.engine._attempt import Outcome, execute_attempt
 from sgr_kernel.engine._launch import LaunchSource, ReadyQueue
 from sgr_kernel.engine._steering import INBOX_POLL_S, Steering
 from sgr_kernel.engine.runtime import RunRuntime
 from sgr_kernel.errors import (
-    ApprovalDenied,
-    ApprovalError,
     BudgetExceeded,
     ReplayDivergenceError,
-    StepError,
 )
 from sgr_kernel.graph.dag import Dag
-from sgr_kernel.models.failure import FailureRecord
 from sgr_kernel.models.plan import Plan, StepSpec
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.skills.base import Skill
 from sgr_kernel.trace._crash import crashpoint
-from sgr_kernel.trace.base import RecordType
 from sgr_kernel.trace.state import RecordedCall, RunState
 
 __all__ = ["INBOX_POLL_S", "LifecycleEngine"]
@@ -77,7 +73,14 @@ class LifecycleEngine:
         self._timers: dict[asyncio.Task[None], str] = {}
         self._finished: list[Outcome] = []
         self._expired: list[str] = []
-        self._waiting: set[str] = set()
+        self._approvals = ApprovalGate(
+            rt.journal,
+            self.steering,
+            self.source,
+            self._pos,
+            auto=rt.config.approval_mode == "auto",
+        )
+        self._waiting = self._approvals.waiting
         self._abort: BudgetExceeded | None = None
         self._divergence: ReplayDivergenceError | None = None
         self._carry: dict[str, dict[int, RecordedCall]] = {}
@@ -95,21 +98,11 @@ class LifecycleEngine:
         return self.source.ended
 
     def waiting(self) -> list[str]:
-        return sorted(self._waiting, key=self._pos.__getitem__)
+        return self._approvals.sorted_waiting()
 
     def decide(self, step_id: str, approved: bool, *, by: str, reason: str | None = None) -> None:
         """Approve or deny a waiting step. Raises ApprovalError when it is not waiting."""
-        st = self.state.steps.get(step_id)
-        if st is None:
-            raise ApprovalError(f"run {self.rt.run_id!r} has no step {step_id!r}")
-        if step_id in self.steering.decisions:
-            raise ApprovalError(
-                f"step {step_id!r} is already decided; the decision is being applied"
-            )
-        if step_id not in self._waiting:
-            raise ApprovalError(
-                f"step {step_id!r} is not waiting for approval (it is {st.status.value})"
-            )
+        self._approvals.check(self.rt.run_id, step_id)
         self.steering.decide(step_id, (approved, by, reason))
 
     def _decide_posted(self, step_id: str, approved: bool, by: str, reason: str | None) -> None:
@@ -199,7 +192,10 @@ class LifecycleEngine:
                     return
                 if self._waiting and not steering.decisions:
                     if self.pause_when_waiting:
-                        self.rt.journal.run_status(RunStatus.PAUSED, self._paused_reason())
+                        self.rt.journal.run_status(
+                            RunStatus.PAUSED,
+                            _verdicts.paused_reason(self.waiting(), self.state.steps),
+                        )
                         return
                 elif not self._ready and not steering.decisions:
                     self._finish()
@@ -239,7 +235,7 @@ class LifecycleEngine:
     def _push_ready(self, sid: str) -> None:
         denial = self.source.denial(sid)
         if denial is not None:
-            self._wait_for(sid, "requires approval", durable=False)
+            self._approvals.wait_for(sid, "requires approval", durable=False)
             self.steering.decisions[sid] = denial
             return
         self._ready.push(sid)
@@ -265,7 +261,11 @@ class LifecycleEngine:
                 return
             spec = self._specs[sid]
             st = steps[sid]
-            if spec.requires_approval and st.approval is not True and not self._gate(sid):
+            if (
+                spec.requires_approval
+                and st.approval is not True
+                and not self._approvals.admit(sid)
+            ):
                 continue
             attempt = st.attempt + 1
             elapsed = source.elapsed_s(sid, attempt)
@@ -290,67 +290,8 @@ class LifecycleEngine:
     def _attempt_of(self, sid: str) -> int:
         return self.state.steps[sid].attempt
 
-    def _paused_reason(self) -> str:
-        steps = self.state.steps
-        doubt = [s for s in self.waiting() if (steps[s].reason or "").startswith("in doubt")]
-        reason = f"waiting for approval: {', '.join(self.waiting())}"
-        if doubt:
-            reason += f" (in doubt, may have had its side effect: {', '.join(doubt)})"
-        return reason
-
-    def _gate(self, sid: str) -> bool:
-        """Approval gate for a ready step; True when it may launch now."""
-        decided = self.source.gate(sid)
-        if decided is not None:
-            return decided
-        if self.rt.config.approval_mode == "auto":
-            self.rt.journal.append(
-                RecordType.APPROVAL,
-                {"approved": True, "by": "auto", "reason": "approval_mode=auto"},
-                step=sid,
-                durable=True,
-            )
-            return True
-        self._wait_for(sid, "requires approval", durable=True)
-        return False
-
-    def _wait_for(self, sid: str, reason: str, *, durable: bool) -> None:
-        st = self.state.steps[sid]
-        self.rt.journal.step_status(
-            sid,
-            S.WAITING_APPROVAL,
-            via=(S.READY,) if st.status is S.PENDING else (),
-            attempt=st.attempt,
-            durable=durable,
-            reason=reason,
-        )
-        self._waiting.add(sid)
-
     def _apply_decisions(self) -> None:
-        journal = self.rt.journal
-        decisions = self.steering.decisions
-        for sid, (approved, by, reason) in sorted(decisions.items()):
-            st = self.state.steps[sid]
-            if st.approval is None:
-                journal.append(
-                    RecordType.APPROVAL,
-                    {"approved": approved, "by": by, "reason": reason},
-                    step=sid,
-                    durable=True,
-                )
-            self._waiting.discard(sid)
-            if approved:
-                journal.step_status(sid, S.READY, attempt=st.attempt)
-                self._push_ready(sid)
-            else:
-                err = ApprovalDenied(f"denied by {by}" + (f": {reason}" if reason else ""))
-                failure = FailureRecord.from_exception(err, max(st.attempt, 1))
-                journal.step_status(
-                    sid, S.FAILED, attempt=st.attempt, failure=failure.model_dump(), durable=True
-                )
-                self._skip_descendants(sid)
-            self.steering.applied(sid)  # only now that the decision is in the log
-        decisions.clear()
+        self._approvals.apply(self._push_ready, self._skip_descendants)
 
     # ------------------------------------------------------------ executing
 
@@ -381,31 +322,33 @@ class LifecycleEngine:
             )
             committed.append(oc.step)
             return
-        err = oc.error
-        if isinstance(err, ReplayDivergenceError):
-            self._divergence = err
+        if isinstance(oc.error, ReplayDivergenceError):
+            self._divergence = oc.error
             return
-        if isinstance(err, StepError):
-            err.run_id, err.step_id, err.attempt = self.rt.run_id, oc.step, oc.attempt
-        spec = self._specs[oc.step]
-        in_doubt = oc.in_doubt and not self._idempotent(oc.step)
-        if in_doubt:
-            err = self.rt.reliability.in_doubt_error(err)
-        delay = None
-        if not isinstance(err, BudgetExceeded):
-            delay = self.rt.reliability.next_delay(spec.retry, err, oc.attempt, in_doubt=in_doubt)
-        failure = FailureRecord.from_exception(err, oc.attempt).model_dump()
-        if delay is not None:
+        verdict = _verdicts.failed_attempt(
+            self.rt.reliability,
+            self.rt.run_id,
+            self._specs[oc.step],
+            oc,
+            idempotent=self._idempotent(oc.step),
+        )
+        if verdict.delay_s is not None:
             journal.step_status(
-                oc.step, S.RETRY_WAIT, attempt=oc.attempt, failure=failure, delay_s=delay
+                oc.step,
+                S.RETRY_WAIT,
+                attempt=oc.attempt,
+                failure=verdict.failure,
+                delay_s=verdict.delay_s,
             )
-            timer = asyncio.ensure_future(self._sleep(oc.step, delay))
+            timer = asyncio.ensure_future(self._sleep(oc.step, verdict.delay_s))
             self._timers[timer] = oc.step
             return
-        journal.step_status(oc.step, S.FAILED, attempt=oc.attempt, failure=failure, durable=True)
+        journal.step_status(
+            oc.step, S.FAILED, attempt=oc.attempt, failure=verdict.failure, durable=True
+        )
         self._skip_descendants(oc.step)
-        if isinstance(err, BudgetExceeded):
-            self._abort = err
+        if verdict.abort is not None:
+            self._abort = verdict.abort
 
     def _interrupted(self, oc: Outcome) -> None:
         verdict = self.source.interrupted(oc)
@@ -443,16 +386,5 @@ class LifecycleEngine:
         self.steering.stopped()
 
     def _finish(self) -> None:
-        steps = self.state.steps
-        failed = [s for s in self.dag.order if steps[s].status is S.FAILED]
-        open_steps = [s for s in self.dag.order if not steps[s].status.terminal]
-        if open_steps:  # never silently COMPLETED: a stall is a failure with its reason
-            self.rt.journal.run_status(
-                RunStatus.FAILED, f"scheduler stalled with steps {open_steps} not finished"
-            )
-        elif failed:
-            f = steps[failed[0]].failure
-            why = f"{f.type}: {f.message}" if f else "failed"
-            self.rt.journal.run_status(RunStatus.FAILED, f"step {failed[0]!r} failed: {why}")
-        else:
-            self.rt.journal.run_status(RunStatus.COMPLETED)
+        status, reason = _verdicts.final_status(self.dag.order, self.state.steps)
+        self.rt.journal.run_status(status, reason)
