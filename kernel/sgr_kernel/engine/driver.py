@@ -15,7 +15,7 @@ from sgr_kernel.engine.lifecycle import LifecycleEngine
 from sgr_kernel.engine.planning import plan_run
 from sgr_kernel.engine.runtime import RunRuntime
 from sgr_kernel.errors import ReplayDivergenceError
-from sgr_kernel.graph.dag import build_dag
+from sgr_kernel.graph.dag import Dag, build_dag
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.status import RunStatus
 from sgr_kernel.skills.base import Skill
@@ -32,11 +32,13 @@ async def drive(
     inbox: Path | None = None,
     on_engine: Callable[[LifecycleEngine], None] | None = None,
     source: Callable[[Plan], LaunchSource] | None = None,
+    dag: Dag | None = None,
 ) -> None:
     """Plan (when ``plan`` is None) and run the plan; record any failure in the run's log.
 
     ``source`` builds the scheduler's launch source for the plan (strict replay passes the
-    recording's); by default ready steps launch live, in plan order.
+    recording's); by default ready steps launch live, in plan order. ``dag``: the plan's DAG
+    when the caller already built it while validating.
     """
     journal = rt.journal
     try:
@@ -46,7 +48,7 @@ async def drive(
         engine = LifecycleEngine(
             rt,
             plan,
-            build_dag(plan),
+            dag if dag is not None else build_dag(plan),
             skills,
             pause_when_waiting=pause_when_waiting,
             inbox=inbox,

@@ -27,7 +27,7 @@ from sgr_kernel.errors import (
     SgrUsageError,
     TraceLockedError,
 )
-from sgr_kernel.graph.dag import build_dag, check_plan
+from sgr_kernel.graph.dag import Dag, build_dag, check_plan
 from sgr_kernel.models.plan import Plan, check_task, plan_from_data
 from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.models.status import RunStatus, StepStatus
@@ -128,12 +128,13 @@ class Kernel:
         is written or run."""
         if (plan is None) == (task is None):
             raise SgrUsageError("give either a plan or a task, not both and not neither")
+        dag: Dag | None = None
         cfg = config or self.config.run
         if budget is not None:
             cfg = replace(cfg, budget=cfg.budget.merged(budget))
         if plan is not None:
             cfg = replace(cfg, budget=cfg.budget.merged(plan.budget))
-            check_plan(plan, self.skills, grants=cfg.grants, budget=cfg.budget)
+            dag = check_plan(plan, self.skills, grants=cfg.grants, budget=cfg.budget)
         if task is not None:
             check_task(task)
         if name is not None and len(name) > 200:
@@ -152,7 +153,7 @@ class Kernel:
             created, planned=plan is not None, inherited=inherited, durability=cfg.durability
         )
         forked = parent.get("run_id") if parent else None
-        return self._launch(RunHandle(run_id, journal, None), cfg, plan, origin=forked)
+        return self._launch(RunHandle(run_id, journal, None), cfg, plan, origin=forked, dag=dag)
 
     def _journal(self, run_id: str, writer: TraceWriter, state: RunState) -> RunJournal:
         return self._runs.journal(run_id, writer, state)
@@ -165,6 +166,7 @@ class Kernel:
         *,
         resumed: bool = False,
         origin: str | None = None,
+        dag: Dag | None = None,
     ) -> RunHandle:
         rt = RunRuntime(
             handle.journal,
@@ -174,10 +176,12 @@ class Kernel:
             workspace_from=origin,
         )
         self._live[handle.run_id] = handle
-        handle.task = asyncio.ensure_future(self._drive(handle, rt, plan))
+        handle.task = asyncio.ensure_future(self._drive(handle, rt, plan, dag))
         return handle
 
-    async def _drive(self, handle: RunHandle, rt: RunRuntime, plan: Plan | None) -> RunResult:
+    async def _drive(
+        self, handle: RunHandle, rt: RunRuntime, plan: Plan | None, dag: Dag | None
+    ) -> RunResult:
         journal = handle.journal
 
         def attach(engine: LifecycleEngine) -> None:
@@ -191,6 +195,7 @@ class Kernel:
                 pause_when_waiting=self.config.pause_when_waiting,
                 inbox=self.store.run_dir(handle.run_id),
                 on_engine=attach,
+                dag=dag,
             )
         except asyncio.CancelledError:
             if handle.interrupted is None:
