@@ -37,9 +37,9 @@ def worker_pins() -> list[str]:
 
 
 def _kernel_source() -> Path:
-    import sgr_kernel
-
-    return Path(sgr_kernel.__file__).resolve().parent
+    # This file's package folder's parent, not `import sgr_kernel`: that import would run
+    # the whole kernel (engine, replay) from a backend, an import back up the floors.
+    return Path(__file__).resolve().parent.parent
 
 
 def _digest(base_id: str, pins: list[str], src: Path) -> str:

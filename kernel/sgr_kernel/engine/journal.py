@@ -13,6 +13,7 @@ from typing import Any
 
 from sgr_kernel.engine.base import Clock, RecordListener
 from sgr_kernel.models.status import (
+    STEP_TRANSITIONS,
     RunStatus,
     StepStatus,
     check_run_transition,
@@ -109,7 +110,7 @@ class RunJournal:
             self._checkpoint(self.state, rec)
         if deferred:
             self._deferred.append(rec)
-        else:
+        elif self._listeners:
             self.publish(rec)
         return rec
 
@@ -127,9 +128,11 @@ class RunJournal:
         then publish the deferred ones."""
         if self.writer.durability is Durability.SYNC:
             self.writer.sync()
-        deferred, self._deferred = self._deferred, []
-        for rec in deferred:
-            self.publish(rec)
+        if self._deferred:
+            deferred, self._deferred = self._deferred, []
+            if self._listeners:
+                for rec in deferred:
+                    self.publish(rec)
 
     def run_status(self, target: RunStatus, reason: str | None = None) -> Record:
         """Move the run to ``target`` (checked against the table), durably."""
@@ -150,10 +153,12 @@ class RunJournal:
     ) -> Record:
         """Move a step to ``target``, through the states in ``via`` (each hop checked)."""
         current = self.state.step(step_id).status
-        for hop in (*via, target):
-            check_step_transition(current, hop, f"(step {step_id!r})")
+        for hop in (*via, target) if via else (target,):
+            if hop not in STEP_TRANSITIONS[current]:  # the table's check, inline: a hot path
+                check_step_transition(current, hop, f"(step {step_id!r})")
             current = hop
-        payload = {"status": target.value, **data}
+        # ``_value_``: the plain string, without the enum's ``value`` descriptor (hot path).
+        payload = {"status": target._value_, **data}
         return self.append(
             RecordType.STEP, payload, step=step_id, durable=durable, deferred=deferred
         )

@@ -12,38 +12,32 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from sgr_kernel.engine.base import Clock, Entropy, RecordListener, RunConfig
+from sgr_kernel.engine._handles import Delivery, RunHandle, RunResult, result_of
+from sgr_kernel.engine._runs import RunStore
+from sgr_kernel.engine.base import Clock, Entropy, RunConfig
 from sgr_kernel.engine.driver import drive
 from sgr_kernel.engine.journal import RunJournal
 from sgr_kernel.engine.lifecycle import LifecycleEngine
+from sgr_kernel.engine.replaying import ReplayReport, replay_records
 from sgr_kernel.engine.runtime import HttpTransport, RunRuntime, Services
 from sgr_kernel.errors import (
-    ApprovalError,
     RunNotCreatedError,
-    RunNotFoundError,
     SgrUsageError,
     TraceLockedError,
 )
-from sgr_kernel.graph.dag import build_dag, check_plan
+from sgr_kernel.graph.dag import Dag, build_dag, check_plan
 from sgr_kernel.models.plan import Plan, check_task, plan_from_data
 from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.safety import check_shape
 from sgr_kernel.skills.base import Skill
-from sgr_kernel.trace import inbox
-from sgr_kernel.trace.base import RecordType, RecoveryReport, TraceStore
+from sgr_kernel.trace.base import TraceStore, TraceWriter
 from sgr_kernel.trace.checkpoint import CheckpointManager, Resumed
-from sgr_kernel.trace.state import PLAN_STEP, RunState, RunStateCodec
+from sgr_kernel.trace.state import RunState, RunStateCodec
 
-__all__ = ["Delivery", "Kernel", "KernelConfig", "RunHandle", "RunResult"]
-
-Delivery = Literal["live", "recorded", "posted"]
-"""Where a decision went: to the run live in this kernel; recorded into a stopped run's log
-(``resume`` applies it); or posted to the inbox of a run live in another process."""
+__all__ = ["Delivery", "Kernel", "KernelConfig", "RunHandle", "RunResult", "default_home"]
 
 
 def default_home() -> Path:
@@ -58,57 +52,6 @@ class KernelConfig:
     run: RunConfig = field(default_factory=RunConfig)
     pause_when_waiting: bool = False
     """Pause a run (and return) when only approvals are left, instead of waiting for them."""
-
-
-class RunResult(BaseModel):
-    """How a run ended (or stopped: PAUSED runs can be resumed)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    run_id: str
-    status: RunStatus
-    reason: str | None = None
-    outputs: dict[str, Any] = {}
-
-    @property
-    def ok(self) -> bool:
-        return self.status is RunStatus.COMPLETED
-
-
-class RunHandle:
-    """A run being driven by this kernel."""
-
-    def __init__(self, run_id: str, journal: RunJournal, recovery: RecoveryReport | None) -> None:
-        self.run_id = run_id
-        self.journal = journal
-        self.recovery = recovery
-        self.engine: LifecycleEngine | None = None
-        self.task: asyncio.Task[RunResult] | None = None
-        self.interrupted: str | None = None
-        """Why the run was stopped with its process (it ends INTERRUPTED, resumable)."""
-
-    @property
-    def state(self) -> RunState:
-        return self.journal.state
-
-    def subscribe(self, listener: RecordListener) -> Callable[[], None]:
-        return self.journal.subscribe(listener)
-
-    async def wait(self) -> RunResult:
-        assert self.task is not None
-        return await asyncio.shield(self.task)
-
-    def done(self) -> bool:
-        return self.task is not None and self.task.done()
-
-
-def _result(state: RunState) -> RunResult:
-    outputs = {
-        k: v.output
-        for k, v in state.steps.items()
-        if v.status is StepStatus.COMMITTED and k != PLAN_STEP
-    }
-    return RunResult(run_id=state.run_id, status=state.status, reason=state.reason, outputs=outputs)
 
 
 class Kernel:
@@ -140,6 +83,7 @@ class Kernel:
         self._llm, self._sandbox, self._dispatcher = llm, sandbox, dispatcher
         self._http = http
         self._live: dict[str, RunHandle] = {}
+        self._runs = RunStore(self.store, self.checkpoints, self._clock, self._entropy)
 
     # ------------------------------------------------------------ services
 
@@ -184,20 +128,19 @@ class Kernel:
         is written or run."""
         if (plan is None) == (task is None):
             raise SgrUsageError("give either a plan or a task, not both and not neither")
+        dag: Dag | None = None
         cfg = config or self.config.run
         if budget is not None:
             cfg = replace(cfg, budget=cfg.budget.merged(budget))
         if plan is not None:
             cfg = replace(cfg, budget=cfg.budget.merged(plan.budget))
-            check_plan(plan, self.skills, grants=cfg.grants, budget=cfg.budget)
+            dag = check_plan(plan, self.skills, grants=cfg.grants, budget=cfg.budget)
         if task is not None:
             check_task(task)
         if name is not None and len(name) > 200:
             raise SgrUsageError(f"the run name is {len(name)} characters; use at most 200")
         self.services()  # provider and backend settings are checked before anything is written
         run_id = run_id or self._new_run_id()
-        state, writer = self.checkpoints.create(run_id, durability=cfg.durability)
-        journal = self._journal(run_id, writer, state)
         created = {
             "run_id": run_id,
             "name": name or (plan.name if plan else (task or "")[:60]),
@@ -206,29 +149,14 @@ class Kernel:
             "config": cfg.to_json(),
             "parent": parent,
         }
-        journal.append(RecordType.RUN_CREATED, created, durable=True)
-        if plan is not None:
-            journal.run_status(RunStatus.PLANNED)
-        for sid, output in (inherited or {}).items():
-            journal.step_status(
-                sid,
-                StepStatus.COMMITTED,
-                via=(StepStatus.READY, StepStatus.RUNNING),
-                attempt=1,
-                output=output,
-                inherited=True,
-            )
-        forked = parent.get("run_id") if parent else None
-        return self._launch(RunHandle(run_id, journal, None), cfg, plan, origin=forked)
-
-    def _journal(self, run_id: str, writer: Any, state: RunState) -> RunJournal:
-        ckpt = self.checkpoints
-        return RunJournal(
-            writer,
-            state,
-            self._clock,
-            checkpoint=lambda st, rec: (ckpt.after_append(run_id, st, rec), None)[1],
+        journal = self._runs.create(
+            created, planned=plan is not None, inherited=inherited, durability=cfg.durability
         )
+        forked = parent.get("run_id") if parent else None
+        return self._launch(RunHandle(run_id, journal, None), cfg, plan, origin=forked, dag=dag)
+
+    def _journal(self, run_id: str, writer: TraceWriter, state: RunState) -> RunJournal:
+        return self._runs.journal(run_id, writer, state)
 
     def _launch(
         self,
@@ -238,6 +166,7 @@ class Kernel:
         *,
         resumed: bool = False,
         origin: str | None = None,
+        dag: Dag | None = None,
     ) -> RunHandle:
         rt = RunRuntime(
             handle.journal,
@@ -247,10 +176,12 @@ class Kernel:
             workspace_from=origin,
         )
         self._live[handle.run_id] = handle
-        handle.task = asyncio.ensure_future(self._drive(handle, rt, plan))
+        handle.task = asyncio.ensure_future(self._drive(handle, rt, plan, dag))
         return handle
 
-    async def _drive(self, handle: RunHandle, rt: RunRuntime, plan: Plan | None) -> RunResult:
+    async def _drive(
+        self, handle: RunHandle, rt: RunRuntime, plan: Plan | None, dag: Dag | None
+    ) -> RunResult:
         journal = handle.journal
 
         def attach(engine: LifecycleEngine) -> None:
@@ -264,6 +195,7 @@ class Kernel:
                 pause_when_waiting=self.config.pause_when_waiting,
                 inbox=self.store.run_dir(handle.run_id),
                 on_engine=attach,
+                dag=dag,
             )
         except asyncio.CancelledError:
             if handle.interrupted is None:
@@ -279,7 +211,7 @@ class Kernel:
             journal.writer.close()
             self.checkpoints.forget(handle.run_id)
             self._live.pop(handle.run_id, None)
-        return _result(journal.state)
+        return result_of(journal.state)
 
     async def run(self, **kwargs: Any) -> RunResult:
         """Start a run and wait for it."""
@@ -295,8 +227,7 @@ class Kernel:
         resumed = self._open(run_id)
         state: RunState = resumed.state
         if state.status.terminal:
-            resumed.writer.close()
-            self.checkpoints.forget(run_id)
+            self._runs.release(run_id, resumed.writer)
             raise SgrUsageError(
                 f"run {run_id!r} already ended {state.status.value}; nothing to resume "
                 "(`sgr fork` starts a new run from one of its steps)"
@@ -312,14 +243,7 @@ class Kernel:
         return self._launch(handle, cfg, state.plan, resumed=True, origin=origin)
 
     def _open(self, run_id: str) -> Resumed[RunState]:
-        """Open a run for writing; refuses (writing nothing) one whose creation never became
-        durable."""
-        resumed = self.checkpoints.open(run_id, durability=self.config.run.durability)
-        if not resumed.state.run_id:
-            resumed.writer.close()
-            self.checkpoints.forget(run_id)
-            raise RunNotCreatedError(run_id, str(self.store.root))
-        return resumed
+        return self._runs.open(run_id, durability=self.config.run.durability)
 
     def interrupt(self, run_id: str | None = None, reason: str = "interrupted") -> list[str]:
         """Stop live runs (one, or all) because their process is going away: each ends
@@ -399,50 +323,14 @@ class Kernel:
         if live is not None and live.engine is not None:
             live.engine.decide(step_id, approved, by=by, reason=reason)
             return "live"
-        self._require(run_id)
-        try:
-            resumed = self._open(run_id)
-        except TraceLockedError:
-            # Live in another process: post it; that process records and applies it.
-            self._check_waiting(self.load(run_id), run_id, step_id)
-            action: inbox.Action = "approve" if approved else "deny"
-            self._post(run_id, action, step=step_id, by=by, reason=reason)
-            return "posted"
-        try:
-            self._check_waiting(resumed.state, run_id, step_id)
-            resumed.writer.append(
-                RecordType.APPROVAL,
-                {"approved": approved, "by": by, "reason": reason},
-                step=step_id,
-                ts=self._clock.now(),
-                durable=True,
-            )
-        finally:
-            resumed.writer.close()
-            self.checkpoints.forget(run_id)
-        return "recorded"
-
-    @staticmethod
-    def _check_waiting(state: RunState, run_id: str, step_id: str) -> None:
-        st = state.steps.get(step_id)
-        if st is None:
-            raise ApprovalError(f"run {run_id!r} has no step {step_id!r}")
-        if st.status is StepStatus.WAITING_APPROVAL and st.approval is not None:
-            verdict = "approved" if st.approval else "denied"
-            raise ApprovalError(
-                f"step {step_id!r} of run {run_id!r} was already {verdict} by "
-                f"{st.approval_by or 'someone'}; the run applies it when it continues "
-                f"(`sgr resume {run_id}`)"
-            )
-        if st.status is not StepStatus.WAITING_APPROVAL:
-            raise ApprovalError(
-                f"step {step_id!r} of run {run_id!r} is not waiting for approval "
-                f"(it is {st.status.value})"
-            )
-
-    def _post(self, run_id: str, action: inbox.Action, **kw: Any) -> None:
-        stamp = f"{int(self._clock.now() * 1000):015d}-{self._entropy.new_id()[:12]}"
-        inbox.post(self.store.run_dir(run_id), action, request_id=stamp, **kw)
+        return self._runs.decide(
+            run_id,
+            step_id,
+            approved,
+            by=by,
+            reason=reason,
+            durability=self.config.run.durability,
+        )
 
     async def cancel(
         self, run_id: str, reason: str = "cancelled by the user", *, wait_s: float = 15.0
@@ -460,40 +348,23 @@ class Kernel:
         try:
             resumed = self._open(run_id)
         except TraceLockedError:
-            self._post(run_id, "cancel", reason=reason)
+            self._runs.post(run_id, "cancel", reason=reason)
             return await self.wait_elsewhere(
                 run_id, lambda st: st.status.terminal, timeout_s=wait_s
             )
-        journal = self._journal(run_id, resumed.writer, resumed.state)
-        try:
-            state = journal.state
-            if not state.status.terminal:
-                for sid, st in state.steps.items():
-                    if not st.status.terminal:
-                        journal.step_status(sid, StepStatus.CANCELLED, reason=reason)
-                journal.run_status(RunStatus.CANCELLED, reason)
-        finally:
-            journal.sync()
-            resumed.writer.close()
-            self.checkpoints.forget(run_id)
-        return _result(journal.state)
+        return self._runs.cancel_stopped(resumed, run_id, reason)
 
     # ------------------------------------------------------------ inspecting
 
     def _require(self, run_id: str) -> None:
-        if not self.store.exists(run_id):
-            raise RunNotFoundError(run_id, str(self.store.root))
+        self._runs.require(run_id)
 
     def load(self, run_id: str) -> RunState:
         """The run's state from its snapshot and log (read-only)."""
         live = self._live.get(run_id)
         if live is not None:
             return live.state
-        self._require(run_id)
-        state = self.checkpoints.load(run_id)
-        if not state.run_id:
-            raise RunNotCreatedError(run_id, str(self.store.root))
-        return state
+        return self._runs.load(run_id)
 
     async def wait_elsewhere(
         self,
@@ -504,12 +375,7 @@ class Kernel:
         poll_s: float = 0.1,
     ) -> RunResult:
         """Watch (read-only) a run live in another process until ``done(state)`` or timeout."""
-        deadline = self._clock.monotonic() + timeout_s
-        state = self.load(run_id)
-        while not done(state) and self._clock.monotonic() < deadline:
-            await self._clock.sleep(poll_s)
-            state = self.load(run_id)
-        return _result(state)
+        return await self._runs.watch(run_id, done, timeout_s=timeout_s, poll_s=poll_s)
 
     def handle(self, run_id: str) -> RunHandle | None:
         return self._live.get(run_id)
@@ -525,12 +391,12 @@ class Kernel:
                 continue
         return out
 
-    async def replay(self, run_id: str, *, strict: bool = False) -> Any:
-        """Strictly replay a recorded run: zero live calls; returns a ``ReplayReport``."""
-        from sgr_kernel.replay.engine import ReplayEngine
-
+    async def replay(self, run_id: str, *, strict: bool = False) -> ReplayReport:
+        """Strictly replay a recorded run: zero live calls. ``strict``: the first divergence
+        raises ReplayDivergenceError instead of being reported."""
         self._require(run_id)
-        return await ReplayEngine(self.skills, self.store).replay_run(run_id, strict=strict)
+        report = await replay_records(self.skills, self.store.read(run_id).records)
+        return report.raise_first() if strict else report
 
     def show(self, run_id: str) -> Any:
         """The run's ``RequestTrace`` view, materialised from its log."""

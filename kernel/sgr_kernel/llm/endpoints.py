@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sgr_kernel.llm.config import config_path
+from sgr_kernel.llm.settings import config_path
 from sgr_kernel.llm.structured import MODES, Mode
 
 __all__ = ["EndpointInfo", "cache_path", "forget", "load", "save"]

@@ -25,7 +25,7 @@ from typing import Any
 from sgr_kernel.errors import ConfigError, LLMError
 from sgr_kernel.llm._gbnf import LOCAL_MAX_STRING_LENGTH, grammar_for_schema
 from sgr_kernel.llm.base import LLMRequest, LLMResponse, TokenCallback, Usage
-from sgr_kernel.llm.config import LLMSettings
+from sgr_kernel.llm.settings import LLMSettings
 
 __all__ = ["DEFAULT_LOCAL_MODEL", "LocalLLM", "bundled_model_path"]
 

@@ -31,7 +31,7 @@ from sgr_kernel.errors import (
 )
 from sgr_kernel.llm import endpoints
 from sgr_kernel.llm.base import LLMRequest, LLMResponse, ProbeCall, TokenCallback, Usage
-from sgr_kernel.llm.config import LLMSettings
+from sgr_kernel.llm.settings import LLMSettings
 from sgr_kernel.llm.structured import (
     MODES,
     Mode,
