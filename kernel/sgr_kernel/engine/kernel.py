@@ -8,12 +8,13 @@ called on that same thread while a run is live.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sgr_kernel._home import default_root
+from sgr_kernel.dispatch.base import Dispatcher
 from sgr_kernel.engine._handles import Delivery, RunHandle, RunResult, result_of
 from sgr_kernel.engine._runs import RunStore
 from sgr_kernel.engine.base import Clock, Entropy, RunConfig
@@ -28,20 +29,24 @@ from sgr_kernel.errors import (
     TraceLockedError,
 )
 from sgr_kernel.graph.dag import Dag, build_dag, check_plan
+from sgr_kernel.llm.base import LLMClient
 from sgr_kernel.models.plan import Plan, check_task, plan_from_data
 from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.safety import check_shape
+from sgr_kernel.sandbox.base import Sandbox
 from sgr_kernel.skills.base import Skill
 from sgr_kernel.trace.base import TraceStore, TraceWriter
 from sgr_kernel.trace.checkpoint import CheckpointManager, Resumed
 from sgr_kernel.trace.state import RunState, RunStateCodec
+from sgr_kernel.trace.view import RequestTrace
 
 __all__ = ["Delivery", "Kernel", "KernelConfig", "RunHandle", "RunResult", "default_home"]
 
 
 def default_home() -> Path:
-    return Path(os.environ.get("SGR_HOME") or Path.home() / ".sgr")
+    """The store root: ``SGR_HOME`` when set and not empty, else ``~/.sgr``."""
+    return default_root()
 
 
 @dataclass(frozen=True)
@@ -63,9 +68,9 @@ class Kernel:
         *,
         skills: Mapping[str, type[Skill]] | None = None,
         store: TraceStore | None = None,
-        llm: Any = None,
-        sandbox: Any = None,
-        dispatcher: Any = None,
+        llm: LLMClient | None = None,
+        sandbox: Sandbox | None = None,
+        dispatcher: Dispatcher | None = None,
         http: HttpTransport | None = None,
         clock: Clock | None = None,
         entropy: Entropy | None = None,
@@ -398,7 +403,7 @@ class Kernel:
         report = await replay_records(self.skills, self.store.read(run_id).records)
         return report.raise_first() if strict else report
 
-    def show(self, run_id: str) -> Any:
+    def show(self, run_id: str) -> RequestTrace:
         """The run's ``RequestTrace`` view, materialised from its log."""
         from sgr_kernel.trace.view import materialise
 

@@ -6,12 +6,13 @@ A leaf of the ``llm`` package: providers import their settings from here, and
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from sgr_kernel._home import default_root
 
 __all__ = ["DEFAULT_PRICING", "LLMSettings", "Provider", "StructuredOutput", "config_path"]
 
@@ -70,6 +71,4 @@ class LLMSettings(BaseModel):
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
     """``$SGR_HOME/config.toml``, or ``~/.sgr/config.toml`` when ``SGR_HOME`` is unset."""
-    env = os.environ if env is None else env
-    home = env.get("SGR_HOME") or os.path.join(os.path.expanduser("~"), ".sgr")
-    return Path(home) / "config.toml"
+    return default_root(env=env) / "config.toml"
