@@ -63,6 +63,12 @@ class StepView(BaseModel):
     duration_s: float | None = None
     usage: UsageView = Field(default_factory=UsageView)
     calls: list[CallView] = Field(default_factory=list)
+    progress: dict[str, Any] | None = Field(
+        None,
+        description="A running step's latest logged progress report: fraction (0..1 or None), "
+        "message, metrics, t (run seconds). Logged at a bounded rate, so any process that reads "
+        "the log sees it, not only the one that runs the step.",
+    )
 
 
 class RequestTrace(BaseModel):
@@ -110,12 +116,28 @@ def _calls(records: Iterable[Record]) -> dict[str, list[CallView]]:
     return {k: list(v.values()) for k, v in calls.items()}
 
 
+def _progress(records: list[Record], t0: float) -> dict[str, dict[str, Any]]:
+    """Each step's last logged progress report."""
+    latest: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        if rec.type is RecordType.EVENT and rec.step and rec.data.get("kind") == "progress":
+            d = rec.data
+            latest[rec.step] = {
+                "fraction": d.get("fraction"),
+                "message": str(d.get("message") or ""),
+                "metrics": dict(d.get("metrics") or {}),
+                "t": round(rec.ts - t0, 3),
+            }
+    return latest
+
+
 def materialise(records: Iterable[Record], state: RunState | None = None) -> RequestTrace:
     """Build the view from a run's records (and its folded state, when already at hand)."""
     records = list(records)
     if state is None:
         state = RunState.from_records(records)
     calls = _calls(records)
+    progress = _progress(records, state.created_ts or 0.0)
     plan = state.plan
     order = list(plan.step_ids) if plan else []
     if PLAN_STEP in state.steps:
@@ -146,6 +168,7 @@ def materialise(records: Iterable[Record], state: RunState | None = None) -> Req
                 duration_s=duration,
                 usage=UsageView(**vars(st.usage)),
                 calls=calls.get(sid, []),
+                progress=progress.get(sid) if st.status is StepStatus.RUNNING else None,
             )
         )
     budget = BudgetPolicy.model_validate(state.config.get("budget", {}))

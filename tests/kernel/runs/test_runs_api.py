@@ -192,3 +192,50 @@ def test_replay_reports_a_divergence_instead_of_raising(tmp_path: Path) -> None:
     report = asyncio.run(Runs(changed).replay(run_id))
     assert not report.ok and report.divergences and report.live_calls == 0
     assert report.divergences[0].step == "q"
+
+
+def test_a_running_remote_steps_progress_is_seen_by_another_reader(tmp_path: Path) -> None:
+    """The side panel reads runs through a kernel of its own: a remote step's progress
+    reaches it from the log while the step runs, not only the process that runs it."""
+    import json
+    import threading
+    import time
+
+    from sgr_kernel.dispatch.inline import InlineDispatcher
+    from sgr_kernel.testing.jobs import RemoteJobSkill
+
+    step = {
+        "id": "a",
+        "skill": "remote_job",
+        "capabilities": ["remote"],
+        "inputs": {"job_type": "sgr_test_work", "params": {"x": 3, "seconds": 4.0, "steps": 8}},
+    }
+    plan = parse_plan(json.dumps({"name": "progress", "steps": [step]}))
+    runner = Kernel(
+        KernelConfig(home=tmp_path),
+        skills={"remote_job": RemoteJobSkill},
+        dispatcher=InlineDispatcher(),
+    )
+    done: list[object] = []
+    thread = threading.Thread(target=lambda: done.append(asyncio.run(runner.run(plan=plan))))
+    thread.start()
+    reader = Runs(Kernel(KernelConfig(home=tmp_path), skills={"remote_job": RemoteJobSkill}))
+    seen: list[dict[str, object]] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not done and time.monotonic() < deadline and not seen:
+            for summary in reader.summaries():
+                (st,) = [s for s in reader.detail(summary.run_id).view.steps if s.id == "a"]
+                if st.status == "RUNNING" and st.progress is not None:
+                    seen.append(st.progress)
+            time.sleep(0.1)
+    finally:
+        thread.join(60)
+    assert seen, "no progress was visible from the log while the step ran"
+    (p,) = seen
+    assert 0 < float(p["fraction"]) < 1 and str(p["message"]).startswith("slice ")  # type: ignore[arg-type]
+    result = done[0]
+    assert result.status is RunStatus.COMPLETED  # type: ignore[attr-defined]
+    finished = reader.detail(result.run_id).view  # type: ignore[attr-defined]
+    assert [s.progress for s in finished.steps if s.id == "a"] == [None]  # only while running
+    print(f"FIGURE panel_progress seen_while_running=1 fraction={p['fraction']}")
