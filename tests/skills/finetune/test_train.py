@@ -13,6 +13,7 @@ from lora_helpers import ROWS, need_lora
 
 from sgr_kernel.dispatch.inline import InlineDispatcher
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
+from sgr_kernel.errors import PlanValidationError
 from sgr_kernel.models.plan import parse_plan
 from sgr_kernel.models.status import RunStatus
 from sgr_skills.finetune import Example, LoraFinetuneSkill, TrainSpec
@@ -129,7 +130,6 @@ def test_the_skill_returns_the_adapter_as_artifacts(tmp_path: Path, dataset: Pat
         ({"data": "/nonexistent.jsonl"}, "is not a file"),
         ({}, "exactly one of data"),
         ({"examples": [{"prompt": "a", "response": "b"}]}, "at least 2 rows"),
-        ({"examples": [{"prompt": "a", "response": "b"}] * 3, "steps": 0}, "greater than or equal"),
     ],
 )
 def test_bad_inputs_fail_before_any_job(tmp_path: Path, inputs: dict[str, Any], why: str) -> None:
@@ -140,6 +140,15 @@ def test_bad_inputs_fail_before_any_job(tmp_path: Path, inputs: dict[str, Any], 
     [step] = [s for s in k.show(result.run_id).steps if s.id == "ft"]
     assert "StepContractError" in (step.error or "") and why in (step.error or "")
     assert d.submitted == 0 and step.attempts == 1
+
+
+def test_a_literal_out_of_bounds_input_is_a_planning_error(tmp_path: Path) -> None:
+    d = InlineDispatcher()
+    k = _kernel(tmp_path, d)
+    inputs = {"model": "tiny-random-llama", "examples": [{"prompt": "a", "response": "b"}] * 3}
+    with pytest.raises(PlanValidationError, match="greater than or equal"):
+        asyncio.run(k.run(plan=_plan({**inputs, "steps": 0})))
+    assert d.submitted == 0 and k.store.list_runs() == []  # refused before anything was written
 
 
 def test_a_gpu_job_on_a_worker_without_cuda_fails_clearly(tmp_path: Path, dataset: Path) -> None:

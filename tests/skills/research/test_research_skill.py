@@ -98,7 +98,6 @@ def test_an_answer_citing_nothing_real_fails_the_step(tmp_path: Path) -> None:
         ({"question": "ok?", "search_url": "ftp://x/{q}"}, "search_url must be"),
         ({"question": "ok?", "search_url": "http://x/search"}, "containing {q}"),
         ({"question": "ok?", "corpora": ["../etc"]}, "is not a corpus name"),
-        ({"question": "ok?", "k": 0}, "greater than or equal to 1"),
     ],
 )
 def test_bad_inputs_are_refused_before_any_job(
@@ -116,6 +115,19 @@ def test_bad_inputs_are_refused_before_any_job(
     [step] = [s for s in k.show(result.run_id).steps if s.id == "r"]
     assert (step.error or "").startswith("StepContractError") and why in (step.error or "")
     assert d.submitted == 0 and step.attempts == 1  # never retried, nothing submitted
+
+
+def test_a_literal_out_of_bounds_input_is_a_planning_error(tmp_path: Path) -> None:
+    d = InlineDispatcher()
+    k = Kernel(
+        KernelConfig(home=tmp_path),
+        skills={"deep_research": DeepResearchSkill},
+        llm=ScriptedLLM([]),
+        dispatcher=d,
+    )
+    with pytest.raises(PlanValidationError, match="greater than or equal to 1"):
+        asyncio.run(k.run(plan=_plan({"question": "ok?", "k": 0})))
+    assert d.submitted == 0 and k.store.list_runs() == []  # refused before anything was written
 
 
 def test_an_unknown_corpus_is_named_and_not_retried(tmp_path: Path) -> None:
