@@ -27,7 +27,7 @@ export interface IRunSummary {
   cost_usd: number;
 }
 
-/** What approve / deny / cancel did (`Steered` in sgr_jupyter/_service.py): the run's summary
+/** What approve / deny / cancel did (`Steered` in kernel/sgr_kernel/runs/base.py): the run's summary
  * after it, where the request went, and whether the run has taken it. `posted` + not applied
  * comes back as HTTP 202: the process that runs it has not recorded it yet. */
 export interface ISteered extends IRunSummary {
