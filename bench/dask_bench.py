@@ -159,7 +159,7 @@ def main() -> int:
     from distributed import Client, LocalCluster
 
     cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR
+        n_workers=2, threads_per_worker=1, dashboard_address=":0", silence_logs=logging.ERROR
     )
     client = Client(cluster, set_as_default=False)
     d = DaskDispatcher(client=client, settings=load_dispatch_settings(env={}))
