@@ -34,11 +34,17 @@ LIMITS = SandboxLimits(
 MARKER_SLACK = 200  # the truncation marker appended after the cap
 
 
-def _meminfo() -> int:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) << 10
-    return 0
+def _memory_held() -> int:
+    """Bytes held by containers (the engine's cgroup), so unrelated work on the host does not
+    move the figure; where no such cgroup is visible, the host's used memory."""
+    v1 = Path("/sys/fs/cgroup/memory/docker/memory.stat")
+    if v1.exists():
+        return int(dict(line.split() for line in v1.read_text().splitlines())["total_rss"])
+    v2 = Path("/sys/fs/cgroup/system.slice")
+    if v2.exists():
+        return sum(int(f.read_text()) for f in v2.glob("docker-*.scope/memory.current"))
+    info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    return (int(info["MemTotal"].split()[0]) - int(info["MemAvailable"].split()[0])) << 10
 
 
 def _weakened(env: Env, ws: Path) -> dict[str, Any]:
@@ -119,12 +125,12 @@ def test_hostile_payloads_contained_and_negative_control(
 ) -> None:
     env = make_env(tmp_path)
     sentinel = subprocess.Popen(["sleep", "600"])
-    mem0, disk0 = _meminfo(), shutil.disk_usage(tmp_path).free
+    mem0, disk0 = _memory_held(), shutil.disk_usage(tmp_path).free
     procs0 = len([p for p in os.listdir("/proc") if p.isdigit()])
     try:
         hard, max_wall = _suite(env, docker_client, tmp_path, weak=False)
         hard_hits = len(env.listener.hits)
-        mem1, disk1 = _meminfo(), shutil.disk_usage(tmp_path).free
+        mem1, disk1 = _memory_held(), shutil.disk_usage(tmp_path).free
         procs1 = len([p for p in os.listdir("/proc") if p.isdigit()])
         weak, _ = _suite(env, docker_client, tmp_path, weak=True)
     finally:
@@ -135,12 +141,12 @@ def test_hostile_payloads_contained_and_negative_control(
     n = len(PAYLOADS)
     contained = sum(1 for b in hard.values() if not b)
     flagged = sum(1 for b in weak.values() if b)
-    host_ok = sentinel_alive and mem0 - mem1 < 256 << 20 and disk0 - disk1 < 256 << 20
+    host_ok = sentinel_alive and mem1 - mem0 < 256 << 20 and disk0 - disk1 < 256 << 20
     print(
         f"FIGURE sandbox contained={contained}/{n} payloads={n} "
         f"connections_received={hard_hits} max_wall_s={max_wall:.2f} "
         f"deadline_s={LIMITS.timeout_s:g} output_cap={LIMITS.output_bytes} "
-        f"host_mem_delta_mb={(mem0 - mem1) >> 20} host_disk_delta_mb={(disk0 - disk1) >> 20} "
+        f"containers_mem_delta_mb={(mem1 - mem0) >> 20} host_disk_delta_mb={(disk0 - disk1) >> 20} "
         f"host_procs_delta={procs1 - procs0}"
     )
     print(f"FIGURE sandbox weakened profile: flagged={flagged}/{n} (suite is sensitive)")
