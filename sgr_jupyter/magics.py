@@ -21,6 +21,7 @@ from IPython.display import Markdown, display
 
 from sgr_jupyter import _args as a
 from sgr_jupyter._answer import RunAnswer, answer_display, answer_of, fill_answer_slot
+from sgr_jupyter._cluster import cluster_command
 from sgr_jupyter._context import notebook_context, with_context
 from sgr_jupyter._views import doctor_table, replay_table, result_view, runs_table, trace_views
 from sgr_jupyter.config import ApprovalMode, DurabilityName, SgrConfig, budget_policy
@@ -221,7 +222,7 @@ class SgrMagics(Magics):
                 return skills_table()
             case a.ClusterCmd():
                 with _as_usage():
-                    return self._cluster(cmd, cfg)
+                    return self._cluster(cmd)
             case _:
                 return doctor_table(cfg, self._cli_text("doctor"))
 
@@ -342,35 +343,12 @@ class SgrMagics(Magics):
 
     # ------------------------------------------------------------ cluster
 
-    def _cluster(self, cmd: a.ClusterCmd, cfg: SgrConfig) -> Any:
-        from sgr_jupyter._views import cluster_tables
-        from sgr_kernel.dispatch import cluster as c
-
-        if cmd.action == "local":
-            self._local_cluster = c.start_local(cmd.workers)  # lives as long as the kernel
-            self.dask_address = self._local_cluster.scheduler_address
-        elif cmd.action == "connect":
-            assert cmd.target is not None
-            c.check_address(cmd.target)
-            self.dask_address = cmd.target
-        address = self.dask_address or c.configured_address()
-        if not address:
-            raise UsageError(
-                "%sgr cluster: no cluster yet; start one with `%sgr cluster local 2` or "
-                "`%sgr cluster connect tcp://HOST:PORT` (or set SGR_DASK_ADDRESS)"
-            )
-        with c.connected(address) as client:
-            if cmd.action == "cancel":
-                assert cmd.target is not None
-                keys = c.cancel_jobs(client, cmd.target)
-                print(f"cancelled {len(keys)} job(s)")
-                return None
-            view = c.cluster_view(client)
-        workers, jobs = cluster_tables(view)
-        if cmd.action == "jobs":
-            return jobs
-        display(workers)
-        return jobs
+    def _cluster(self, cmd: a.ClusterCmd) -> Any:
+        out = cluster_command(cmd, self.dask_address)
+        if out.local is not None:
+            self._local_cluster = out.local  # lives as long as the kernel
+        self.dask_address = out.address
+        return out.result
 
     # ------------------------------------------------------------ CLI passthrough
 

@@ -48,7 +48,7 @@ def test_no_cluster_and_bad_addresses_are_one_line_usage_errors(env, monkeypatch
 def test_cluster_local_starts_one_and_later_runs_use_it(env, monkeypatch) -> None:
     monkeypatch.delenv("SGR_DASK_ADDRESS", raising=False)
     shown: list[object] = []
-    monkeypatch.setattr("sgr_jupyter.magics.display", shown.append)
+    monkeypatch.setattr("sgr_jupyter._cluster.display", shown.append)
     before = env.magics.frozen_config().kernel_key()
     try:
         jobs = env.shell.run_line_magic("sgr", "cluster local 1")
