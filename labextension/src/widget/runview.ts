@@ -3,7 +3,7 @@
 // blob: URL, so it cannot import Lab's modules. Mermaid comes from our labextension (a
 // global, src/mermaid.ts) or, elsewhere, from the bundle the kernel sends once per page.
 // The DAG and state painting are the side panel's (src/dag).
-import { DagView, Mermaid } from '../dag/dagView';
+import { DagView } from '../dag/dagView';
 import { renderAnswer } from '../markdown';
 import {
   disconnectedMessage,
@@ -12,21 +12,19 @@ import {
   IProgress,
   isTerminal,
   IStepError,
-  meter,
   phaseLabel,
   phaseTone,
   RunClock
 } from '../model/state';
-import { h, json } from '../views/dom';
+import { h } from '../views/dom';
+import { budgetViews, detailViews, ITimelineEvent, timelineViews } from '../views/runParts';
 import { elapsedView, errorView, progressView, streamView } from '../views/steps';
 import { CSS } from './css';
+import { getMermaid, IMessenger } from './mermaidBundle';
 
 /** The part of anywidget's model a view uses. */
-export interface IModel {
+export interface IModel extends IMessenger {
   get(name: string): any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  on(event: string, cb: (...args: any[]) => void): void; // eslint-disable-line @typescript-eslint/no-explicit-any
-  off(event: string, cb: (...args: any[]) => void): void; // eslint-disable-line @typescript-eslint/no-explicit-any
-  send(content: unknown, callbacks?: unknown, buffers?: unknown): void;
   /** ipywidgets' manager; in JupyterLab it holds the kernel connection. */
   widget_manager?: { kernel?: IKernelLike | null };
 }
@@ -45,41 +43,6 @@ interface IKernelLike {
 const KERNEL_GONE = new Set(['restarting', 'autorestarting', 'dead', 'terminating']);
 
 const TICK_MS = 1000;
-
-// The fallback bundle is fetched once per page: each widget imports its own copy of this
-// module (a blob: URL per model), so the shared promise lives on globalThis.
-async function getMermaid(model: IModel): Promise<Mermaid | null> {
-  const g = globalThis as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  const mgr = g.__sgrMermaidManager;
-  if (mgr) {
-    return await mgr.getMermaid();
-  }
-  if (!g.__sgrMermaidBundle) {
-    g.__sgrMermaidBundle = new Promise(resolve => {
-      const onMsg = async (msg: any, buffers: ArrayBuffer[] | DataView[]): Promise<void> => { // eslint-disable-line @typescript-eslint/no-explicit-any
-        if (msg?.type === 'mermaid-bundle' && buffers?.length) {
-          model.off('msg:custom', onMsg);
-          const url = URL.createObjectURL(new Blob([buffers[0]], { type: 'text/javascript' }));
-          try {
-            const m = await import(/* webpackIgnore: true */ url);
-            const mermaid = m.default ?? m.mermaid;
-            mermaid.initialize({ startOnLoad: false, securityLevel: 'strict' });
-            resolve(mermaid);
-          } catch (e) {
-            console.warn('sgr: mermaid bundle failed', e);
-            resolve(null);
-          }
-        } else if (msg?.type === 'no-mermaid') {
-          model.off('msg:custom', onMsg);
-          resolve(null);
-        }
-      };
-      model.on('msg:custom', onMsg);
-      model.send({ type: 'need-mermaid' });
-    });
-  }
-  return await g.__sgrMermaidBundle;
-}
 
 let seq = 0;
 
@@ -236,68 +199,18 @@ function render({ model, el: root }: { model: IModel; el: HTMLElement }): () => 
   }
 
   function paintBudget(): void {
-    budget.replaceChildren();
-    for (const [k, v] of Object.entries(get<Record<string, [number, number | null]>>('budget', {}))) {
-      const [used, limit] = v;
-      const m = meter(used, limit);
-      if (m.percent === null) {
-        if (used) {
-          budget.append(h('div', 'sgr-meter-label', `${k}: ${m.text}`));
-        }
-        continue;
-      }
-      const fill = h('div');
-      fill.style.width = `${m.percent}%`;
-      const bar = h('div', `meter${m.hot ? ' hot' : ''}`, null, fill);
-      bar.dataset.sgrMeter = k;
-      bar.dataset.sgrPercent = String(m.percent);
-      budget.append(h('div', 'sgr-meter-label', `${k}: ${m.text}`), bar);
-    }
+    budget.replaceChildren(...budgetViews(get('budget', {})));
   }
 
   function paintTimeline(): void {
-    const events = get<{ t: number; step: string; status: string; attempt: number }[]>('timeline', []);
-    tl.replaceChildren(
-      ...events.slice(-60).map(e =>
-        h(
-          'span',
-          '',
-          // The kernel's own planning step is "planning" to the user, never its internal id.
-          `+${e.t.toFixed(2)}s ${e.step === '__plan__' ? 'planning' : e.step} ${e.status}` +
-            (e.attempt > 1 ? ` #${e.attempt}` : '')
-        )
-      )
-    );
+    tl.replaceChildren(...timelineViews(get<ITimelineEvent[]>('timeline', [])));
     tl.scrollTop = tl.scrollHeight;
   }
 
   function paintDetail(): void {
     const d = get<Record<string, any>>('detail', {}); // eslint-disable-line @typescript-eslint/no-explicit-any
     dag.select(d.id ?? null);
-    if (!d.id) {
-      detail.replaceChildren();
-      return;
-    }
-    const rows = ['skill', 'status', 'attempts', 'duration_s', 'llm_calls', 'tokens', 'cost_usd', 'capabilities']
-      .filter(k => d[k] !== null && d[k] !== undefined && d[k] !== '')
-      .map(k => h('div', '', `${k}: ${d[k]}`));
-    const err = get<Record<string, IStepError>>('errors', {})[d.id];
-    const imgs = ((d.images as string[]) ?? []).map(src => {
-      const i = h('img') as HTMLImageElement;
-      i.src = src;
-      i.style.maxWidth = '100%';
-      return i;
-    });
-    detail.replaceChildren(
-      h('b', '', `Step ${d.id}`),
-      ...rows,
-      err ? errorView(d.id, err) : d.error ? errorView(d.id, String(d.error)) : h('span'),
-      h('div', 'sgr-h', 'inputs'),
-      h('pre', '', json(d.inputs)),
-      h('div', 'sgr-h', 'output'),
-      h('pre', '', json(d.output)),
-      ...imgs
-    );
+    detail.replaceChildren(...detailViews(d, d.id ? get<Record<string, IStepError>>('errors', {})[d.id] : undefined));
   }
 
   function paintLog(): void {
