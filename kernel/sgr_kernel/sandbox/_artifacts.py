@@ -20,7 +20,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Collected", "Usage", "clear_workspace", "collect", "safe_name", "usage"]
+from sgr_kernel.errors import SandboxUnavailable
+from sgr_kernel.sandbox._profile import SANDBOX_UID
+
+__all__ = [
+    "Collected",
+    "Usage",
+    "clear_workspace",
+    "collect",
+    "prepare_workspace",
+    "safe_name",
+    "usage",
+]
 
 MAX_DEPTH = 4
 MAX_ENTRIES = 512
@@ -181,3 +192,16 @@ def clear_workspace(root: Path, keep: tuple[str, ...] = ("out",)) -> None:
                 os.unlink(entry.path)
     for name in keep:
         (root / name).mkdir(exist_ok=True)
+
+
+def prepare_workspace(workspace: Path) -> Path:
+    """The workspace folder a session mounts, with its ``out/``, owned by the sandbox user."""
+    ws = Path(workspace).resolve()
+    if len(ws.parts) < 3:
+        raise SandboxUnavailable(f"refusing to mount {ws} as a sandbox workspace (too broad)")
+    (ws / "out").mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        # The container runs as nobody: hand it the workspace (only this folder).
+        for p in (ws, ws / "out"):
+            os.chown(p, SANDBOX_UID, SANDBOX_UID)
+    return ws

@@ -7,12 +7,20 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from typing import Any
 
 from sgr_kernel.errors import SandboxUnavailable
 from sgr_kernel.sandbox._profile import LABEL, OWNER_LABEL, process_start
 
-__all__ = ["connect", "default_image", "reap_orphans", "require_image"]
+__all__ = [
+    "connect",
+    "death_reason",
+    "default_image",
+    "pick_runtime",
+    "reap_orphans",
+    "require_image",
+]
 
 FIX_ENGINE = (
     "start a Docker engine (`bash scripts/ensure-docker.sh` installs and starts one, or "
@@ -142,3 +150,37 @@ def _orphaned(owner: str, host: str) -> bool:
     if not _pid_alive(int(pid)):
         return True
     return started is not None and process_start(int(pid)) != started
+
+
+def pick_runtime(client: Any, wanted: str | None) -> str | None:
+    if wanted is None:
+        return None
+    offered = set((client.info().get("Runtimes") or {}).keys())
+    if wanted == "auto":
+        return "runsc" if "runsc" in offered else None
+    if wanted not in offered:
+        raise SandboxUnavailable(
+            f"the Docker engine offers no {wanted!r} runtime (it has {sorted(offered)}); "
+            "configure it in daemon.json or start the sandbox without runtime="
+        )
+    return wanted
+
+
+def death_reason(client: Any, container: Any, *, since: float, memory_mb: int) -> str:
+    """Why a container ended, from the engine's event history (it is auto-removed)."""
+    if container is None:
+        return "container gone"
+    try:
+        events = client.events(
+            since=int(since) - 1,
+            until=int(time.time()) + 1,
+            filters={"container": container.id},
+            decode=True,
+        )
+        actions = [(e.get("Action"), e.get("Actor", {}).get("Attributes", {})) for e in events]
+    except Exception:
+        return "unknown reason"
+    if any(a == "oom" for a, _ in actions):
+        return f"killed at its memory limit of {memory_mb} MB"
+    codes = [attrs.get("exitCode") for a, attrs in actions if a == "die"]
+    return f"exit code {codes[-1]}" if codes else "unknown reason"
