@@ -7,7 +7,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS := dev,docker,openai,jupyter,dask,heavy,lora
+EXTRAS := dev,docker,openai,jupyter,dask,heavy,research,lora
 
 export SGR_REPO := $(CURDIR)
 

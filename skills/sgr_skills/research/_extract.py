@@ -1,19 +1,29 @@
-"""Text out of Markdown, plain text and HTML, cut into passages of a few sentences.
+"""Text out of Markdown, plain text, HTML and PDF, cut into passages of a few sentences.
 
 HTML is parsed with the standard library's ``html.parser``: scripts, styles, navigation and
-comments are dropped; everything else is text. What a page *says* stays data — nothing here
-(nor anywhere after it) acts on it.
+comments are dropped; everything else is text. PDFs are read with ``pypdf`` (the ``research``
+extra): the text layer of each page, in page order; a scanned PDF without one has no text and
+is skipped. What a document *says* stays data — nothing here (nor anywhere after it) acts on it.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-__all__ = ["SUFFIXES", "chunk", "extract_file", "extract_html", "normalise"]
+__all__ = [
+    "SUFFIXES",
+    "Unreadable",
+    "chunk",
+    "extract_file",
+    "extract_html",
+    "extract_pdf",
+    "normalise",
+]
 
-SUFFIXES = frozenset({".md", ".markdown", ".txt", ".rst", ".html", ".htm"})
+SUFFIXES = frozenset({".md", ".markdown", ".txt", ".rst", ".html", ".htm", ".pdf"})
 """File kinds a corpus folder is indexed for (others are skipped)."""
 
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "nav", "template", "svg", "head"})
@@ -21,6 +31,13 @@ _BLOCK_TAGS = frozenset(
     {"p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "dt", "dd", "tr", "br", "section"}
 )
 _WS = re.compile(r"\s+")
+MAX_PDF_PAGES = 2000
+MAX_TEXT_CHARS = 8 << 20
+"""A PDF's text stops at this many pages or characters (a huge file is still searchable)."""
+
+
+class Unreadable(Exception):
+    """A file of a known kind whose text cannot be read; the message says why and what to do."""
 
 
 def normalise(text: str) -> str:
@@ -69,8 +86,48 @@ def extract_html(html: str) -> tuple[str, str]:
     return _WS.sub(" ", p.title).strip(), text
 
 
+def extract_pdf(data: bytes) -> tuple[str, str]:
+    """(title, text) of a PDF: its metadata title (or ""), and its pages' text layer.
+
+    Raises :class:`Unreadable` when pypdf is not installed, the file is not a PDF it can
+    parse, it is encrypted, or it has no text layer (a scan).
+    """
+    try:
+        from pypdf import PdfReader
+        from pypdf.errors import PyPdfError
+    except ImportError:
+        raise Unreadable("reading PDFs needs pypdf: pip install 'sgr-jupyter[research]'") from None
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise Unreadable("the PDF is encrypted; save a decrypted copy to index it")
+        pages: list[str] = []
+        size = 0
+        for page in reader.pages[:MAX_PDF_PAGES]:
+            text = page.extract_text() or ""
+            pages.append(text)
+            size += len(text)
+            if size >= MAX_TEXT_CHARS:
+                break
+        meta = reader.metadata
+        title = str(meta.title or "") if meta is not None else ""
+    except (PyPdfError, ValueError, KeyError, TypeError, RecursionError) as e:
+        raise Unreadable(f"not a readable PDF ({type(e).__name__}: {e})") from None
+    text = "\n\n".join(p.strip() for p in pages if p.strip())
+    if not text:
+        raise Unreadable("the PDF has no text layer (a scan?); run OCR on it first")
+    return _WS.sub(" ", title).strip(), text[:MAX_TEXT_CHARS]
+
+
 def extract_file(path: Path, data: bytes) -> tuple[str, str]:
-    """(title, text) of a file; the title is its first heading, else its file name."""
+    """(title, text) of a file; the title is its first heading, else its file name.
+
+    Raises :class:`Unreadable` for a PDF whose text cannot be read.
+    """
+    if path.suffix.lower() == ".pdf":
+        title, text = extract_pdf(data)
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        return (title or first or path.stem)[:200], text
     raw = data.decode("utf-8", errors="replace")
     if path.suffix.lower() in (".html", ".htm"):
         title, text = extract_html(raw)

@@ -18,13 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sgr_skills.research._extract import SUFFIXES, chunk, extract_file, normalise
+from sgr_skills.research._extract import SUFFIXES, Unreadable, chunk, extract_file, normalise
 from sgr_skills.research.base import Passage
 
 __all__ = ["AddStats", "CorpusIndex", "CorpusInfo", "default_index_path"]
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
-"""Larger files are skipped (listed in ``AddStats.skipped``)."""
+"""Larger files are skipped; ``AddStats.skipped`` lists each skipped file as ``"PATH: why"``."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS corpora (name TEXT PRIMARY KEY, root TEXT NOT NULL);
@@ -131,7 +131,7 @@ class CorpusIndex:
                     unchanged += 1
                     continue
                 if st.st_size > MAX_FILE_BYTES:
-                    skipped.append(key)
+                    skipped.append(f"{key}: over {MAX_FILE_BYTES >> 20} MB")
                     continue
                 data = path.read_bytes()
                 sha = hashlib.sha256(data).hexdigest()
@@ -142,7 +142,12 @@ class CorpusIndex:
                     )
                     unchanged += 1
                     continue
-                title, text = extract_file(path, data)
+                try:
+                    title, text = extract_file(path, data)
+                except Unreadable as e:
+                    skipped.append(f"{key}: {e}")
+                    seen.discard(key)  # an older, readable version leaves the index
+                    continue
                 if old:
                     con.execute("DELETE FROM chunks WHERE doc=?", (old[0],))
                     con.execute("DELETE FROM docs WHERE id=?", (old[0],))
@@ -219,8 +224,7 @@ class CorpusIndex:
         """Whether the passage's text is still in its file as it is now."""
         path = Path(passage.location)
         try:
-            data = path.read_bytes()
-        except OSError:
+            _, text = extract_file(path, path.read_bytes())
+        except (OSError, Unreadable):
             return False
-        _, text = extract_file(path, data)
         return normalise(passage.text) in normalise(text)

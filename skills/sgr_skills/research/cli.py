@@ -62,8 +62,10 @@ def cmd_corpus(args: argparse.Namespace) -> int:
         out(
             f"corpus {stats.corpus}: {stats.added} added, {stats.updated} updated, "
             f"{stats.unchanged} unchanged, {stats.removed} removed, {stats.chunks} new passages"
-            + (f", {len(stats.skipped)} too large" if stats.skipped else "")
+            + (f", {len(stats.skipped)} skipped" if stats.skipped else "")
         )
+        for line in stats.skipped:
+            out(f"  skipped {line}")
     return 0
 
 
@@ -71,7 +73,7 @@ def add_commands(cmd: Callable[[str, str, Callable[..., Any]], argparse.Argument
     """Add ``corpus`` to the ``sgr`` parser."""
     c = cmd("corpus", "index folders of documents for deep research; list them", cmd_corpus)
     c.add_argument("action", choices=["add", "list"])
-    c.add_argument("dir", nargs="?", help="for `add`: a folder of .md/.txt/.rst/.html files")
+    c.add_argument("dir", nargs="?", help="for `add`: a folder of .md/.txt/.rst/.html/.pdf files")
     c.add_argument("--name", help="corpus name (default: the folder's name)")
     c.add_argument("--python-docs", action="store_true", help="index Debian's python3.11-doc")
     c.add_argument("--index", help="index file (default: $SGR_HOME/corpus/index.sqlite)")

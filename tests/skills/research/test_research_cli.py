@@ -60,6 +60,13 @@ def test_corpus_add_list_and_clear_errors(tmp_path: Path) -> None:
     assert "Traceback" not in bad.stderr
     clash = _sgr(tmp_path, "corpus", "add", str(tmp_path), "--name", "notes")
     assert clash.returncode == 2 and "already" in clash.stderr + clash.stdout
+    (root / "scan.pdf").write_bytes(b"%PDF-1.4 no pages")
+    r = _sgr(tmp_path, "corpus", "add", str(root))
+    assert r.returncode == 0, r.stderr
+    first, *rest = r.stdout.splitlines()
+    assert first.endswith(", 1 skipped"), first
+    [line] = rest
+    assert line.startswith(f"  skipped {root / 'scan.pdf'}: not a readable PDF"), line
 
 
 def test_python_docs_corpus_answers_python_questions(tmp_path: Path) -> None:
