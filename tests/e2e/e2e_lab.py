@@ -260,6 +260,9 @@ def kernel_run(page: Any, code: str) -> str:
     )
 
 
+PANEL_TAB = ".jp-SideBar .lm-TabBar-tab[data-id='sgr-runs-panel']"
+"""The sgr runs side panel's tab in the left sidebar."""
+
 # The smallest rendered size of the DAG's node labels, in CSS px, counting every transform
 # (Mermaid's viewBox, the pan/zoom scale): font-size x rendered width / layout width. Only
 # labels inside the DAG's visible box count when `visible` is true.

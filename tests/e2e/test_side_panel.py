@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_lab import LABEXT, Browser, LabServer, require, shot, start_lab, stop_lab
+from e2e_lab import LABEXT, PANEL_TAB, Browser, LabServer, require, shot, start_lab, stop_lab
 from pydantic import BaseModel
 
 from sgr_kernel._defaults import default_skills
@@ -30,7 +30,6 @@ from sgr_kernel.trace.base import ArtifactRef
 
 pytestmark = pytest.mark.lab
 
-PANEL_TAB = ".lm-TabBar-tab[data-id='sgr-runs-panel']"
 
 CHAIN = """
 name: chain of two
