@@ -14,6 +14,8 @@ export const SHARED_CSS = `
 .sgr-dag.sgr-dag-expanded{position:fixed;inset:0;z-index:10000;border-radius:0;display:flex;flex-direction:column}
 .sgr-dag.sgr-dag-expanded .sgr-dag-viewport{flex:1 1 auto;height:auto!important}
 .sgr-dag.sgr-dag-expanded .sgr-dag-bar{padding:6px 12px}
+.sgr-dag svg .flowchart-link,.sgr-dag svg .edgePath .path{stroke:var(--jp-ui-font-color2,#555)!important}
+.sgr-dag svg marker path{fill:var(--jp-ui-font-color2,#555)!important;stroke:var(--jp-ui-font-color2,#555)!important}
 .sgr-dag g.node.sgr-sel{filter:drop-shadow(0 0 3px #7c3aed) drop-shadow(0 0 1px #7c3aed)}
 .sgr-dag-grid{display:flex;flex-wrap:wrap;gap:2px;padding:6px}
 .sgr-cell{width:10px;height:10px;border:1px solid #a1a1aa;background:#f4f4f5;cursor:pointer}
@@ -25,6 +27,7 @@ export const SHARED_CSS = `
 @keyframes sgr-indet{0%{margin-left:-30%}100%{margin-left:100%}}
 .sgr-progress-msg{font-size:12px;color:var(--jp-ui-font-color2,#555);overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .sgr-elapsed{font-variant-numeric:tabular-nums;color:#1e3a8a}
+body[data-jp-theme-light=false] .sgr-elapsed{color:#93c5fd}
 .sgr-stream{white-space:pre-wrap;max-height:180px;overflow:auto;margin:2px 0;padding:4px 6px;border-left:3px solid #93c5fd;background:var(--jp-layout-color2,#f8fafc);font:12px/1.35 var(--jp-code-font-family,monospace)}
 .sgr-error{border:1px solid #fca5a5;border-left:4px solid #dc2626;background:#fef2f2;color:#7f1d1d;border-radius:4px;padding:6px 8px;margin:4px 0}
 .sgr-error-head{display:flex;gap:6px;flex-wrap:wrap;align-items:baseline}

@@ -27,7 +27,7 @@ export const CSS =
 .sgr-rv .sgr-h{font-weight:600;margin-top:6px}
 .sgr-rv button{margin:2px 4px 2px 0}
 .sgr-rv button.sgr-approve,.sgr-rv button.sgr-deny{font:600 12px/1.2 var(--jp-ui-font-family,system-ui,sans-serif);padding:3px 10px;border-radius:4px;cursor:pointer}
-.sgr-rv button.sgr-approve{background:#16a34a;color:#fff;border:1px solid #15803d}
+.sgr-rv button.sgr-approve{background:#15803d;color:#fff;border:1px solid #166534}
 .sgr-rv button.sgr-deny{background:#fff;color:#b91c1c;border:1px solid #dc2626}
 .sgr-rv button.sgr-approve:disabled,.sgr-rv button.sgr-deny:disabled{opacity:.5;cursor:default}
 .sgr-rv .notice{color:#b91c1c}
@@ -38,4 +38,7 @@ export const CSS =
 .sgr-rv .sgr-run-row{display:flex;flex-wrap:wrap;gap:4px 8px;align-items:center;padding:3px 0;border-bottom:1px dashed var(--jp-border-color3,#eee)}
 .sgr-rv .sgr-run-row .sgr-stream{flex-basis:100%}
 .sgr-rv .sgr-run-state{color:#1d4ed8}
+body[data-jp-theme-light=false] .sgr-rv .sgr-reason,body[data-jp-theme-light=false] .sgr-rv .notice{color:#fca5a5}
+body[data-jp-theme-light=false] .sgr-rv .sgr-approval-why{color:#fcd34d}
+body[data-jp-theme-light=false] .sgr-rv .sgr-run-state{color:#93c5fd}
 `;
