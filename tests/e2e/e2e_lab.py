@@ -286,30 +286,48 @@ LABEL_PX = """([scope, visible]) => {
 # Text (not inside the DAG's SVG) whose WCAG contrast against the first opaque background
 # behind it is under 4.5, and DAG edges under 3, inside every element matching `scope`.
 LOW_CONTRAST = r"""(scope) => {
-  const parse = (c) => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null;
-    const p = m[1].split(',').map(Number); return {r:p[0], g:p[1], b:p[2], a: p.length > 3 ? p[3] : 1}; };
-  const lum = ({r,g,b}) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v/12.92 : ((v+0.055)/1.055)**2.4; };
-    return 0.2126*f(r) + 0.7152*f(g) + 0.0722*f(b); };
-  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
-  const bgOf = (el) => { for (let e = el; e; e = e.parentElement) {
-      const c = parse(getComputedStyle(e).backgroundColor); if (c && c.a > 0.5) return c; }
-    return {r:255, g:255, b:255, a:1}; };
+  const parse = (c) => {
+    const m = c.match(/rgba?\(([^)]+)\)/);
+    if (!m) return null;
+    const p = m[1].split(',').map(Number);
+    return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
+  };
+  const lum = ({r, g, b}) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const ratio = (a, b) => {
+    const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05);
+  };
+  const bgOf = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0.5) return c;
+    }
+    return {r: 255, g: 255, b: 255, a: 1};
+  };
   const out = [];
+  const low = (text, cls, k, color) => out.push({text, cls, ratio: +k.toFixed(2), color});
   for (const root of document.querySelectorAll(scope)) {
     for (const el of root.querySelectorAll('*')) {
       if (el.closest('svg')) continue;
-      const own = [...el.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent.trim()).join('');
+      const own = [...el.childNodes].filter(n => n.nodeType === 3)
+        .map(n => n.textContent.trim()).join('');
       if (!own) continue;
-      const r = el.getBoundingClientRect(); if (!r.width || !r.height) continue;
-      const st = getComputedStyle(el); if (st.visibility === 'hidden' || +st.opacity === 0) continue;
-      const fg = parse(st.color); const bg = bgOf(el);
-      const k = ratio(fg, bg);
-      if (k < 4.5) out.push({text: own.slice(0, 40), cls: el.className, ratio: +k.toFixed(2), color: st.color});
+      const r = el.getBoundingClientRect();
+      const st = getComputedStyle(el);
+      if (!r.width || !r.height || st.visibility === 'hidden' || +st.opacity === 0) continue;
+      const k = ratio(parse(st.color), bgOf(el));
+      if (k < 4.5) low(own.slice(0, 40), el.className, k, st.color);
     }
-    for (const p of root.querySelectorAll('svg .edgePath path, svg path.flowchart-link, svg .edgePaths path')) {
-      const c = parse(getComputedStyle(p).stroke); if (!c) continue;
+    const edges = 'svg .edgePath path, svg path.flowchart-link, svg .edgePaths path';
+    for (const p of root.querySelectorAll(edges)) {
+      const stroke = getComputedStyle(p).stroke;
+      const c = parse(stroke);
+      if (!c) continue;
       const k = ratio(c, bgOf(p.closest('svg')));
-      if (k < 3) out.push({text: 'edge', cls: 'edge', ratio: +k.toFixed(2), color: getComputedStyle(p).stroke});
+      if (k < 3) low('edge', 'edge', k, stroke);
     }
   }
   return out;
