@@ -180,7 +180,9 @@ class Session:
                 asyncio.get_running_loop().create_task(_heartbeat(view, ctl))
             else:
                 unsubscribe = None
-            asyncio.get_running_loop().create_task(self._watch(handle, ctl, unsubscribe))
+            # What the model streams, for the side panel (it runs in the server's process).
+            stop_live = self.api(kernel).publish_live(handle)
+            asyncio.get_running_loop().create_task(self._watch(handle, ctl, unsubscribe, stop_live))
             return handle.run_id
 
         run_id = self.call(go)
@@ -222,7 +224,11 @@ class Session:
         asyncio.get_running_loop().call_later(delay_s, fn)
 
     async def _watch(
-        self, handle: RunHandle, ctl: RunController, unsubscribe: Callable[[], None] | None
+        self,
+        handle: RunHandle,
+        ctl: RunController,
+        unsubscribe: Callable[[], None] | None,
+        stop_live: Callable[[], None],
     ) -> None:
         try:
             result = await handle.wait()
@@ -232,6 +238,7 @@ class Session:
                 raise
             return
         finally:
+            stop_live()
             if unsubscribe is not None:
                 unsubscribe()
         ctl._finish(result, None)

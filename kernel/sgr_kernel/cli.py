@@ -88,9 +88,14 @@ def _human_report(data: dict[str, Any]) -> str:
 
 async def _finish(args: argparse.Namespace, kernel: Kernel, handle: RunHandle) -> int:
     stream_tokens(handle, json_mode=bool(args.json))  # live, on a TTY only
-    with _interruptible(kernel, handle.run_id) as caught:
-        result = await handle.wait()
-    data = _report(Runs(kernel), result.run_id)
+    runs = Runs(kernel)
+    stop_live = runs.publish_live(handle)  # for the side panel, in another process
+    try:
+        with _interruptible(kernel, handle.run_id) as caught:
+            result = await handle.wait()
+    finally:
+        stop_live()
+    data = _report(runs, result.run_id)
     if handle.recovery is not None and handle.recovery.torn_tail:
         data["recovery"] = handle.recovery.model_dump()
     cb.emit(args.json, data, lambda: _human_report(data))

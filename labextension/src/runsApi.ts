@@ -66,6 +66,8 @@ export interface IRunDetail {
     plan: { steps: { id: string; inputs: Record<string, unknown> }[] } | null;
     steps: IStepView[];
   };
+  /** While the run is live: the end of what the model streams, per running step. */
+  streams?: Record<string, string>;
 }
 
 export interface IArtifactRef {

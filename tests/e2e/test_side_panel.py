@@ -9,6 +9,8 @@ The panel needs the built labextension: missing, the test skips locally and FAIL
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import struct
 import subprocess
 import sys
@@ -26,6 +28,7 @@ from sgr_kernel._defaults import default_skills
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
 from sgr_kernel.models.plan import parse_plan
 from sgr_kernel.skills.base import Skill, SkillContext
+from sgr_kernel.testing.openai_server import OpenAITestServer, Reply
 from sgr_kernel.trace.base import ArtifactRef
 
 pytestmark = pytest.mark.lab
@@ -250,6 +253,58 @@ def test_panel_approves_a_run_live_in_another_process(lab: Lab, browser: Browser
     assert next(s for s in view.steps if s.id == "publish").attempts == 1
     assert browser.console_errors == [], browser.console_errors
     assert browser.external == [], browser.external
+
+
+def test_panel_shows_what_a_run_live_in_another_process_streams(
+    lab: Lab, browser: Browser, tmp_path: Path
+) -> None:
+    """``sgr run`` in another process, its model streaming slowly from a real loopback
+    server: the panel shows the step's streamed text while it runs, and none once it ends."""
+    page = browser.page
+    words = " ".join(f"word{i}" for i in range(80))
+    answer = Reply.trickle(json.dumps({"reasoning": words, "answer": "Paris"}), 0.1)
+    plan = tmp_path / "plan.json"
+    ask = {"id": "ask", "skill": "answer", "inputs": {"question": "Capital of France?"}}
+    plan.write_text(json.dumps({"name": "streaming elsewhere", "steps": [ask]}))
+    with OpenAITestServer([answer]) as srv:
+        env = {
+            **os.environ,
+            "SGR_HOME": str(lab.home),
+            "SGR_PROVIDER": "openai_compat",
+            "SGR_BASE_URL": srv.base_url,
+            "SGR_MODEL": "test-model",
+            "SGR_API_KEY": "k",
+            "SGR_DISPATCHER": "inline",
+        }
+        cmd = [sys.executable, "-m", "sgr_kernel.cli", "run", str(plan), "--json"]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            open_panel(page, lab)
+            row = page.locator(".sgr-Panel-run", has_text="streaming elsewhere")
+            row.wait_for(timeout=60_000)
+            row.click()
+            live = page.locator(".sgr-Panel-steps [data-sgr-stream='ask']")
+            live.wait_for(timeout=60_000)
+            first = live.inner_text()
+            assert first and first in answer.content, first
+            page.wait_for_function(
+                "(n) => (document.querySelector(\"[data-sgr-stream='ask']\")?.textContent"
+                " ?? '').length > n",
+                arg=len(first),
+                timeout=30_000,
+            )  # it grows as the model goes on
+            shot(page, "side_panel_stream_elsewhere")
+            assert proc.poll() is None
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err.decode()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    page.locator(".sgr-Panel-detailHead .sgr-Panel-status-completed").wait_for(timeout=30_000)
+    assert live.count() == 0  # the run ended: nothing streams
+    print(f"FIGURE panel_stream_elsewhere shown_while_running=1 first_chars={len(first)}")
+    assert browser.console_errors == [], browser.console_errors
 
 
 def test_panel_shows_an_image_artifact_inline(lab: Lab, browser: Browser) -> None:

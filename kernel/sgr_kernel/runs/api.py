@@ -16,12 +16,12 @@ refused (``TraceLockedError``): it already runs.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sgr_kernel.engine.kernel import Kernel, KernelConfig
+from sgr_kernel.engine.kernel import Kernel, KernelConfig, RunHandle
 from sgr_kernel.errors import ApprovalError, RunNotFoundError, TraceError, TraceLockedError
 from sgr_kernel.graph.mermaid import plan_to_mermaid
 from sgr_kernel.models.status import RunStatus, StepStatus
@@ -39,6 +39,7 @@ from sgr_kernel.runs.base import (
     is_internal_step,
     validate_run_id,
 )
+from sgr_kernel.runs.live import publish_live, read_live
 from sgr_kernel.trace.state import RunState
 from sgr_kernel.trace.view import RequestTrace, materialise
 
@@ -123,12 +124,20 @@ class Runs:
         if view.plan is not None:
             states = {s.id: s.status for s in view.steps if not is_internal_step(s.id)}
             mermaid = plan_to_mermaid(view.plan, states)
+        summary = self.summary(run_id)
+        live = summary.live is not None
         return RunDetail(
-            summary=self.summary(run_id),
+            summary=summary,
             view=view,
             mermaid=mermaid,
             artifacts=artifacts_of(view),
+            streams=read_live(self.kernel.store.run_dir(run_id)) if live else {},
         )
+
+    def publish_live(self, handle: RunHandle) -> Callable[[], None]:
+        """Keep what ``handle``'s model streams where other processes' :meth:`detail` reads
+        it (the side panel); returns the unsubscribe. Faces call it for every run they start."""
+        return publish_live(handle, self.kernel.store.run_dir(handle.run_id))
 
     def report(self, run_id: str) -> RunReport:
         """How the run stands: its steps' lines, the plan's outputs, the usage."""

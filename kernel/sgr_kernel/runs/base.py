@@ -137,6 +137,11 @@ class RunDetail(BaseModel):
         description="What the step outputs name, each with its step and whether a face may "
         "show it inline: faces use these, never their own discovery or media-type list.",
     )
+    streams: dict[str, str] = Field(
+        default_factory=dict,
+        description="While the run is live (here or elsewhere): the end of what the model is "
+        "streaming for each running step (planning under '__plan__').",
+    )
 
 
 class Steered(RunSummary):

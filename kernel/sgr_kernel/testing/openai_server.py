@@ -38,6 +38,13 @@ class Reply:
     body: str = ""
     usage: tuple[int, int] | None = None
     delay_s: float = 0.0
+    piece_delay_s: float = 0.0
+
+    @classmethod
+    def trickle(cls, content: str, piece_delay_s: float) -> Reply:
+        """A completion that, streamed, sends one word every ``piece_delay_s`` seconds (a
+        model generating slowly); unstreamed it is sent whole after all those delays."""
+        return cls("ok", content=content, piece_delay_s=piece_delay_s)
 
     @classmethod
     def slow(cls, content: str, delay_s: float) -> Reply:
@@ -158,6 +165,8 @@ class _Handler(BaseHTTPRequestHandler):
         reply = owner._probe_reply(body) if _is_probe(body) else owner._next_reply(body)
         if reply.delay_s:
             owner._stopping.wait(reply.delay_s)
+        if reply.piece_delay_s and not body.get("stream"):
+            owner._stopping.wait(reply.piece_delay_s * len(reply.content.split(" ")))
         if reply.kind == "error":
             self._send(reply.status, reply.body, reply.headers)
         elif reply.kind == "raw":
@@ -226,6 +235,8 @@ class _Handler(BaseHTTPRequestHandler):
                 content = {"tool_calls": [{"index": 0, **call}]}
             delta = {"index": 0, "delta": content, "finish_reason": None}
             self._event({**base, "choices": [delta]})
+            if reply.piece_delay_s and self.server.owner._stopping.wait(reply.piece_delay_s):
+                return  # the server is stopping
         if reply.kind == "truncated":
             return  # no finish_reason, no [DONE]: the connection just closes
         self._event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})

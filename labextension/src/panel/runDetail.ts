@@ -4,7 +4,7 @@ import { DagView } from '../dag/dagView';
 import { formatDuration } from '../model/state';
 import { IArtifactRef, INLINE_IMAGES, IRunDetail, IRunSummary } from '../runsApi';
 import { h, json } from '../views/dom';
-import { errorView, progressView } from '../views/steps';
+import { errorView, progressView, streamView } from '../views/steps';
 import { badge, runMeta } from './runsList';
 
 /** What the detail view asks of the panel. */
@@ -154,6 +154,13 @@ export function steps(
       summary.appendChild(progressView(st.progress));
     }
     list.appendChild(item);
+    // What the model is streaming for it, also from a run live in another process.
+    const text = st.status === 'RUNNING' ? d.streams?.[st.id] : undefined;
+    if (text) {
+      const live = streamView(text);
+      live.dataset.sgrStream = st.id;
+      list.appendChild(live);
+    }
   }
   return list;
 }
