@@ -1,4 +1,5 @@
-"""Real Dask processes for the dispatcher tests: a scheduler and ``sgr worker`` processes."""
+"""Real Dask processes for the dispatcher and heavy-skill tests: a scheduler and ``sgr worker``
+processes, and :class:`WorkerKiller`, the thread that SIGKILLs a worker while its job runs."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +127,90 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+Victim = tuple[str, int]
+"""(a label naming what dies, e.g. the job key; the worker's pid)."""
+
+
+class WorkerKiller:
+    """A thread that ``kill -9``s worker processes while a run goes on: it polls ``find`` for
+    victims, kills each label's pid once, ``limit`` kills at most. Use it as a context
+    manager around the run; ``killed`` says who died.
+
+    The finders below choose a victim once its job has shown it is under way: the job's own
+    start line in an execution log, its progress reports, or a checkpoint it wrote.
+    """
+
+    def __init__(self, find: Callable[[], Iterable[Victim]], *, limit: int = 1) -> None:
+        self.find, self.limit = find, limit
+        self.killed: list[Victim] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="worker-killer", daemon=True)
+
+    def _loop(self) -> None:
+        done: set[str] = set()
+        while not self._stop.is_set() and len(self.killed) < self.limit:
+            try:
+                found = list(self.find())
+            except Exception:  # what it reads is being written: look again at the next poll
+                found = []
+            for label, pid in found:
+                if label in done or len(self.killed) >= self.limit:
+                    continue
+                done.add(label)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                self.killed.append((label, pid))
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> WorkerKiller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def logged_starts(log: Path) -> Callable[[], list[Victim]]:
+    """Jobs that wrote their start (and their worker's pid) to an execution log."""
+    from sgr_kernel.testing.jobs import executions
+
+    return lambda: [(key, pid) for key, pid, what in executions(log) if what == "start"]
+
+
+def progressing(client: Any, *, min_reports: int = 1) -> Callable[[], list[Victim]]:
+    """Jobs (``sgr/`` keys) running on a worker that have reported progress ``min_reports``
+    times (0: as soon as it executes; for jobs too short to be caught after a report); the
+    label is the job's Dask key. ``client`` may be the run's own (it is thread-safe)."""
+    from sgr_kernel.dispatch._dask_job import key_of, progress_topic
+
+    def running(dask_worker: Any) -> tuple[int, list[str]]:
+        keys = [str(ts.key) for ts in dask_worker.state.executing]
+        return os.getpid(), [k for k in keys if k.startswith("sgr/")]
+
+    def find() -> list[Victim]:
+        try:
+            if client.status != "running":
+                return []
+            by_worker = client.run(running, on_error="ignore")
+            found = []
+            for pid, keys in by_worker.values():
+                for k in keys:
+                    topic = progress_topic(key_of(k) or k)
+                    if min_reports <= 0 or len(client.get_events(topic)) >= min_reports:
+                        found.append((k, pid))
+            return found
+        except Exception:  # a worker dying or the run closing its client meanwhile
+            return []
+
+    return find
+
+
+def executions_seen(client: Any, key: str) -> int:
+    """How many times a job began, from its progress history on the scheduler: each execution
+    numbers its reports from 1 (the history survives kernels; it is kept per job key)."""
+    from sgr_kernel.dispatch._dask_job import progress_topic
+
+    return sum(1 for _, msg in client.get_events(progress_topic(key)) if msg.get("seq") == 1)

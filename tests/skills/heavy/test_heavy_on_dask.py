@@ -11,11 +11,11 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from dask_procs import WorkerKiller, progressing
 from heavy_helpers import kernel, one_step, remote_keys
 
 from sgr_kernel.models.status import RunStatus
@@ -132,24 +132,6 @@ def test_a_sweep_that_loses_workers_scores_every_cell_exactly_once(tmp_path: Pat
     settings = load_dispatch_settings(env={}, allowed_failures=6, local_workers=2)
     d = DaskDispatcher(settings=settings)
     client = d.connect()
-    kills: list[str] = []
-    stop = threading.Event()
-
-    def killer() -> None:  # kill -9 a worker holding an sgr job, up to twice
-        while not stop.is_set() and len(kills) < 2:
-            busy = {
-                w: [k for k in keys if str(k).startswith("sgr/")]
-                for w, keys in client.processing().items()
-            }
-            for worker, keys in busy.items():
-                if keys and keys[0] not in kills:
-                    pid = client.run(os.getpid, workers=[worker]).get(worker)
-                    if pid:
-                        kills.append(keys[0])
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(pid, signal.SIGKILL)
-                    break
-            stop.wait(0.05)
 
     inputs = {"strategy": "momentum", "data": data, "grid": grid, "chunk_cells": 3, "top": n}
 
@@ -160,13 +142,11 @@ def test_a_sweep_that_loses_workers_scores_every_cell_exactly_once(tmp_path: Pat
         finally:
             await d.close()
 
-    t = threading.Thread(target=killer)
-    t.start()
-    try:
+    # kill -9 a worker executing an sgr job, up to twice (chunks are too short to wait for
+    # a progress report)
+    with WorkerKiller(progressing(client, min_reports=0), limit=2) as killer:
         k, res = asyncio.run(go())
-    finally:
-        stop.set()
-        t.join()
+    kills = killer.killed
     assert res.status is RunStatus.COMPLETED, k.show(res.run_id)
     table = res.outputs["s"]["table"]
     got = [tuple(r["params"].values()) for r in table]
