@@ -11,13 +11,24 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 PY = sys.executable
+SGR = [PY, "-m", "sgr_kernel.cli"]
+
+
+def need_dask() -> None:
+    """Skip locally, FAIL under ``CI=true``, when Dask is not installed."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true and Dask is not installed: pip install 'sgr-jupyter[dask]'")
+        pytest.skip("Dask is not installed")
 
 
 def free_port() -> int:
@@ -122,6 +133,20 @@ class ExternalCluster:
             _kill_group(self.scheduler)
 
 
+@contextlib.contextmanager
+def cpu_cluster(tmp: Path, workers: int = 2) -> Iterator[ExternalCluster]:
+    """A scheduler and ``workers`` single-threaded ``sgr worker`` processes, closed after."""
+    need_dask()
+    cluster = ExternalCluster(tmp)
+    try:
+        cluster.start_scheduler()
+        cluster.start_workers("--nworkers", str(workers), "--nthreads", "1", "--name", "cpu")
+        cluster.wait_workers(workers)
+        yield cluster
+    finally:
+        cluster.close()
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
@@ -214,3 +239,24 @@ def executions_seen(client: Any, key: str) -> int:
     from sgr_kernel.dispatch._dask_job import progress_topic
 
     return sum(1 for _, msg in client.get_events(progress_topic(key)) if msg.get("seq") == 1)
+
+
+def sgr_run_killed(
+    plan: Path, env: dict[str, str], until: Callable[[Path], bool], what: str
+) -> str:
+    """Start ``sgr run PLAN`` (its store at ``env["SGR_HOME"]``), SIGKILL it once ``until``
+    holds for the run's folder (``what`` names that moment), and return the run's id."""
+    runs = Path(env["SGR_HOME"]) / "runs"
+    proc = subprocess.Popen(
+        [*SGR, "run", str(plan), "--json"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        run = wait_until("the run", lambda: runs.is_dir() and next(runs.iterdir(), None), 120)
+        wait_until(what, lambda: until(run), 120)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    return str(run.name)

@@ -14,20 +14,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
-import signal
 import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dask_procs import ExternalCluster, WorkerKiller, executions_seen, progressing, wait_until
+from dask_procs import (
+    SGR,
+    WorkerKiller,
+    cpu_cluster,
+    executions_seen,
+    need_dask,
+    progressing,
+    sgr_run_killed,
+)
+from fixture_site import serve_slow
 from heavy_helpers import SKILLS, one_step
 from remote_helpers import commits
 
@@ -63,22 +64,32 @@ STORYBOARD = {  # 144 frames of 720p: a few seconds of rendering, progress every
 FRAMES = 144
 
 
-def _need_dask() -> None:
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true and Dask is not installed: pip install 'sgr-jupyter[dask]'")
-        pytest.skip("Dask is not installed")
-
-
-def _dispatcher() -> Any:
+def _run_killing_its_worker(
+    home: Path, plan: Any, min_reports: int, **kernel_kw: Any
+) -> tuple[Kernel, Any, int, int]:
+    """Run ``plan`` on a 2-worker LocalCluster, SIGKILLing the worker of its job once that has
+    reported ``min_reports`` times: (kernel, result, kills, executions of the job)."""
     from sgr_kernel.dispatch.config import load_dispatch_settings
     from sgr_kernel.dispatch.dask import DaskDispatcher
 
-    return DaskDispatcher(
-        settings=load_dispatch_settings(env={}, allowed_failures=3, local_workers=2)
-    )
+    d = DaskDispatcher(settings=load_dispatch_settings(env={}, allowed_failures=3, local_workers=2))
+    client = d.connect()
+    box: dict[str, Any] = {}
+
+    async def go() -> tuple[Kernel, Any]:
+        k = Kernel(KernelConfig(home=home), dispatcher=d, **kernel_kw)
+        try:
+            res = await k.run(plan=plan)
+            box["executions"] = executions_seen(
+                client, _remote_key(k.store.read(res.run_id).records)
+            )
+            return k, res
+        finally:
+            await d.close()
+
+    with WorkerKiller(progressing(client, min_reports=min_reports)) as killer:
+        k, res = asyncio.run(go())
+    return k, res, len(killer.killed), box["executions"]
 
 
 def _remote_key(records: list[Record]) -> str:
@@ -105,67 +116,8 @@ def _artifact_check(home: Path, run_id: str, refs: list[dict[str, Any]]) -> tupl
 # ------------------------------------------------------------------ deep research
 
 
-class _SlowSite:
-    """A search endpoint on loopback whose pages each take ``delay_s`` to arrive: a
-    retrieval job that reads the web for a few seconds, reporting after every page."""
-
-    PAGE = (
-        "<html><head><title>Tides {n}</title></head><body><p>Spring tides happen at new and "
-        "full moon, when the sun and the moon pull together (page {n}).</p></body></html>"
-    )
-
-    def __init__(self, delay_s: float) -> None:
-        self.pages_served = 0
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a: object) -> None:
-                pass
-
-            def _send(self, body: str, ctype: str) -> None:
-                data = body.encode()
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", ctype + "; charset=utf-8")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:  # the worker asking was killed meanwhile
-                    pass
-
-            def do_GET(self) -> None:
-                base = f"http://127.0.0.1:{site.port}"
-                if self.path == "/robots.txt":
-                    self._send("User-agent: *\nAllow: /\n", "text/plain")
-                elif self.path.startswith("/search"):
-                    q = abs(hash(self.path)) % 10_000  # pages of their own for each query
-                    results = [{"url": f"{base}/p{q}-{n}.html", "title": f"p{n}"} for n in range(3)]
-                    self._send(json.dumps({"results": results}), "application/json")
-                else:
-                    time.sleep(delay_s)
-                    site.pages_served += 1
-                    self._send(site.PAGE.format(n=self.path.strip("/")), "text/html")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.search_url = f"http://127.0.0.1:{self.port}/search?q={{q}}"
-
-
-@contextmanager
-def _slow_site(delay_s: float) -> Iterator[_SlowSite]:
-    site = _SlowSite(delay_s)
-    t = threading.Thread(target=site.server.serve_forever, daemon=True)
-    t.start()
-    try:
-        yield site
-    finally:
-        site.server.shutdown()
-        site.server.server_close()
-
-
 def test_a_research_job_whose_worker_is_killed_reruns_and_commits_once(tmp_path: Path) -> None:
-    _need_dask()
+    need_dask()
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "moon.md").write_text("# Moon\n\nThe moon's gravity raises the tides twice a day.")
@@ -178,10 +130,7 @@ def test_a_research_job_whose_worker_is_killed_reruns_and_commits_once(tmp_path:
         ]
     }
     llm = ScriptedLLM([sub, answer])
-    d = _dispatcher()
-    client = d.connect()
-    box: dict[str, Any] = {}
-    with _slow_site(delay_s=0.4) as site:
+    with serve_slow(delay_s=0.4) as site:
         inputs = {
             "question": "When do spring tides happen?",
             "index_path": str(index),
@@ -189,33 +138,26 @@ def test_a_research_job_whose_worker_is_killed_reruns_and_commits_once(tmp_path:
             "web_pages": 3,
             "web_budget_s": 120,
         }
-
-        async def go() -> tuple[Kernel, Any]:
-            skills = {"deep_research": DeepResearchSkill}
-            k = Kernel(KernelConfig(home=tmp_path / "home"), skills=skills, llm=llm, dispatcher=d)
-            try:
-                res = await k.run(plan=one_step("deep_research", inputs, step="r"))
-                key = _remote_key(k.store.read(res.run_id).records)
-                box["executions"] = executions_seen(client, key)
-                return k, res
-            finally:
-                await d.close()
-
-        # kill -9 the worker once the retrieval has read two pages (reports: the index, 3
-        # corpus searches, then one per page)
-        with WorkerKiller(progressing(client, min_reports=6)) as killer:
-            k, res = asyncio.run(go())
+        # killed once the retrieval has read two pages (reports: the index, 3 corpus
+        # searches, then one per page)
+        k, res, kills, executions = _run_killing_its_worker(
+            tmp_path / "home",
+            one_step("deep_research", inputs, step="r"),
+            6,
+            skills={"deep_research": DeepResearchSkill},
+            llm=llm,
+        )
     assert res.status is RunStatus.COMPLETED, k.show(res.run_id)
     records = k.store.read(res.run_id).records
     ok, committed = commits(records)
-    reruns = box["executions"] - 1
+    reruns = executions - 1
     n_art, bad = _artifact_check(tmp_path / "home", res.run_id, [])
     print(
-        f"FIGURE research_kill killed={len(killer.killed)} committed={committed['r']} "
+        f"FIGURE research_kill killed={kills} committed={committed['r']} "
         f"duplicate_commits={sum(c - 1 for c in ok.values())} reruns={reruns} "
         f"artifacts={n_art} artifact_problems={bad} pages_served={site.pages_served}"
     )
-    assert len(killer.killed) == 1 and reruns >= 1  # the kill really cost an execution
+    assert kills == 1 and reruns >= 1  # the kill really cost an execution
     assert site.pages_served > 9  # 9 pages for the run that finished, more for the killed one
     assert committed == {"r": 1} and list(ok.values()) == [1]
     assert n_art == 0 and bad == 0  # retrieval keeps no files
@@ -231,81 +173,51 @@ def test_a_research_job_whose_worker_is_killed_reruns_and_commits_once(tmp_path:
 def test_a_video_job_whose_worker_is_killed_reruns_and_stores_its_files_once(
     tmp_path: Path,
 ) -> None:
-    _need_dask()
-    d = _dispatcher()
-    client = d.connect()
-    box: dict[str, Any] = {}
-
-    async def go() -> tuple[Kernel, Any]:
-        k = Kernel(KernelConfig(home=tmp_path / "home"), skills=dict(SKILLS), dispatcher=d)
-        try:
-            res = await k.run(plan=one_step("video_render", {"storyboard": STORYBOARD}, step="v"))
-            box["executions"] = executions_seen(
-                client, _remote_key(k.store.read(res.run_id).records)
-            )
-            return k, res
-        finally:
-            await d.close()
-
-    # kill -9 the worker once the render has reported a couple of frame counts
-    with WorkerKiller(progressing(client, min_reports=2)) as killer:
-        k, res = asyncio.run(go())
+    need_dask()
+    # killed once the render has reported a couple of frame counts
+    k, res, kills, executions = _run_killing_its_worker(
+        tmp_path / "home",
+        one_step("video_render", {"storyboard": STORYBOARD}, step="v"),
+        2,
+        skills=dict(SKILLS),
+    )
     assert res.status is RunStatus.COMPLETED, k.show(res.run_id)
     out = res.outputs["v"]
     ok, committed = commits(k.store.read(res.run_id).records)
-    reruns = box["executions"] - 1
+    reruns = executions - 1
     n_art, bad = _artifact_check(tmp_path / "home", res.run_id, out["artifacts"])
     print(
-        f"FIGURE video_kill killed={len(killer.killed)} committed={committed['v']} "
+        f"FIGURE video_kill killed={kills} committed={committed['v']} "
         f"duplicate_commits={sum(c - 1 for c in ok.values())} reruns={reruns} "
         f"artifacts={n_art} artifact_problems={bad} frames={out['frames']}"
     )
-    assert len(killer.killed) == 1 and reruns >= 1
+    assert kills == 1 and reruns >= 1
     assert committed == {"v": 1} and list(ok.values()) == [1]
     assert out["frames"] == FRAMES and out["codec"] == "avc1"
     assert sorted(a["name"] for a in out["artifacts"]) == ["poster.png", "video.mp4"]
     assert n_art == 2 and bad == 0
 
 
-def _frames_logged(wal: Path) -> bool:
+def _frames_logged(run: Path) -> bool:
     """A render's own progress ("frame i/n") has reached the run's log."""
     try:
-        return '"frame ' in wal.read_text()
+        return '"frame ' in (run / "wal.jsonl").read_text()
     except FileNotFoundError:
         return False
 
 
 def test_a_killed_kernel_resumes_a_render_by_reattaching_not_rerunning(tmp_path: Path) -> None:
-    _need_dask()
-    cluster = ExternalCluster(tmp_path)
-    try:
-        cluster.start_scheduler()
-        cluster.start_workers("--nworkers", "2", "--nthreads", "1", "--name", "cpu")
-        cluster.wait_workers(2)
+    need_dask()
+    with cpu_cluster(tmp_path) as cluster:
         plan = tmp_path / "plan.json"
         step = {"id": "v", "skill": "video_render", "capabilities": ["remote"]}
         step["inputs"] = {"storyboard": STORYBOARD}
         plan.write_text(json.dumps({"name": "video", "steps": [step]}))
         home = tmp_path / "home"
         env = {**cluster.env, "SGR_HOME": str(home)}
-        cmd = [sys.executable, "-m", "sgr_kernel.cli"]
-        proc = subprocess.Popen(
-            [*cmd, "run", str(plan), "--json"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            runs = home / "runs"
-            run_id = wait_until(
-                "the run", lambda: runs.is_dir() and next(runs.iterdir(), None), limit_s=120
-            ).name
-            wait_until("frames rendered", lambda: _frames_logged(runs / run_id / "wal.jsonl"), 120)
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+        run_id = sgr_run_killed(plan, env, _frames_logged, "frames rendered")
         resumed = subprocess.run(  # noqa: PLW1510 (checked below)
-            [*cmd, "resume", run_id, "--json"], env=env, capture_output=True, text=True, timeout=300
+            [*SGR, "resume", run_id, "--json"], env=env, capture_output=True, text=True, timeout=300
         )
         assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
         records = FileTraceStore(home).read(run_id).records
@@ -317,7 +229,7 @@ def test_a_killed_kernel_resumes_a_render_by_reattaching_not_rerunning(tmp_path:
             c.close()
         ok, committed = commits(records)
         view = json.loads(subprocess.run(  # noqa: PLW1510 (the output is parsed)
-            [*cmd, "show", run_id, "--json"], env=env, capture_output=True, text=True, timeout=120
+            [*SGR, "show", run_id, "--json"], env=env, capture_output=True, text=True, timeout=120
         ).stdout)  # fmt: skip
         out = view["steps"][0]["output"]
         n_art, bad = _artifact_check(home, run_id, out["artifacts"])
@@ -330,5 +242,3 @@ def test_a_killed_kernel_resumes_a_render_by_reattaching_not_rerunning(tmp_path:
         assert executions == 1  # re-attached by key: the render ran once in all
         assert committed == {"v": 1} and list(ok.values()) == [1]
         assert out["frames"] == FRAMES and n_art == 2 and bad == 0
-    finally:
-        cluster.close()
