@@ -154,21 +154,33 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-Victim = tuple[str, int]
-"""(a label naming what dies, e.g. the job key; the worker's pid)."""
+Victim = tuple[str, Any]
+"""(a label naming what dies, e.g. the job key; what to kill: a pid, unless ``kill`` says)."""
+
+
+def sigkill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 class WorkerKiller:
-    """A thread that ``kill -9``s worker processes while a run goes on: it polls ``find`` for
-    victims, kills each label's pid once, ``limit`` kills at most. Use it as a context
-    manager around the run; ``killed`` says who died.
+    """A thread that kills workers while a run goes on: it polls ``find`` for victims and
+    kills each label's target once (``kill``: SIGKILL a pid by default), ``limit`` kills at
+    most. Use it as a context manager around the run; ``killed`` says who died.
 
     The finders below choose a victim once its job has shown it is under way: the job's own
-    start line in an execution log, its progress reports, or a checkpoint it wrote.
+    start line in an execution log, or its progress reports (a test may bring its own, e.g.
+    a checkpoint the job wrote).
     """
 
-    def __init__(self, find: Callable[[], Iterable[Victim]], *, limit: int = 1) -> None:
-        self.find, self.limit = find, limit
+    def __init__(
+        self,
+        find: Callable[[], Iterable[Victim]],
+        *,
+        limit: int = 1,
+        kill: Callable[[Any], None] = sigkill,
+    ) -> None:
+        self.find, self.limit, self.kill = find, limit, kill
         self.killed: list[Victim] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="worker-killer", daemon=True)
@@ -180,13 +192,12 @@ class WorkerKiller:
                 found = list(self.find())
             except Exception:  # what it reads is being written: look again at the next poll
                 found = []
-            for label, pid in found:
+            for label, target in found:
                 if label in done or len(self.killed) >= self.limit:
                     continue
                 done.add(label)
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                self.killed.append((label, pid))
+                self.kill(target)
+                self.killed.append((label, target))
             self._stop.wait(0.05)
 
     def __enter__(self) -> WorkerKiller:
@@ -205,10 +216,13 @@ def logged_starts(log: Path) -> Callable[[], list[Victim]]:
     return lambda: [(key, pid) for key, pid, what in executions(log) if what == "start"]
 
 
-def progressing(client: Any, *, min_reports: int = 1) -> Callable[[], list[Victim]]:
+def progressing(
+    client: Any, *, min_reports: int = 1, by_address: bool = False
+) -> Callable[[], list[Victim]]:
     """Jobs (``sgr/`` keys) running on a worker that have reported progress ``min_reports``
     times (0: as soon as it executes; for jobs too short to be caught after a report); the
-    label is the job's Dask key. ``client`` may be the run's own (it is thread-safe)."""
+    label is the job's Dask key, the target its worker's pid (``by_address``: the worker's
+    address, for workers in containers). ``client`` may be the run's own (thread-safe)."""
     from sgr_kernel.dispatch._dask_job import key_of, progress_topic
 
     def running(dask_worker: Any) -> tuple[int, list[str]]:
@@ -221,11 +235,11 @@ def progressing(client: Any, *, min_reports: int = 1) -> Callable[[], list[Victi
                 return []
             by_worker = client.run(running, on_error="ignore")
             found = []
-            for pid, keys in by_worker.values():
+            for address, (pid, keys) in by_worker.items():
                 for k in keys:
                     topic = progress_topic(key_of(k) or k)
                     if min_reports <= 0 or len(client.get_events(topic)) >= min_reports:
-                        found.append((k, pid))
+                        found.append((k, address if by_address else pid))
             return found
         except Exception:  # a worker dying or the run closing its client meanwhile
             return []
@@ -260,3 +274,22 @@ def sgr_run_killed(
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     return str(run.name)
+
+
+def worker_image(*, skills: Path | None = None) -> tuple[Any, str]:
+    """A Docker client and the worker image (with the skills' when ``skills`` names their
+    package folder), built if needed. No engine or no sandbox image: skip locally, FAIL under
+    ``CI=true``."""
+    from sgr_kernel.dispatch.worker_image import build_worker_image
+    from sgr_kernel.errors import SandboxUnavailable
+    from sgr_kernel.sandbox._client import connect, default_image, require_image
+
+    need_dask()
+    try:
+        docker = connect(timeout=120)
+        require_image(docker, default_image())
+    except SandboxUnavailable as e:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and Docker or the sandbox image is unusable: {e}")
+        pytest.skip(str(e))
+    return docker, build_worker_image(docker, base=default_image(), skills=skills)

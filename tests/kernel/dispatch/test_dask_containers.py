@@ -4,49 +4,40 @@ in miniature): a worker container killed mid-job, and one cut off from the netwo
 from __future__ import annotations
 
 import asyncio
-import os
+import subprocess
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dask_procs import wait_until
+from dask_procs import wait_until, worker_image
 from remote_helpers import commits, remote_plan, starts
 
 from sgr_kernel.dispatch.config import load_dispatch_settings
 from sgr_kernel.dispatch.dask import DaskDispatcher
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
+from sgr_kernel.errors import ClusterConnectError
 from sgr_kernel.models.status import RunStatus
-from sgr_kernel.testing.dask_containers import ContainerCluster
+from sgr_kernel.sandbox._profile import owner_tag
+from sgr_kernel.testing.dask_containers import LABEL, OWNER_LABEL, ContainerCluster
 from sgr_kernel.testing.jobs import RemoteJobSkill
 
 pytestmark = [pytest.mark.docker, pytest.mark.dask, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def worker_image() -> tuple[Any, str]:
-    from sgr_kernel.errors import SandboxUnavailable
-    from sgr_kernel.sandbox._client import connect, default_image, require_image
-
-    try:
-        docker = connect(timeout=60)
-        require_image(docker, default_image())
-    except SandboxUnavailable as e:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true and Docker or the sandbox image is unusable: {e}")
-        pytest.skip(str(e))
-    from sgr_kernel.dispatch.worker_image import build_worker_image
-
-    return docker, build_worker_image(docker, base=default_image())
+def image() -> tuple[Any, str]:
+    return worker_image()
 
 
 @pytest.fixture
-def containers(worker_image: tuple[Any, str], tmp_path: Path) -> Iterator[ContainerCluster]:
-    docker, image = worker_image
+def containers(image: tuple[Any, str], tmp_path: Path) -> Iterator[ContainerCluster]:
+    docker, tag = image
     data = tmp_path / "data"
     data.mkdir()
-    c = ContainerCluster(docker, image, data)
+    c = ContainerCluster(docker, tag, data)
     try:
         c.start(2)
         yield c
@@ -65,7 +56,7 @@ def _run_in_thread(
         k = Kernel(KernelConfig(home=home), skills={"remote_job": RemoteJobSkill}, dispatcher=d)
         box["k"] = k
         try:
-            d.connect().wait_for_workers(len(cluster.workers), timeout=120)
+            cluster.wait_workers(d.connect())
             box["result"] = await k.run(plan=plan)
         finally:
             await d.close()
@@ -120,3 +111,61 @@ def test_a_worker_container_lost_mid_job_loses_nothing(
     assert result.status is RunStatus.COMPLETED, k.show(result.run_id)
     assert lost == 0 and dup == 0 and reruns >= 1
     assert sorted(result.outputs[f"j{i}"]["result"]["y"] for i in range(n)) == [4, 9]
+
+
+def test_start_reaps_what_dead_owners_left_and_spares_live_ones(
+    image: tuple[Any, str], tmp_path: Path
+) -> None:
+    """A test process SIGKILLed mid-run leaves its network and containers; the next start on
+    this host removes them, and never those of a process still alive."""
+    docker, tag = image
+    gone = subprocess.Popen(["sleep", "60"])
+    owners = {"dead": owner_tag(gone.pid), "live": owner_tag()}
+    gone.kill()
+    gone.wait()
+    names = {who: f"sgr-orphan-{who}-{uuid.uuid4().hex[:6]}" for who in owners}
+    for who, owner in owners.items():
+        labels = {LABEL: names[who], OWNER_LABEL: owner}
+        docker.networks.create(names[who], driver="bridge", internal=True, labels=labels)
+        docker.containers.create(tag, ["-c", "pass"], name=names[who], labels=labels)
+    data = tmp_path / "data"
+    data.mkdir()
+    c = ContainerCluster(docker, tag, data)
+    try:
+        c.start(0)
+        left = {n.name for n in docker.networks.list(filters={"label": LABEL})}
+        left |= {x.name for x in docker.containers.list(all=True, filters={"label": LABEL})}
+        reaped, kept = names["dead"] not in left, names["live"] in left
+        print(f"FIGURE reap dead_owner_reaped={reaped} live_owner_kept={kept}")
+        assert names["dead"] not in left and c.reaped.count(names["dead"]) == 2  # both kinds
+        assert names["live"] in left  # its owner (this process) is alive
+    finally:
+        c.close()
+        for x in docker.containers.list(all=True, filters={"label": f"{LABEL}={names['live']}"}):
+            x.remove(force=True)
+        for n in docker.networks.list(filters={"label": f"{LABEL}={names['live']}"}):
+            n.remove()
+
+
+def test_workers_that_never_arrive_fail_naming_address_route_and_logs(
+    image: tuple[Any, str], tmp_path: Path
+) -> None:
+    docker, tag = image
+    data = tmp_path / "data"
+    data.mkdir()
+    c = ContainerCluster(docker, tag, data)
+    try:
+        c.start(0)  # a scheduler and no worker: nobody will arrive
+        address = c.address
+        d = DaskDispatcher(settings=load_dispatch_settings(env={}, address=address))
+        try:
+            with pytest.raises(ClusterConnectError) as caught:
+                c.wait_workers(d.connect(), 1, timeout_s=2)
+        finally:
+            asyncio.run(d.close())
+    finally:
+        c.close()
+    msg = str(caught.value)
+    assert f"the scheduler is at {address}" in msg
+    assert "route to it:" in msg and f"--- {c.sched_name}" in msg, msg
+    assert "Scheduler at:" in msg, msg  # the scheduler's own log is in the message
