@@ -20,6 +20,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ __all__ = ["SKILLS_REPO", "WORKER_REPO", "build_worker_image", "heavy_pins", "wo
 
 WORKER_REPO = "sgr-dask-worker"
 SKILLS_REPO = "sgr-dask-worker-skills"
+PRUNE_AFTER_S = 3600.0
+"""Earlier builds of an image are removed once they are this old (see :func:`_prune`)."""
 _DOCKERFILE = """\
 FROM {base}
 COPY site/ /opt/sgr/site/
@@ -135,9 +139,25 @@ def build_worker_image(
             )
         (ctx / "Dockerfile").write_text(dockerfile.format(base=base_id))
         client.images.build(path=str(ctx), tag=tag, rm=True, labels={"org.sgr.role": "worker"})
-    for old in client.images.list(name=repo):  # earlier builds of the same recipe
+    _prune(client, repo, keep=tag)
+    return tag
+
+
+def _prune(client: Any, repo: str, *, keep: str) -> None:
+    """Remove earlier builds of the recipe — only those over an hour old: another checkout
+    of a different version on this host may have built one a moment ago and be about to start
+    containers from it."""
+    now = time.time()
+    for old in client.images.list(name=repo):
+        created = str(old.attrs.get("Created", ""))[:19]
+        try:
+            age = (
+                now
+                - datetime.strptime(created, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
+            )
+        except ValueError:
+            continue  # unreadable: keep it
         for t in old.tags:
-            if t.startswith(repo + ":") and t != tag:
+            if t.startswith(repo + ":") and t != keep and age > PRUNE_AFTER_S:
                 with contextlib.suppress(Exception):  # still used by a container: kept
                     client.images.remove(t)
-    return tag

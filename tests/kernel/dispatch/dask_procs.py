@@ -293,3 +293,20 @@ def worker_image(*, skills: Path | None = None) -> tuple[Any, str]:
             pytest.fail(f"CI=true and Docker or the sandbox image is unusable: {e}")
         pytest.skip(str(e))
     return docker, build_worker_image(docker, base=default_image(), skills=skills)
+
+
+@contextlib.contextmanager
+def container_cluster(image: tuple[Any, str], tmp: Path, n: int = 2) -> Iterator[Any]:
+    """A :class:`ContainerCluster` of ``n`` workers from ``image`` (:func:`worker_image`),
+    sharing ``tmp/data`` at /data; removed after."""
+    from sgr_kernel.testing.dask_containers import ContainerCluster
+
+    docker, tag = image
+    data = tmp / "data"
+    data.mkdir()
+    c = ContainerCluster(docker, tag, data)
+    try:
+        c.start(n)
+        yield c
+    finally:
+        c.close()

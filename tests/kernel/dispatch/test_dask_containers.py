@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dask_procs import wait_until, worker_image
+from dask_procs import container_cluster, wait_until, worker_image
 from remote_helpers import commits, remote_plan, starts
 
 from sgr_kernel.dispatch.config import load_dispatch_settings
@@ -34,15 +34,8 @@ def image() -> tuple[Any, str]:
 
 @pytest.fixture
 def containers(image: tuple[Any, str], tmp_path: Path) -> Iterator[ContainerCluster]:
-    docker, tag = image
-    data = tmp_path / "data"
-    data.mkdir()
-    c = ContainerCluster(docker, tag, data)
-    try:
-        c.start(2)
+    with container_cluster(image, tmp_path) as c:
         yield c
-    finally:
-        c.close()
 
 
 def _run_in_thread(

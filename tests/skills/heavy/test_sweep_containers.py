@@ -5,12 +5,14 @@ from the skills image (sgr_skills, numpy, pandas, matplotlib, ffmpeg); one conta
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dask_procs import WorkerKiller, progressing, worker_image
+from dask_procs import SGR, WorkerKiller, container_cluster, progressing, worker_image
 from heavy_helpers import kernel, one_step, remote_keys
 
 import sgr_skills
@@ -27,14 +29,17 @@ GRID = {"lookback": [5, 10, 20, 40, 60, 90, 120, 180], "threshold": [0.0, 0.01, 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[ContainerCluster]:
     docker, tag = worker_image(skills=Path(sgr_skills.__file__).parent)
-    data = tmp_path / "data"
-    data.mkdir()
-    c = ContainerCluster(docker, tag, data)
-    try:
-        c.start(2)
+    # what a user runs finds the same content-tagged image (built above, so no second build)
+    made = subprocess.run(  # noqa: PLW1510 (checked below)
+        [*SGR, "cluster", "image", "--with-skills", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout) == {"image": tag}
+    with container_cluster((docker, tag), tmp_path) as c:
         yield c
-    finally:
-        c.close()
 
 
 def test_a_sweep_across_worker_containers_survives_one_being_killed(
