@@ -41,10 +41,9 @@ ENTRYPOINT ["/usr/bin/python3.11"]
 _SKILLS_DOCKERFILE = _DOCKERFILE.replace(
     "HOME=/tmp", "HOME=/tmp MPLBACKEND=Agg MPLCONFIGDIR=/tmp/matplotlib"
 )
-_HEAVY = ("numpy", "pandas", "matplotlib", "pillow", "imageio-ffmpeg")
-"""The ``heavy`` extra's wheels a worker needs to run ``backtest_sweep`` and ``video_render``
-(imageio-ffmpeg's wheel carries a static ffmpeg). Parquet support (pyarrow, ~40 MB) is left
-out: workers read the data the kernel sends them."""
+_HEAVY = ("numpy", "pandas", "pyarrow", "matplotlib", "pillow", "imageio-ffmpeg")
+"""The ``heavy`` extra's wheels, which ``backtest_sweep`` (CSV/Parquet prices) and
+``video_render`` (imageio-ffmpeg's wheel carries a static ffmpeg) need on a worker."""
 
 
 def worker_pins() -> list[str]:
