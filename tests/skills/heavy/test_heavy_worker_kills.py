@@ -116,28 +116,35 @@ def _artifact_check(home: Path, run_id: str, refs: list[dict[str, Any]]) -> tupl
 # ------------------------------------------------------------------ deep research
 
 
-def test_a_research_job_whose_worker_is_killed_reruns_and_commits_once(tmp_path: Path) -> None:
-    need_dask()
-    docs = tmp_path / "docs"
+SUB = {"reasoning": "tides and the moon", "queries": ["spring tides", "moon gravity tides"]}
+ANSWER = {
+    "claims": [
+        {"text": "Spring tides come at new and full moon.", "cites": [1], "quote": "full moon"}
+    ]
+}
+
+
+def _research_inputs(tmp: Path, search_url: str) -> dict[str, Any]:
+    """A one-file corpus and a slow web: 3 queries x 3 pages of retrieval."""
+    docs = tmp / "docs"
     docs.mkdir()
     (docs / "moon.md").write_text("# Moon\n\nThe moon's gravity raises the tides twice a day.")
-    index = tmp_path / "index.sqlite"
+    index = tmp / "index.sqlite"
     CorpusIndex(index).add(docs, "notes")
-    sub = {"reasoning": "tides and the moon", "queries": ["spring tides", "moon gravity tides"]}
-    answer = {
-        "claims": [
-            {"text": "Spring tides come at new and full moon.", "cites": [1], "quote": "full moon"}
-        ]
+    return {
+        "question": "When do spring tides happen?",
+        "index_path": str(index),
+        "search_url": search_url,
+        "web_pages": 3,
+        "web_budget_s": 120,
     }
-    llm = ScriptedLLM([sub, answer])
+
+
+def test_a_research_job_whose_worker_is_killed_reruns_and_commits_once(tmp_path: Path) -> None:
+    need_dask()
+    llm = ScriptedLLM([SUB, ANSWER])
     with serve_slow(delay_s=0.4) as site:
-        inputs = {
-            "question": "When do spring tides happen?",
-            "index_path": str(index),
-            "search_url": site.search_url,
-            "web_pages": 3,
-            "web_budget_s": 120,
-        }
+        inputs = _research_inputs(tmp_path, site.search_url)
         # killed once the retrieval has read two pages (reports: the index, 3 corpus
         # searches, then one per page)
         k, res, kills, executions = _run_killing_its_worker(
@@ -242,3 +249,61 @@ def test_a_killed_kernel_resumes_a_render_by_reattaching_not_rerunning(tmp_path:
         assert executions == 1  # re-attached by key: the render ran once in all
         assert committed == {"v": 1} and list(ok.values()) == [1]
         assert out["frames"] == FRAMES and n_art == 2 and bad == 0
+
+
+def test_a_killed_kernel_resumes_research_reattaching_and_asking_the_model_only_what_is_left(
+    tmp_path: Path,
+) -> None:
+    """``sgr run`` dies mid-retrieval. ``sgr resume`` serves the logged sub-query call from the
+    trace (its model script holds only the answer), re-attaches to the retrieval job and
+    continues: the job runs once, the step commits once."""
+    with cpu_cluster(tmp_path) as cluster, serve_slow(delay_s=0.4) as site:
+        step = {"id": "r", "skill": "deep_research", "capabilities": ["remote"]}
+        step["inputs"] = _research_inputs(tmp_path, site.search_url)
+        plan = tmp_path / "plan.json"
+        plan.write_text(json.dumps({"name": "research", "steps": [step]}))
+        scripts = {}
+        for name, replies in (("run", [SUB, ANSWER]), ("resume", [ANSWER])):
+            scripts[name] = tmp_path / f"{name}.jsonl"
+            scripts[name].write_text("".join(json.dumps(r) + "\n" for r in replies))
+        home = tmp_path / "home"
+        env = {**cluster.env, "SGR_HOME": str(home)}
+        run_env = {**env, "SGR_PROVIDER": f"scripted:{scripts['run']}"}
+        run_id = sgr_run_killed(plan, run_env, _pages_logged, "a page read")
+        resumed = subprocess.run(  # noqa: PLW1510 (checked below)
+            [*SGR, "resume", run_id, "--json"],
+            env={**env, "SGR_PROVIDER": f"scripted:{scripts['resume']}"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+        records = FileTraceStore(home).read(run_id).records
+        c = cluster.client()
+        try:
+            executions = executions_seen(c, _remote_key(records))
+        finally:
+            c.close()
+    ok, committed = commits(records)
+    llm_results = [  # a call served to the resumed attempt from the log is marked carried
+        r.data
+        for r in records
+        if r.type is RecordType.RESULT and r.data.get("kind") == "llm" and not r.data.get("carried")
+    ]
+    print(
+        f"FIGURE research_kernel_kill executions={executions} committed={committed['r']} "
+        f"duplicate_commits={sum(c - 1 for c in ok.values())} "
+        f"live_llm_calls={len(llm_results)} pages_served={site.pages_served}"
+    )
+    assert json.loads(resumed.stdout)["status"] == "COMPLETED"
+    assert executions == 1 and site.pages_served == 9  # re-attached: retrieved once in all
+    assert committed == {"r": 1} and list(ok.values()) == [1]
+    assert len(llm_results) == 2  # sub-queries (before the kill) and the answer (after)
+
+
+def _pages_logged(run: Path) -> bool:
+    """The retrieval job's own progress ("read URL") has reached the run's log."""
+    try:
+        return '"read http' in (run / "wal.jsonl").read_text()
+    except FileNotFoundError:
+        return False
