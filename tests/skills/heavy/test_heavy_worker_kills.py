@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -65,19 +66,32 @@ FRAMES = 144
 
 
 def _run_killing_its_worker(
-    home: Path, plan: Any, min_reports: int, **kernel_kw: Any
-) -> tuple[Kernel, Any, int, int]:
+    tmp: Path, plan: Any, min_reports: int, **kernel_kw: Any
+) -> tuple[Kernel, Any, int, int, int]:
     """Run ``plan`` on a 2-worker LocalCluster, SIGKILLing the worker of its job once that has
-    reported ``min_reports`` times: (kernel, result, kills, executions of the job)."""
+    reported ``min_reports`` times: (kernel, result, kills, executions of the job, job
+    directories left in the workers' temporary folder)."""
     from sgr_kernel.dispatch.config import load_dispatch_settings
     from sgr_kernel.dispatch.dask import DaskDispatcher
 
-    d = DaskDispatcher(settings=load_dispatch_settings(env={}, allowed_failures=3, local_workers=2))
-    client = d.connect()
+    workers_tmp = tmp / "workers-tmp"  # the worker processes inherit it
+    workers_tmp.mkdir()
+    saved = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(workers_tmp)
+    try:
+        d = DaskDispatcher(
+            settings=load_dispatch_settings(env={}, allowed_failures=3, local_workers=2)
+        )
+        client = d.connect()
+    finally:
+        if saved is None:
+            os.environ.pop("TMPDIR")
+        else:
+            os.environ["TMPDIR"] = saved
     box: dict[str, Any] = {}
 
     async def go() -> tuple[Kernel, Any]:
-        k = Kernel(KernelConfig(home=home), dispatcher=d, **kernel_kw)
+        k = Kernel(KernelConfig(home=tmp / "home"), dispatcher=d, **kernel_kw)
         try:
             res = await k.run(plan=plan)
             box["executions"] = executions_seen(
@@ -89,7 +103,8 @@ def _run_killing_its_worker(
 
     with WorkerKiller(progressing(client, min_reports=min_reports)) as killer:
         k, res = asyncio.run(go())
-    return k, res, len(killer.killed), box["executions"]
+    leftovers = len(list(workers_tmp.glob("sgr-job-*")))
+    return k, res, len(killer.killed), box["executions"], leftovers
 
 
 def _remote_key(records: list[Record]) -> str:
@@ -147,8 +162,8 @@ def test_a_research_job_whose_worker_is_killed_reruns_and_commits_once(tmp_path:
         inputs = _research_inputs(tmp_path, site.search_url)
         # killed once the retrieval has read two pages (reports: the index, 3 corpus
         # searches, then one per page)
-        k, res, kills, executions = _run_killing_its_worker(
-            tmp_path / "home",
+        k, res, kills, executions, leftovers = _run_killing_its_worker(
+            tmp_path,
             one_step("deep_research", inputs, step="r"),
             6,
             skills={"deep_research": DeepResearchSkill},
@@ -162,12 +177,13 @@ def test_a_research_job_whose_worker_is_killed_reruns_and_commits_once(tmp_path:
     print(
         f"FIGURE research_kill killed={kills} committed={committed['r']} "
         f"duplicate_commits={sum(c - 1 for c in ok.values())} reruns={reruns} "
-        f"artifacts={n_art} artifact_problems={bad} pages_served={site.pages_served}"
+        f"artifacts={n_art} artifact_problems={bad} worker_leftovers={leftovers} "
+        f"pages_served={site.pages_served}"
     )
     assert kills == 1 and reruns >= 1  # the kill really cost an execution
     assert site.pages_served > 9  # 9 pages for the run that finished, more for the killed one
     assert committed == {"r": 1} and list(ok.values()) == [1]
-    assert n_art == 0 and bad == 0  # retrieval keeps no files
+    assert n_art == 0 and bad == 0 and leftovers == 0  # retrieval keeps no files
     out = res.outputs["r"]
     assert out["claims"][0]["text"] == "Spring tides come at new and full moon."
     assert out["sources"][0]["location"].startswith(f"http://127.0.0.1:{site.port}/p")
@@ -182,8 +198,8 @@ def test_a_video_job_whose_worker_is_killed_reruns_and_stores_its_files_once(
 ) -> None:
     need_dask()
     # killed once the render has reported a couple of frame counts
-    k, res, kills, executions = _run_killing_its_worker(
-        tmp_path / "home",
+    k, res, kills, executions, leftovers = _run_killing_its_worker(
+        tmp_path,
         one_step("video_render", {"storyboard": STORYBOARD}, step="v"),
         2,
         skills=dict(SKILLS),
@@ -196,13 +212,15 @@ def test_a_video_job_whose_worker_is_killed_reruns_and_stores_its_files_once(
     print(
         f"FIGURE video_kill killed={kills} committed={committed['v']} "
         f"duplicate_commits={sum(c - 1 for c in ok.values())} reruns={reruns} "
-        f"artifacts={n_art} artifact_problems={bad} frames={out['frames']}"
+        f"artifacts={n_art} artifact_problems={bad} worker_leftovers={leftovers} "
+        f"frames={out['frames']}"
     )
     assert kills == 1 and reruns >= 1
     assert committed == {"v": 1} and list(ok.values()) == [1]
     assert out["frames"] == FRAMES and out["codec"] == "avc1"
     assert sorted(a["name"] for a in out["artifacts"]) == ["poster.png", "video.mp4"]
     assert n_art == 2 and bad == 0
+    assert leftovers == 0  # the killed render's half-written files were reaped on this host
 
 
 def _frames_logged(run: Path) -> bool:
