@@ -102,18 +102,21 @@ def build_worker_image(
     Raises:
         RuntimeError: naming what failed (the wheels' install, a missing extra, a bad path).
     """
-    base_id = client.images.get(base).id
     pins = worker_pins()
     src = _kernel_source()
     sources = [src]
     repo, dockerfile = WORKER_REPO, _DOCKERFILE
-    if skills is not None:
+    if skills is not None:  # checked before Docker is asked anything
         skills = Path(skills).resolve()
         if not (skills / "__init__.py").is_file() or skills.name != "sgr_skills":
-            raise RuntimeError(f"{skills} is not the sgr_skills package folder")
+            raise RuntimeError(
+                f"{skills} is not the sgr_skills package folder (pass "
+                "Path(sgr_skills.__file__).parent)"
+            )
         pins += heavy_pins()
         sources.append(skills)
         repo, dockerfile = SKILLS_REPO, _SKILLS_DOCKERFILE
+    base_id = client.images.get(base).id
     tag = f"{repo}:{_digest(base_id, pins, src, skills)}"
     try:
         client.images.get(tag)

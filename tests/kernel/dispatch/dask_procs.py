@@ -261,15 +261,28 @@ def sgr_run_killed(
     """Start ``sgr run PLAN`` (its store at ``env["SGR_HOME"]``), SIGKILL it once ``until``
     holds for the run's folder (``what`` names that moment), and return the run's id."""
     runs = Path(env["SGR_HOME"]) / "runs"
-    proc = subprocess.Popen(
-        [*SGR, "run", str(plan), "--json"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = Path(env["SGR_HOME"]).with_suffix(".run.log")
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [*SGR, "run", str(plan), "--json"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+    def alive(cond: Callable[[], Any]) -> Callable[[], Any]:
+        def check() -> Any:
+            got = cond()
+            if not got and proc.poll() is not None:  # it ended: say how, not "gave up waiting"
+                pytest.fail(
+                    f"sgr run exited {proc.returncode} before {what}:\n{log.read_text()[-3000:]}"
+                )
+            return got
+
+        return check
+
     try:
-        run = wait_until("the run", lambda: runs.is_dir() and next(runs.iterdir(), None), 120)
-        wait_until(what, lambda: until(run), 120)
+        run = wait_until(
+            "the run", alive(lambda: runs.is_dir() and next(runs.iterdir(), None)), 120
+        )
+        wait_until(what, alive(lambda: until(run)), 120)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
