@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dask_procs import container_cluster, wait_until, worker_image
+from dask_procs import WorkerKiller, container_cluster, progressing, worker_image
 from remote_helpers import commits, remote_plan, starts
 
 from sgr_kernel.dispatch.config import load_dispatch_settings
@@ -38,37 +37,6 @@ def containers(image: tuple[Any, str], tmp_path: Path) -> Iterator[ContainerClus
         yield c
 
 
-def _run_in_thread(
-    home: Path, cluster: ContainerCluster, plan: Any, box: dict[str, Any]
-) -> threading.Thread:
-    settings = load_dispatch_settings(env={}, address=cluster.address, connect_timeout_s=60)
-    d = DaskDispatcher(settings=settings)
-    box["d"] = d
-
-    async def go() -> None:
-        k = Kernel(KernelConfig(home=home), skills={"remote_job": RemoteJobSkill}, dispatcher=d)
-        box["k"] = k
-        try:
-            cluster.wait_workers(d.connect())
-            box["result"] = await k.run(plan=plan)
-        finally:
-            await d.close()
-
-    t = threading.Thread(target=lambda: asyncio.run(go()))
-    t.start()
-    return t
-
-
-def _busy_worker(d: DaskDispatcher) -> str | None:
-    c = d._client
-    if c is None or c.status != "running":
-        return None
-    for addr, keys in c.processing().items():
-        if any(str(k).startswith("sgr/") for k in keys):
-            return str(addr)
-    return None
-
-
 @pytest.mark.parametrize("fault", ["docker kill", "network partition"])
 def test_a_worker_container_lost_mid_job_loses_nothing(
     containers: ContainerCluster, tmp_path: Path, fault: str
@@ -79,20 +47,32 @@ def test_a_worker_container_lost_mid_job_loses_nothing(
     plan = remote_plan(
         {f"j{i}": {"job_type": "sgr_test_work", "params": {**params, "x": i + 2}} for i in range(n)}
     )
-    box: dict[str, Any] = {}
-    t = _run_in_thread(tmp_path / "home", containers, plan, box)
-    try:
-        wait_until("a job to start", lambda: starts(log), limit_s=180)
-        addr = wait_until("a busy worker", lambda: _busy_worker(box["d"]))
-        victim = containers.worker_at(addr)
+    settings = load_dispatch_settings(env={}, address=containers.address, connect_timeout_s=60)
+    d = DaskDispatcher(settings=settings)
+    client = d.connect()
+    containers.wait_workers(client)
+
+    def lose(address: str) -> None:
+        victim = containers.worker_at(address)
         if fault == "docker kill":
             victim.kill()
         else:  # no FIN: the scheduler notices only when the worker's TTL runs out
             containers.network.disconnect(victim, force=True)
-    finally:
-        t.join(timeout=240)
-    assert not t.is_alive(), "the run did not finish\n" + containers.logs()
-    k, result = box["k"], box["result"]
+
+    async def go() -> tuple[Kernel, Any]:
+        k = Kernel(
+            KernelConfig(home=tmp_path / "home"),
+            skills={"remote_job": RemoteJobSkill},
+            dispatcher=d,
+        )
+        try:
+            return k, await k.run(plan=plan)
+        finally:
+            await d.close()
+
+    # the worker of a job that has reported progress is lost, once
+    with WorkerKiller(progressing(client, by_address=True), kill=lose) as killer:
+        k, result = asyncio.run(go())
     ok, committed = commits(k.store.read(result.run_id).records)
     lost = n - len(ok)
     dup = sum(c - 1 for c in ok.values()) + sum(c - 1 for c in committed.values())
@@ -101,8 +81,8 @@ def test_a_worker_container_lost_mid_job_loses_nothing(
         f"FIGURE containers fault={fault.replace(' ', '_')} jobs={n} lost={lost} "
         f"duplicate_commits={dup} reruns={reruns}"
     )
-    assert result.status is RunStatus.COMPLETED, k.show(result.run_id)
-    assert lost == 0 and dup == 0 and reruns >= 1
+    assert result.status is RunStatus.COMPLETED, f"{k.show(result.run_id)}\n{containers.logs()}"
+    assert len(killer.killed) == 1 and lost == 0 and dup == 0 and reruns >= 1
     assert sorted(result.outputs[f"j{i}"]["result"]["y"] for i in range(n)) == [4, 9]
 
 
