@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from dask_procs import WorkerKiller, container_cluster, progressing, worker_image
-from remote_helpers import commits, remote_plan, starts
+from remote_helpers import commits, remote_plan, run_then_close, starts
 
 from sgr_kernel.dispatch.config import load_dispatch_settings
 from sgr_kernel.dispatch.dask import DaskDispatcher
@@ -59,20 +59,13 @@ def test_a_worker_container_lost_mid_job_loses_nothing(
         else:  # no FIN: the scheduler notices only when the worker's TTL runs out
             containers.network.disconnect(victim, force=True)
 
-    async def go() -> tuple[Kernel, Any]:
-        k = Kernel(
-            KernelConfig(home=tmp_path / "home"),
-            skills={"remote_job": RemoteJobSkill},
-            dispatcher=d,
-        )
-        try:
-            return k, await k.run(plan=plan)
-        finally:
-            await d.close()
+    def make() -> Kernel:
+        skills = {"remote_job": RemoteJobSkill}
+        return Kernel(KernelConfig(home=tmp_path / "home"), skills=skills, dispatcher=d)
 
     # the worker of a job that has reported progress is lost, once
     with WorkerKiller(progressing(client, by_address=True), kill=lose) as killer:
-        k, result = asyncio.run(go())
+        k, result = run_then_close(make, d, plan)
     ok, committed = commits(k.store.read(result.run_id).records)
     lost = n - len(ok)
     dup = sum(c - 1 for c in ok.values()) + sum(c - 1 for c in committed.values())

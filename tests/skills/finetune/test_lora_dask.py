@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from dask_procs import Victim, WorkerKiller
 from lora_helpers import need_lora
+from remote_helpers import run_then_close
 
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
 from sgr_kernel.models.plan import parse_plan
@@ -64,20 +65,13 @@ def test_a_killed_worker_resumes_training_from_the_last_checkpoint(
     plan = parse_plan(json.dumps({"name": "lora", "steps": [step]}))
     d = DaskDispatcher(settings=load_dispatch_settings(env={}, allowed_failures=3, local_workers=2))
 
-    async def go() -> tuple[Kernel, Any]:
-        k = Kernel(
-            KernelConfig(home=tmp_path / "home"),
-            skills={"lora_finetune": LoraFinetuneSkill},
-            dispatcher=d,
-        )
-        try:
-            return k, await k.run(plan=plan)
-        finally:
-            await d.close()
+    def make() -> Kernel:
+        skills = {"lora_finetune": LoraFinetuneSkill}
+        return Kernel(KernelConfig(home=tmp_path / "home"), skills=skills, dispatcher=d)
 
     # kill -9 the worker once its job has written a checkpoint
     with WorkerKiller(_checkpointed(tmp_path / "ckpt")) as killer:
-        k, result = asyncio.run(go())
+        k, result = run_then_close(make, d, plan)
     killed = [(pid, int(label.split()[-1])) for label, pid in killer.killed]
     assert result.status is RunStatus.COMPLETED, k.show(result.run_id)
     out = result.outputs["ft"]
