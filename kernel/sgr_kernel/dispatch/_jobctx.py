@@ -85,6 +85,7 @@ class RunningJob:
         self._is_cancelled = is_cancelled
         self._poll_s = poll_s
         self._seq = 0
+        self._run = time.time_ns() ^ os.getpid()  # an id of this execution, nothing more
         self._cancelled = False
         self._polled = 0.0
         self._dir: Path | None = None
@@ -101,7 +102,14 @@ class RunningJob:
             fraction = min(1.0, max(0.0, float(fraction)))
         clean = {k: float(v) for k, v in metrics.items()}
         self._emit(
-            Progress(key=self.key, seq=self._seq, fraction=fraction, message=message, metrics=clean)
+            Progress(
+                key=self.key,
+                seq=self._seq,
+                run=self._run,
+                fraction=fraction,
+                message=message,
+                metrics=clean,
+            )
         )
 
     def cancelled(self) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from dask_procs import SGR, cpu_cluster, executions_seen, need_dask, sgr_run_killed
-from heavy_helpers import SKILLS, one_step
+from heavy_helpers import SKILLS, one_step, progress
 from kill_helpers import artifact_check, remote_key, run_killing_its_worker
 from remote_helpers import commits
 
@@ -60,16 +60,19 @@ def test_a_video_job_whose_worker_is_killed_reruns_and_stores_its_files_once(
     )
     assert res.status is RunStatus.COMPLETED, k.show(res.run_id)
     out = res.outputs["v"]
-    ok, committed = commits(k.store.read(res.run_id).records)
+    records = k.store.read(res.run_id).records
+    ok, committed = commits(records)
     reruns = executions - 1
+    # the notebook saw each execution's progress from its start (a rerun counts from 1 again)
+    shown_starts = sum(1 for p in progress(records, "v") if p["seq"] == 1)
     n_art, bad = artifact_check(tmp_path / "home", res.run_id, out["artifacts"])
     print(
         f"FIGURE video_kill killed={kills} committed={committed['v']} "
         f"duplicate_commits={sum(c - 1 for c in ok.values())} reruns={reruns} "
         f"artifacts={n_art} artifact_problems={bad} worker_leftovers={leftovers} "
-        f"frames={out['frames']}"
+        f"progress_starts_shown={shown_starts} frames={out['frames']}"
     )
-    assert kills == 1 and reruns >= 1
+    assert kills == 1 and reruns >= 1 and shown_starts == executions
     assert committed == {"v": 1} and list(ok.values()) == [1]
     assert out["frames"] == FRAMES and out["codec"] == "avc1"
     assert sorted(a["name"] for a in out["artifacts"]) == ["poster.png", "video.mp4"]
