@@ -5,7 +5,8 @@
 - ``sgr cluster [show]`` lists workers, resources, memory and the sgr jobs held, with run and
   step; ``sgr cluster jobs``; ``sgr cluster cancel KEY|RUN``; ``sgr cluster connect ADDR``
   checks an address; ``sgr cluster local N`` runs a local cluster in the foreground;
-  ``sgr cluster image`` builds the worker container image from the local sandbox image.
+  ``sgr cluster image [--with-skills]`` builds the worker container image from the local
+  sandbox image (with the built-in skills and the ``heavy`` extra's wheels if asked).
 
 The scheduler is ``--address``, else the configured one (``SGR_DASK_ADDRESS``, ``[tool.sgr.dask]``).
 Bad or unreachable addresses raise :class:`~sgr_kernel.errors.ClusterConnectError`: one line.
@@ -14,8 +15,10 @@ Bad or unreachable addresses raise :class:`~sgr_kernel.errors.ClusterConnectErro
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sgr_kernel import _cli_output as cb
@@ -121,6 +124,15 @@ def _local(args: argparse.Namespace, n: int) -> int:
     return 0
 
 
+def _skills_folder() -> Path:
+    """The installed ``sgr_skills`` package folder, found without importing it: the kernel
+    never imports the skills (imports go one way); the image only copies their files."""
+    spec = importlib.util.find_spec("sgr_skills")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("sgr_skills is not installed here: pip install 'sgr-jupyter[heavy]'")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def _image(args: argparse.Namespace) -> int:
     from sgr_kernel.dispatch.worker_image import build_worker_image
     from sgr_kernel.errors import SandboxUnavailable
@@ -129,7 +141,8 @@ def _image(args: argparse.Namespace) -> int:
     try:
         docker = connect(timeout=60)
         require_image(docker, default_image())
-        tag = build_worker_image(docker, base=default_image())
+        skills = _skills_folder() if getattr(args, "with_skills", False) else None
+        tag = build_worker_image(docker, base=default_image(), skills=skills)
     except (SandboxUnavailable, RuntimeError) as e:
         cb.err(f"sgr: error: cannot build the worker image: {e}")
         return 2
@@ -158,3 +171,8 @@ def add_commands(cmd: Callable[[str, str, Callable[..., Any]], argparse.Argument
     c.add_argument("args", nargs="*", help="cancel KEY|RUN; connect ADDR; local N")
     c.add_argument("--address", help="scheduler address (default: SGR_DASK_ADDRESS / config)")
     c.add_argument("--port", type=int, help="for `local`: the scheduler port")
+    c.add_argument(
+        "--with-skills",
+        action="store_true",
+        help="for `image`: also carry sgr_skills and the heavy skills' wheels",
+    )

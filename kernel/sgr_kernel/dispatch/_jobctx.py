@@ -7,7 +7,9 @@ body may call both in a tight loop.
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,8 +23,9 @@ from sgr_kernel.dispatch.base import (
     Progress,
     set_current_job,
 )
+from sgr_kernel.sandbox._profile import process_start
 
-__all__ = ["CANCELLED", "RunningJob", "run_body"]
+__all__ = ["CANCELLED", "RunningJob", "reap_job_dirs", "run_body"]
 
 CANCELLED = "__sgr_job_cancelled__"
 """The result of a body that stopped on :class:`JobCancelled` (a normal return, so workers
@@ -30,6 +33,40 @@ do not log a cancel as a crash); backends turn it into a ``RemoteJobError``."""
 
 MAX_ARTIFACT_BYTES = 256 * 1024 * 1024
 """Files left in the artifact directory beyond this total fail the job (results travel whole)."""
+
+
+_DIR_PREFIX = "sgr-job-"
+
+
+def _dir_prefix() -> str:
+    """``sgr-job-HOST-PID-START-``: whose directory it is, even after its pid is reused."""
+    pid = os.getpid()
+    return f"{_DIR_PREFIX}{socket.gethostname()}-{pid}-{process_start(pid) or 0}-"
+
+
+def _owner_gone(pid: int, start: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return start != "0" and process_start(pid) != start
+
+
+def reap_job_dirs(root: Path | None = None) -> list[Path]:
+    """Remove the artifact directories of jobs whose worker process on this host died: a
+    SIGKILLed worker cannot clean up, and a half-written video is no one's to keep."""
+    host = socket.gethostname()
+    removed = []
+    for d in Path(root or tempfile.gettempdir()).glob(_DIR_PREFIX + "*"):
+        head, pid, start, _ = [*d.name.rsplit("-", 3), "", "", ""][:4]
+        if head != _DIR_PREFIX + host or not pid.isdigit() or not start.isdigit():
+            continue  # another host's (a shared /tmp), or not ours at all
+        if _owner_gone(int(pid), start):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
 
 
 class RunningJob:
@@ -48,6 +85,7 @@ class RunningJob:
         self._is_cancelled = is_cancelled
         self._poll_s = poll_s
         self._seq = 0
+        self._run = time.time_ns() ^ os.getpid()  # an id of this execution, nothing more
         self._cancelled = False
         self._polled = 0.0
         self._dir: Path | None = None
@@ -64,7 +102,14 @@ class RunningJob:
             fraction = min(1.0, max(0.0, float(fraction)))
         clean = {k: float(v) for k, v in metrics.items()}
         self._emit(
-            Progress(key=self.key, seq=self._seq, fraction=fraction, message=message, metrics=clean)
+            Progress(
+                key=self.key,
+                seq=self._seq,
+                run=self._run,
+                fraction=fraction,
+                message=message,
+                metrics=clean,
+            )
         )
 
     def cancelled(self) -> bool:
@@ -80,9 +125,11 @@ class RunningJob:
 
     @property
     def artifact_dir(self) -> Path:
-        """A private directory; every file left in it comes back with the result."""
+        """A private directory; every file left in it comes back with the result. Making it
+        first removes those of dead workers on this host (:func:`reap_job_dirs`)."""
         if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="sgr-job-"))
+            reap_job_dirs()
+            self._dir = Path(tempfile.mkdtemp(prefix=_dir_prefix()))
         return self._dir
 
     def collect(self) -> dict[str, bytes]:

@@ -80,7 +80,15 @@ class Progress(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     key: str = Field(description="The job's idempotency key.")
-    seq: int = Field(description="1, 2, … per job: replayed history is de-duplicated by it.")
+    seq: int = Field(
+        description="1, 2, … per execution of the job: replayed history is de-duplicated by it "
+        "(with ``run``)."
+    )
+    run: int = Field(
+        0,
+        description="Which execution sent it: a job Dask runs again after its worker died "
+        "numbers its reports from 1 again, under a new ``run``.",
+    )
     fraction: float | None = Field(None, description="0..1 when known.")
     message: str = Field("", description="The latest human-readable status line.")
     metrics: dict[str, float] = Field(default_factory=dict, description="e.g. loss, step.")

@@ -59,7 +59,8 @@ class _Job:
         self.done: asyncio.Future[None] | None = None
         self.stopping = False
         self.watching: Callable[[Any], None] | None = None
-        self.seen = 0  # the highest progress seq delivered
+        self.seen = 0  # the highest progress seq delivered from the current execution
+        self.run = 0  # that execution (a worker's death makes Dask start another)
         self.held = False  # published as a dataset
         self.timer: asyncio.TimerHandle | None = None
         self.history: Callable[[], None] | None = None
@@ -235,18 +236,26 @@ class DaskDispatcher:
 
     def watch(self, handle: JobHandle, callback: ProgressCallback) -> None:
         job = self._jobs[handle.key]
-        seen: set[int] = set()
+        seen: set[tuple[int, int]] = set()
+        since = [float("-inf")]  # when the scheduler got the current execution's first report
         lock = threading.Lock()
 
         def handler(event: Any) -> None:
             try:
-                p = Progress.model_validate(event[1])
+                at, p = float(event[0]), Progress.model_validate(event[1])
             except Exception:
                 return
             with lock:
-                if p.seq in seen:
+                if (p.run, p.seq) in seen:
                     return
-                seen.add(p.seq)
+                if p.run != job.run:
+                    # Another execution: one that started after a worker's death numbers its
+                    # reports from 1 again; one that reported before the current one's first
+                    # report (history read late, on one clock: the scheduler's) is over.
+                    if at < since[0]:
+                        return
+                    job.run, job.seen, since[0] = p.run, 0, at
+                seen.add((p.run, p.seq))
                 job.seen = max(job.seen, p.seq)
             callback(p)
 

@@ -1,19 +1,37 @@
 """A Dask scheduler and workers as hardened containers on an internal Docker network: separate
-hosts in miniature, for tests and benchmarks. Containers and the network carry a label and
-:meth:`ContainerCluster.close` removes them. The image is
-:func:`sgr_kernel.dispatch.worker_image.build_worker_image`'s."""
+hosts in miniature, for tests and benchmarks. The image is
+:func:`sgr_kernel.dispatch.worker_image.build_worker_image`'s.
+
+Containers and the network carry two labels: :data:`LABEL` (this cluster's tag) and
+:data:`OWNER_LABEL` (``host:pid:start`` of the process that made them). :meth:`close`
+removes them; a process that died before it could (SIGKILL, a crashed CI job) leaves them
+behind, and the next :meth:`ContainerCluster.start` on this host reaps them
+(:func:`reap_orphans`): a stale internal network may claim a subnet or route the new one
+needs, and workers that registered then look lost to the host.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HARDENED", "LABEL", "ContainerCluster"]
+from sgr_kernel.errors import ClusterConnectError
+from sgr_kernel.sandbox._client import _orphaned
+from sgr_kernel.sandbox._profile import owner_tag
+
+__all__ = ["HARDENED", "LABEL", "OWNER_LABEL", "ContainerCluster", "reap_orphans"]
 
 LABEL = "org.sgr.test"
+OWNER_LABEL = "org.sgr.test.owner"
+UNOWNED_AGE_S = 3600.0
+"""Containers and networks labelled before owners were recorded are reaped past this age
+(a test cluster lives minutes)."""
 HARDENED: dict[str, Any] = {
     "read_only": True,
     "tmpfs": {"/tmp": "rw,size=256m"},
@@ -27,18 +45,65 @@ HARDENED: dict[str, Any] = {
 }
 
 
+def _stale(labels: dict[str, str], created_s: float, host: str) -> bool:
+    owner = labels.get(OWNER_LABEL)
+    if owner:
+        return _orphaned(owner, host)
+    return time.time() - created_s > UNOWNED_AGE_S
+
+
+def _epoch(created: Any) -> float:
+    """A Docker creation time (epoch seconds, or RFC 3339 with nanoseconds) in epoch seconds."""
+    if isinstance(created, int | float):
+        return float(created)
+    try:
+        return (
+            datetime.strptime(str(created)[:19], "%Y-%m-%dT%H:%M:%S")
+            .replace(tzinfo=UTC)
+            .timestamp()
+        )
+    except ValueError:
+        return time.time()  # unreadable: treat as new, never reap on a guess
+
+
+def reap_orphans(client: Any) -> list[str]:
+    """Remove test-cluster containers, then networks, whose owning process on this host is
+    gone (or whose pid was reused); returns their names. Live owners' and other hosts' are
+    left alone; one removed meanwhile by someone else is not an error."""
+    import socket
+
+    import docker.errors
+
+    host = socket.gethostname()
+    removed: list[str] = []
+    api = client.api
+    for c in api.containers(all=True, filters={"label": LABEL}):
+        if _stale(c.get("Labels") or {}, _epoch(c.get("Created")), host):
+            with contextlib.suppress(docker.errors.APIError):
+                api.remove_container(c["Id"], force=True)
+                removed.append(str((c.get("Names") or [c["Id"]])[0]).lstrip("/"))
+    for n in api.networks(filters={"label": LABEL}):
+        if _stale(n.get("Labels") or {}, _epoch(n.get("Created")), host):
+            with contextlib.suppress(docker.errors.APIError):
+                api.remove_network(n["Id"])
+                removed.append(str(n.get("Name") or n["Id"]))
+    return removed
+
+
 class ContainerCluster:
     """``start()`` a scheduler and ``n`` single-worker containers sharing ``data`` at /data."""
 
     def __init__(self, docker: Any, image: str, data: Path, *, worker_ttl: str = "10s") -> None:
         self.docker, self.image, self.data = docker, image, data
         self.tag = uuid.uuid4().hex[:8]
+        self.labels = {LABEL: self.tag, OWNER_LABEL: owner_tag()}
         self.net_name = f"sgr-dask-{self.tag}"
         self.sched_name = f"sgr-sched-{self.tag}"
         self.worker_ttl = worker_ttl
         self.network: Any = None
         self.scheduler: Any = None
         self.workers: list[Any] = []
+        self.reaped: list[str] = []
         os.chmod(data, 0o777)  # the workers' uid writes the execution log
 
     def _run(self, name: str, command: list[str], env: dict[str, str]) -> Any:
@@ -50,13 +115,14 @@ class ContainerCluster:
             network=self.net_name,
             environment={"HOME": "/tmp", **env},
             volumes={str(self.data): {"bind": "/data", "mode": "rw"}},
-            labels={LABEL: self.tag},
+            labels=dict(self.labels),
             **HARDENED,
         )
 
     def start(self, n: int) -> None:
+        self.reaped = reap_orphans(self.docker)
         self.network = self.docker.networks.create(
-            self.net_name, driver="bridge", internal=True, labels={LABEL: self.tag}
+            self.net_name, driver="bridge", internal=True, labels=dict(self.labels)
         )
         self.scheduler = self._run(
             self.sched_name,
@@ -91,12 +157,44 @@ class ContainerCluster:
         ip = address.split("://", 1)[-1].rsplit(":", 1)[0]
         return next(w for w in self.workers if self.ip(w) == ip)
 
+    def wait_workers(self, client: Any, n: int | None = None, *, timeout_s: float = 120) -> None:
+        """Wait until ``n`` (default: all) workers registered with the scheduler, as ``client``
+        sees it; past ``timeout_s``, :class:`ClusterConnectError` with what a person needs to
+        tell a network fault from a slow start: the address, the host's route to it, the
+        other networks on this engine and every container's log."""
+        n = len(self.workers) if n is None else n
+        try:
+            client.wait_for_workers(n, timeout=timeout_s)
+        except TimeoutError as e:
+            raise ClusterConnectError(self.diagnose(f"{e} (wanted {n})")) from e
+
+    def diagnose(self, what: str) -> str:
+        """``what`` went wrong, and the facts that tell a network fault from a slow start."""
+        try:
+            ip = self.ip(self.scheduler)
+            got = subprocess.run(["ip", "route", "get", ip], capture_output=True, text=True)  # noqa: PLW1510
+            route = (got.stdout or got.stderr).strip() or "none"
+        except (KeyError, OSError) as e:  # the scheduler has no address, or no `ip` here
+            ip, route = "?", f"unknown ({type(e).__name__}: {e})"
+        nets = []
+        for net in self.docker.api.networks():
+            subnets = [c.get("Subnet", "") for c in (net.get("IPAM") or {}).get("Config") or []]
+            nets.append(f"{net.get('Name')} {','.join(subnets)}")
+        return (
+            f"{what}: the scheduler is at tcp://{ip}:8786 on network {self.net_name}; "
+            f"this host's route to it: {route}; "
+            f"networks on the engine: {'; '.join(nets)}; reaped at start: "
+            f"{', '.join(self.reaped) or 'nothing'}. If the workers' logs below show them "
+            "registered, suspect a leftover network on an overlapping subnet (docker network "
+            f"ls).\n{self.logs()}"
+        )
+
     def logs(self) -> str:
         parts = []
         for c in (self.scheduler, *self.workers):
             if c is not None:
                 with contextlib.suppress(Exception):
-                    parts.append(c.logs(tail=30).decode(errors="replace"))
+                    parts.append(f"--- {c.name}\n" + c.logs(tail=30).decode(errors="replace"))
         return "\n".join(parts)
 
     def close(self) -> None:

@@ -6,7 +6,6 @@ Dask missing skips the ``dask`` tests locally and FAILS them under ``CI=true``.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,22 +16,13 @@ import pytest
 if str(Path(__file__).resolve().parent) not in sys.path:  # remote_helpers, dask_procs
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dask_procs import ExternalCluster
-
-
-def _need_dask() -> None:
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true and Dask is not installed: pip install 'sgr-jupyter[dask]'")
-        pytest.skip("Dask is not installed")
+from dask_procs import ExternalCluster, need_dask
 
 
 @pytest.fixture(scope="module")
 def external(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExternalCluster]:
     """A scheduler, two plain worker processes (two threads each) and one ``GPU=1`` worker."""
-    _need_dask()
+    need_dask()
     c = ExternalCluster(tmp_path_factory.mktemp("cluster"))
     try:
         c.start_scheduler()
@@ -47,7 +37,7 @@ def external(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExternalClust
 @pytest.fixture
 def make_external(tmp_path: Path) -> Iterator[Callable[..., ExternalCluster]]:
     """A cluster of this test's own (one it may kill)."""
-    _need_dask()
+    need_dask()
     made: list[ExternalCluster] = []
 
     def make(**kw: Any) -> ExternalCluster:
@@ -63,7 +53,7 @@ def make_external(tmp_path: Path) -> Iterator[Callable[..., ExternalCluster]]:
 @pytest.fixture(scope="module")
 def embedded() -> Iterator[Any]:
     """A DaskDispatcher on its embedded LocalCluster (two single-threaded workers)."""
-    _need_dask()
+    need_dask()
     import asyncio
 
     from sgr_kernel.dispatch.config import load_dispatch_settings

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +61,17 @@ def progress_events(records: list[Record], step: str) -> list[dict[str, Any]]:
         for r in records
         if r.type is RecordType.EVENT and r.step == step and r.data.get("kind") == "progress"
     ]
+
+
+def run_then_close(make_kernel: Callable[[], Any], dispatcher: Any, plan: Plan) -> tuple[Any, Any]:
+    """Run ``plan`` on a kernel made inside a fresh event loop, then close ``dispatcher``:
+    (kernel, result)."""
+
+    async def go() -> tuple[Any, Any]:
+        k = make_kernel()
+        try:
+            return k, await k.run(plan=plan)
+        finally:
+            await dispatcher.close()
+
+    return asyncio.run(go())

@@ -4,85 +4,37 @@ in miniature): a worker container killed mid-job, and one cut off from the netwo
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
+import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dask_procs import wait_until
-from remote_helpers import commits, remote_plan, starts
+from dask_procs import WorkerKiller, container_cluster, progressing, worker_image
+from remote_helpers import commits, remote_plan, run_then_close, starts
 
 from sgr_kernel.dispatch.config import load_dispatch_settings
 from sgr_kernel.dispatch.dask import DaskDispatcher
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
+from sgr_kernel.errors import ClusterConnectError
 from sgr_kernel.models.status import RunStatus
-from sgr_kernel.testing.dask_containers import ContainerCluster
+from sgr_kernel.sandbox._profile import owner_tag
+from sgr_kernel.testing.dask_containers import LABEL, OWNER_LABEL, ContainerCluster
 from sgr_kernel.testing.jobs import RemoteJobSkill
 
 pytestmark = [pytest.mark.docker, pytest.mark.dask, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def worker_image() -> tuple[Any, str]:
-    from sgr_kernel.errors import SandboxUnavailable
-    from sgr_kernel.sandbox._client import connect, default_image, require_image
-
-    try:
-        docker = connect(timeout=60)
-        require_image(docker, default_image())
-    except SandboxUnavailable as e:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true and Docker or the sandbox image is unusable: {e}")
-        pytest.skip(str(e))
-    from sgr_kernel.dispatch.worker_image import build_worker_image
-
-    return docker, build_worker_image(docker, base=default_image())
+def image() -> tuple[Any, str]:
+    return worker_image()
 
 
 @pytest.fixture
-def containers(worker_image: tuple[Any, str], tmp_path: Path) -> Iterator[ContainerCluster]:
-    docker, image = worker_image
-    data = tmp_path / "data"
-    data.mkdir()
-    c = ContainerCluster(docker, image, data)
-    try:
-        c.start(2)
+def containers(image: tuple[Any, str], tmp_path: Path) -> Iterator[ContainerCluster]:
+    with container_cluster(image, tmp_path) as c:
         yield c
-    finally:
-        c.close()
-
-
-def _run_in_thread(
-    home: Path, cluster: ContainerCluster, plan: Any, box: dict[str, Any]
-) -> threading.Thread:
-    settings = load_dispatch_settings(env={}, address=cluster.address, connect_timeout_s=60)
-    d = DaskDispatcher(settings=settings)
-    box["d"] = d
-
-    async def go() -> None:
-        k = Kernel(KernelConfig(home=home), skills={"remote_job": RemoteJobSkill}, dispatcher=d)
-        box["k"] = k
-        try:
-            d.connect().wait_for_workers(len(cluster.workers), timeout=120)
-            box["result"] = await k.run(plan=plan)
-        finally:
-            await d.close()
-
-    t = threading.Thread(target=lambda: asyncio.run(go()))
-    t.start()
-    return t
-
-
-def _busy_worker(d: DaskDispatcher) -> str | None:
-    c = d._client
-    if c is None or c.status != "running":
-        return None
-    for addr, keys in c.processing().items():
-        if any(str(k).startswith("sgr/") for k in keys):
-            return str(addr)
-    return None
 
 
 @pytest.mark.parametrize("fault", ["docker kill", "network partition"])
@@ -95,20 +47,25 @@ def test_a_worker_container_lost_mid_job_loses_nothing(
     plan = remote_plan(
         {f"j{i}": {"job_type": "sgr_test_work", "params": {**params, "x": i + 2}} for i in range(n)}
     )
-    box: dict[str, Any] = {}
-    t = _run_in_thread(tmp_path / "home", containers, plan, box)
-    try:
-        wait_until("a job to start", lambda: starts(log), limit_s=180)
-        addr = wait_until("a busy worker", lambda: _busy_worker(box["d"]))
-        victim = containers.worker_at(addr)
+    settings = load_dispatch_settings(env={}, address=containers.address, connect_timeout_s=60)
+    d = DaskDispatcher(settings=settings)
+    client = d.connect()
+    containers.wait_workers(client)
+
+    def lose(address: str) -> None:
+        victim = containers.worker_at(address)
         if fault == "docker kill":
             victim.kill()
         else:  # no FIN: the scheduler notices only when the worker's TTL runs out
             containers.network.disconnect(victim, force=True)
-    finally:
-        t.join(timeout=240)
-    assert not t.is_alive(), "the run did not finish\n" + containers.logs()
-    k, result = box["k"], box["result"]
+
+    def make() -> Kernel:
+        skills = {"remote_job": RemoteJobSkill}
+        return Kernel(KernelConfig(home=tmp_path / "home"), skills=skills, dispatcher=d)
+
+    # the worker of a job that has reported progress is lost, once
+    with WorkerKiller(progressing(client, by_address=True), kill=lose) as killer:
+        k, result = run_then_close(make, d, plan)
     ok, committed = commits(k.store.read(result.run_id).records)
     lost = n - len(ok)
     dup = sum(c - 1 for c in ok.values()) + sum(c - 1 for c in committed.values())
@@ -117,6 +74,64 @@ def test_a_worker_container_lost_mid_job_loses_nothing(
         f"FIGURE containers fault={fault.replace(' ', '_')} jobs={n} lost={lost} "
         f"duplicate_commits={dup} reruns={reruns}"
     )
-    assert result.status is RunStatus.COMPLETED, k.show(result.run_id)
-    assert lost == 0 and dup == 0 and reruns >= 1
+    assert result.status is RunStatus.COMPLETED, f"{k.show(result.run_id)}\n{containers.logs()}"
+    assert len(killer.killed) == 1 and lost == 0 and dup == 0 and reruns >= 1
     assert sorted(result.outputs[f"j{i}"]["result"]["y"] for i in range(n)) == [4, 9]
+
+
+def test_start_reaps_what_dead_owners_left_and_spares_live_ones(
+    image: tuple[Any, str], tmp_path: Path
+) -> None:
+    """A test process SIGKILLed mid-run leaves its network and containers; the next start on
+    this host removes them, and never those of a process still alive."""
+    docker, tag = image
+    gone = subprocess.Popen(["sleep", "60"])
+    owners = {"dead": owner_tag(gone.pid), "live": owner_tag()}
+    gone.kill()
+    gone.wait()
+    names = {who: f"sgr-orphan-{who}-{uuid.uuid4().hex[:6]}" for who in owners}
+    for who, owner in owners.items():
+        labels = {LABEL: names[who], OWNER_LABEL: owner}
+        docker.networks.create(names[who], driver="bridge", internal=True, labels=labels)
+        docker.containers.create(tag, ["-c", "pass"], name=names[who], labels=labels)
+    data = tmp_path / "data"
+    data.mkdir()
+    c = ContainerCluster(docker, tag, data)
+    try:
+        c.start(0)
+        left = {n.name for n in docker.networks.list(filters={"label": LABEL})}
+        left |= {x.name for x in docker.containers.list(all=True, filters={"label": LABEL})}
+        reaped, kept = names["dead"] not in left, names["live"] in left
+        print(f"FIGURE reap dead_owner_reaped={reaped} live_owner_kept={kept}")
+        assert names["dead"] not in left and c.reaped.count(names["dead"]) == 2  # both kinds
+        assert names["live"] in left  # its owner (this process) is alive
+    finally:
+        c.close()
+        for x in docker.containers.list(all=True, filters={"label": f"{LABEL}={names['live']}"}):
+            x.remove(force=True)
+        for n in docker.networks.list(filters={"label": f"{LABEL}={names['live']}"}):
+            n.remove()
+
+
+def test_workers_that_never_arrive_fail_naming_address_route_and_logs(
+    image: tuple[Any, str], tmp_path: Path
+) -> None:
+    docker, tag = image
+    data = tmp_path / "data"
+    data.mkdir()
+    c = ContainerCluster(docker, tag, data)
+    try:
+        c.start(0)  # a scheduler and no worker: nobody will arrive
+        address = c.address
+        d = DaskDispatcher(settings=load_dispatch_settings(env={}, address=address))
+        try:
+            with pytest.raises(ClusterConnectError) as caught:
+                c.wait_workers(d.connect(), 1, timeout_s=2)
+        finally:
+            asyncio.run(d.close())
+    finally:
+        c.close()
+    msg = str(caught.value)
+    assert f"the scheduler is at {address}" in msg
+    assert "route to it:" in msg and f"--- {c.sched_name}" in msg, msg
+    assert "Scheduler at:" in msg, msg  # the scheduler's own log is in the message

@@ -6,7 +6,6 @@ what was committed. At least once on workers, exactly once in the trace."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dask_procs import ExternalCluster, wait_until
+from dask_procs import ExternalCluster, WorkerKiller, logged_starts, wait_until
 from remote_helpers import commits, plan_file, progress_events, remote_plan, starts
 
 from sgr_kernel.dispatch.config import load_dispatch_settings
@@ -59,17 +58,6 @@ def test_workers_killed_mid_job_lose_nothing_and_commit_once(tmp_path: Path) -> 
     )
     settings = load_dispatch_settings(env={}, allowed_failures=4, local_workers=2)
     d = DaskDispatcher(settings=settings)
-    killed: set[str] = set()
-    stop = threading.Event()
-
-    def killer() -> None:  # kill -9 the worker running each job, once per job
-        while not stop.is_set() and len(killed) < n:
-            for key, pid, what in executions(log):
-                if what == "start" and key not in killed:
-                    killed.add(key)
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-            stop.wait(0.05)
 
     async def go() -> tuple[Kernel, Any]:
         k = _kernel(tmp_path, d)
@@ -78,13 +66,10 @@ def test_workers_killed_mid_job_lose_nothing_and_commit_once(tmp_path: Path) -> 
         finally:
             await d.close()
 
-    t = threading.Thread(target=killer)
-    t.start()
-    try:
+    # kill -9 the worker running each job, once per job
+    with WorkerKiller(logged_starts(log), limit=n) as killer:
         k, result = asyncio.run(go())
-    finally:
-        stop.set()
-        t.join()
+    killed = killer.killed
     view = k.show(result.run_id)
     lost = sum(1 for s in view.steps if s.status is not StepStatus.COMMITTED)
     ok, committed = commits(k.store.read(result.run_id).records)

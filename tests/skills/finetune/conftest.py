@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-if str(Path(__file__).resolve().parent) not in sys.path:  # lora_helpers
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+for path in (HERE, HERE.parents[1] / "kernel" / "dispatch"):  # lora_helpers, dask_procs
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
-from lora_helpers import ROWS, need_lora
+from lora_helpers import ROWS, need_lora  # noqa: E402 (after the path set-up)
 
 
 @pytest.fixture

@@ -5,16 +5,15 @@ The final adapter matches an unkilled run's in shape and (within tolerance) in l
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-import signal
-import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from dask_procs import Victim, WorkerKiller
 from lora_helpers import need_lora
+from remote_helpers import run_then_close
 
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
 from sgr_kernel.models.plan import parse_plan
@@ -24,6 +23,24 @@ from sgr_skills.finetune import LoraFinetuneSkill
 from sgr_skills.finetune._train import latest_checkpoint, train
 
 pytestmark = pytest.mark.dask
+
+
+def _checkpointed(root: Path) -> Callable[[], list[Victim]]:
+    """The worker (pid) that wrote the newest checkpoint of a job, labelled with its step."""
+
+    def find() -> list[Victim]:
+        found = []
+        for folder in root.glob("*"):
+            ckpt = latest_checkpoint(folder)
+            if ckpt is not None:
+                try:
+                    state = json.loads((ckpt / "state.json").read_text())
+                except (OSError, ValueError):  # being written: the next poll reads it
+                    continue
+                found.append((f"checkpoint at step {state['step']}", int(state["pid"])))
+        return found
+
+    return find
 
 
 def test_a_killed_worker_resumes_training_from_the_last_checkpoint(
@@ -47,39 +64,15 @@ def test_a_killed_worker_resumes_training_from_the_last_checkpoint(
     step = {"id": "ft", "skill": "lora_finetune", "capabilities": ["remote"], "inputs": inputs}
     plan = parse_plan(json.dumps({"name": "lora", "steps": [step]}))
     d = DaskDispatcher(settings=load_dispatch_settings(env={}, allowed_failures=3, local_workers=2))
-    killed: list[tuple[int, int]] = []  # (pid, checkpoint step seen)
-    stop = threading.Event()
 
-    def killer() -> None:  # kill -9 the worker once its job has written a checkpoint
-        while not stop.is_set() and not killed:
-            for folder in (tmp_path / "ckpt").glob("*"):
-                ckpt = latest_checkpoint(folder)
-                if ckpt is not None:
-                    state = json.loads((ckpt / "state.json").read_text())
-                    killed.append((state["pid"], state["step"]))
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(state["pid"], signal.SIGKILL)
-                    return
-            stop.wait(0.05)
+    def make() -> Kernel:
+        skills = {"lora_finetune": LoraFinetuneSkill}
+        return Kernel(KernelConfig(home=tmp_path / "home"), skills=skills, dispatcher=d)
 
-    async def go() -> tuple[Kernel, Any]:
-        k = Kernel(
-            KernelConfig(home=tmp_path / "home"),
-            skills={"lora_finetune": LoraFinetuneSkill},
-            dispatcher=d,
-        )
-        try:
-            return k, await k.run(plan=plan)
-        finally:
-            await d.close()
-
-    t = threading.Thread(target=killer)
-    t.start()
-    try:
-        k, result = asyncio.run(go())
-    finally:
-        stop.set()
-        t.join()
+    # kill -9 the worker once its job has written a checkpoint
+    with WorkerKiller(_checkpointed(tmp_path / "ckpt")) as killer:
+        k, result = run_then_close(make, d, plan)
+    killed = [(pid, int(label.split()[-1])) for label, pid in killer.killed]
     assert result.status is RunStatus.COMPLETED, k.show(result.run_id)
     out = result.outputs["ft"]
     # the unkilled reference: the same spec, trained here in one go

@@ -8,29 +8,19 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from dask_procs import SGR, WorkerKiller, cpu_cluster, need_dask, progressing, sgr_run_killed
 from heavy_helpers import kernel, one_step, remote_keys
 
 from sgr_kernel.models.status import RunStatus
 from sgr_kernel.skills.registry import SkillRegistry
 
 pytestmark = pytest.mark.dask
-
-
-def _need_dask() -> None:
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true and Dask is not installed: pip install 'sgr-jupyter[dask]'")
-        pytest.skip("Dask is not installed")
 
 
 def _need_entry_points() -> None:
@@ -71,7 +61,7 @@ def _sgr(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_plan_file_runs_both_skills_through_sgr_run_on_dask(tmp_path: Path) -> None:
-    _need_dask()
+    need_dask()
     _need_entry_points()
     plan = {
         "name": "heavy",
@@ -120,7 +110,7 @@ def test_a_plan_file_runs_both_skills_through_sgr_run_on_dask(tmp_path: Path) ->
 
 
 def test_a_sweep_that_loses_workers_scores_every_cell_exactly_once(tmp_path: Path) -> None:
-    _need_dask()
+    need_dask()
     from sgr_kernel.dispatch.config import load_dispatch_settings
     from sgr_kernel.dispatch.dask import DaskDispatcher
     from sgr_skills.backtest._data import synthetic
@@ -132,24 +122,6 @@ def test_a_sweep_that_loses_workers_scores_every_cell_exactly_once(tmp_path: Pat
     settings = load_dispatch_settings(env={}, allowed_failures=6, local_workers=2)
     d = DaskDispatcher(settings=settings)
     client = d.connect()
-    kills: list[str] = []
-    stop = threading.Event()
-
-    def killer() -> None:  # kill -9 a worker holding an sgr job, up to twice
-        while not stop.is_set() and len(kills) < 2:
-            busy = {
-                w: [k for k in keys if str(k).startswith("sgr/")]
-                for w, keys in client.processing().items()
-            }
-            for worker, keys in busy.items():
-                if keys and keys[0] not in kills:
-                    pid = client.run(os.getpid, workers=[worker]).get(worker)
-                    if pid:
-                        kills.append(keys[0])
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(pid, signal.SIGKILL)
-                    break
-            stop.wait(0.05)
 
     inputs = {"strategy": "momentum", "data": data, "grid": grid, "chunk_cells": 3, "top": n}
 
@@ -160,13 +132,11 @@ def test_a_sweep_that_loses_workers_scores_every_cell_exactly_once(tmp_path: Pat
         finally:
             await d.close()
 
-    t = threading.Thread(target=killer)
-    t.start()
-    try:
+    # kill -9 a worker executing an sgr job, up to twice (chunks are too short to wait for
+    # a progress report)
+    with WorkerKiller(progressing(client, min_reports=0), limit=2) as killer:
         k, res = asyncio.run(go())
-    finally:
-        stop.set()
-        t.join()
+    kills = killer.killed
     assert res.status is RunStatus.COMPLETED, k.show(res.run_id)
     table = res.outputs["s"]["table"]
     got = [tuple(r["params"].values()) for r in table]
@@ -213,18 +183,12 @@ def test_a_sweep_whose_sgr_run_dies_resumes_without_redoing_finished_chunks(
 ) -> None:
     """``sgr run`` SIGKILLed mid-sweep; ``sgr resume`` serves the chunks whose results were
     logged from the trace, re-attaches to those the scheduler still holds, and completes."""
-    _need_dask()
+    need_dask()
     _need_entry_points()
-    from dask_procs import ExternalCluster, wait_until
-
     from sgr_kernel.trace.base import RecordType
     from sgr_kernel.trace.wal import FileTraceStore
 
-    cluster = ExternalCluster(tmp_path)
-    try:
-        cluster.start_scheduler()
-        cluster.start_workers("--nworkers", "2", "--nthreads", "1", "--name", "cpu")
-        cluster.wait_workers(2)
+    with cpu_cluster(tmp_path) as cluster:
         plan = {
             "name": "sweep",
             "steps": [
@@ -249,25 +213,14 @@ def test_a_sweep_whose_sgr_run_dies_resumes_without_redoing_finished_chunks(
         path.write_text(json.dumps(plan))
         home = tmp_path / "home"
         env = {**cluster.env, "SGR_HOME": str(home)}
-        cmd = [sys.executable, "-m", "sgr_kernel.cli"]
-        proc = subprocess.Popen(
-            [*cmd, "run", str(path), "--json"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            runs = home / "runs"
-            run_id = wait_until(
-                "the run", lambda: runs.is_dir() and next(runs.iterdir(), None)
-            ).name
-            wait_until("a first chunk result", lambda: _ok_results(home, run_id) >= 1)
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+
+        def first(run: Path) -> bool:
+            return _ok_results(home, run.name) >= 1
+
+        run_id = sgr_run_killed(path, env, first, "a first chunk result")
         before = _ok_results(home, run_id)
         resumed = subprocess.run(  # noqa: PLW1510 (checked below)
-            [*cmd, "resume", run_id, "--json"], env=env, capture_output=True, text=True, timeout=300
+            [*SGR, "resume", run_id, "--json"], env=env, capture_output=True, text=True, timeout=300
         )
         assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
         records = FileTraceStore(home).read(run_id).records
@@ -288,14 +241,12 @@ def test_a_sweep_whose_sgr_run_dies_resumes_without_redoing_finished_chunks(
         assert len(carried) == before >= 1  # finished chunks are served from the trace
         assert len(live) == len(set(live))  # and none of them is logged twice
         assert len({str(d["key"]) for d in results}) == 13  # 12 chunks + the report
-    finally:
-        cluster.close()
 
 
 def test_declared_resources_route_the_jobs_and_a_missing_one_fails_clearly(
     tmp_path: Path,
 ) -> None:
-    _need_dask()
+    need_dask()
     from sgr_kernel.dispatch.config import load_dispatch_settings
     from sgr_kernel.dispatch.dask import DaskDispatcher
 

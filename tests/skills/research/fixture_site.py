@@ -1,4 +1,5 @@
-"""A fixture website on loopback: good pages, a prompt-injection page, and hostile ones."""
+"""Fixture websites on loopback: good pages, a prompt-injection page and hostile ones
+(:func:`serve`); pages that are merely slow to arrive (:func:`serve_slow`)."""
 
 from __future__ import annotations
 
@@ -101,13 +102,73 @@ class Site:
             return [p for _, p in self.hits]
 
 
+class SlowSite:
+    """A search endpoint whose results (three pages of their own per query) each take
+    ``delay_s`` to arrive: a retrieval that reads the web for a while, reporting per page."""
+
+    PAGE = (
+        "<html><head><title>Tides {n}</title></head><body><p>Spring tides happen at new and "
+        "full moon, when the sun and the moon pull together (page {n}).</p></body></html>"
+    )
+
+    def __init__(self, delay_s: float) -> None:
+        self.pages_served = 0
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a: object) -> None:
+                pass
+
+            def _send(self, body: str, ctype: str) -> None:
+                data = body.encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", ctype + "; charset=utf-8")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the one asking is gone (a killed worker)
+                    pass
+
+            def do_GET(self) -> None:
+                base = f"http://127.0.0.1:{site.port}"
+                if self.path == "/robots.txt":
+                    self._send("User-agent: *\nAllow: /\n", "text/plain")
+                elif self.path.startswith("/search"):
+                    q = abs(hash(self.path)) % 10_000
+                    results = [{"url": f"{base}/p{q}-{n}.html", "title": f"p{n}"} for n in range(3)]
+                    self._send(json.dumps({"results": results}), "application/json")
+                else:
+                    time.sleep(delay_s)
+                    site.pages_served += 1
+                    self._send(site.PAGE.format(n=self.path.strip("/")), "text/html")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.search_url = f"http://127.0.0.1:{self.port}/search?q={{q}}"
+
+
+@contextmanager
+def _serving(server: ThreadingHTTPServer) -> Iterator[None]:
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @contextmanager
 def serve() -> Iterator[Site]:
     site = Site()
-    t = threading.Thread(target=site.server.serve_forever, daemon=True)
-    t.start()
-    try:
+    with _serving(site.server):
         yield site
-    finally:
-        site.server.shutdown()
-        site.server.server_close()
+
+
+@contextmanager
+def serve_slow(delay_s: float) -> Iterator[SlowSite]:
+    site = SlowSite(delay_s)
+    with _serving(site.server):
+        yield site
