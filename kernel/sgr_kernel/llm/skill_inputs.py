@@ -233,6 +233,7 @@ def wire_words(inputs: Mapping[str, Any], schema: Mapping[str, Any], task: str) 
     - The first input that takes a file (a string described as a file or path, or a union
       with a ``path`` branch) gets the first file name the task states, unless the model
       already wrote a file name the task states.
+    - A choice (an enum) whose words the task says, and no other choice's, is that choice.
     - A required free-text input (a question) whose words are mostly not the task's becomes
       the task itself.
     """
@@ -259,6 +260,10 @@ def wire_words(inputs: Mapping[str, Any], schema: Mapping[str, Any], task: str) 
                 }
                 out[name] = {**consts, "path": files[0]}
             break
+    for name, prop in props.items():
+        spelled = _spelled_choice(prop, t)
+        if spelled is not None and (name in out or name in (schema.get("required") or ())):
+            out[name] = spelled  # "moving-average crossover" spells ma_crossover
     for name in schema.get("required") or ():
         prop = props.get(name) or {}
         value = out.get(name)
@@ -266,6 +271,20 @@ def wire_words(inputs: Mapping[str, Any], schema: Mapping[str, Any], task: str) 
         if free and not _mostly_from(value, t):
             out[name] = task[: int(prop.get("maxLength", len(task)))]
     return out
+
+
+def _spelled_choice(prop: Mapping[str, Any], t: _Task) -> Any:
+    """The one choice of an enum whose every word (of four letters or more) the task says."""
+    kinds = [k for k in prop.get("anyOf", [prop]) if k.get("type") != "null"]
+    choices = [c for k in kinds for c in k.get("enum", ()) if isinstance(c, str)]
+    if len(choices) < 2:
+        return None
+    spelled = []
+    for choice in choices:
+        words = [w for w in _words(choice).split(" ") if len(w) >= 4]
+        if words and all(re.search(rf"\b{re.escape(w)}", t.flat) for w in words):
+            spelled.append(choice)
+    return spelled[0] if len(spelled) == 1 else None
 
 
 def _file_string(prop: Mapping[str, Any]) -> bool:

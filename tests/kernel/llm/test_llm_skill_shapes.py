@@ -209,9 +209,7 @@ def test_a_grid_is_kept_only_when_the_task_states_every_value() -> None:
     plan, _ = _plan(stated, {"shape": "sweep", "inputs": {"strategy": "momentum", "grid": grid}})
     assert plan is not None and plan.steps[0].inputs["grid"] == grid
     made_up = {"lookback": [10, 20, 99]}
-    plan, _ = _plan(
-        stated, {"shape": "sweep", "inputs": {"strategy": "momentum", "grid": made_up}}
-    )
+    plan, _ = _plan(stated, {"shape": "sweep", "inputs": {"strategy": "momentum", "grid": made_up}})
     assert plan is not None and "grid" not in plan.steps[0].inputs
 
 
