@@ -339,12 +339,18 @@ MAX_ITEMS = 6
 grammar spells each allowed length out, so a field bounded by thousands would swamp it."""
 
 
+MAX_OBJECTS = 3
+"""Most records in a list the model writes (a storyboard's scenes): each is many strings."""
+
+
 def cap_schema(node: Any, bound: int) -> None:
     if isinstance(node, dict):
         if node.get("type") == "string" and "enum" not in node:
             node["maxLength"] = min(int(node.get("maxLength", bound)), bound)
         if node.get("type") == "array":
-            node["maxItems"] = min(int(node.get("maxItems", MAX_ITEMS)), MAX_ITEMS)
+            items = node.get("items")
+            most = MAX_OBJECTS if isinstance(items, dict) and "properties" in items else MAX_ITEMS
+            node["maxItems"] = min(int(node.get("maxItems", most)), most)
         for v in node.values():
             cap_schema(v, bound)
     elif isinstance(node, list):
