@@ -252,3 +252,20 @@ def test_the_local_grammar_admits_only_the_skill_shape_and_its_inputs() -> None:
     gbnf = grammar_for_schema(planner_schema(out, CATALOGUE, task), max_string_length=200)
     assert '"\\"sweep\\""' in gbnf and '"\\"steps\\""' not in gbnf
     assert '"\\"momentum\\""' in gbnf and '"\\"timeout_s\\""' not in gbnf
+
+
+def test_a_choice_the_task_spells_and_a_garbled_question_are_the_users_words() -> None:
+    task = "Backtest a mean reversion strategy on synthetic prices."
+    plan, _ = _plan(task, {"shape": "sweep", "inputs": {"strategy": "momentum"}})
+    assert plan is not None and plan.steps[0].inputs["strategy"] == "mean_reversion"
+    ask = "Backtest momentum on synthetic prices, then answer: which cell wins?"
+    from sgr_kernel.llm.skill_inputs import wire_words
+
+    schema = {
+        "type": "object",
+        "properties": {"question": {"type": "string"}},
+        "required": ["question"],
+    }
+    assert wire_words({"question": "zq xxyy 2019 foo.com"}, schema, ask) == {"question": ask}
+    kept = "Which momentum cell wins the backtest?"
+    assert wire_words({"question": kept}, schema, ask) == {"question": kept}
