@@ -220,6 +220,7 @@ def to_plan(
     shape = data_out.get("shape", FREE_SHAPE)
     skill_entry = skill_of_shape(shape, by)
     typed: set[int] = set()  # steps whose inputs the skill's own schema already typed
+    raw: list[dict[str, Any]]
     if skill_entry is not None:
         words = task or name
         explain = explains(words, catalogue)
@@ -227,7 +228,7 @@ def to_plan(
         typed = {1}
     elif shape != FREE_SHAPE:
         pairs = expand_shape(shape, task or name, data_out.get("before"), data_out.get("after"))
-        raw: list[dict[str, Any]] = [{"skill": sk, "inputs": ins} for sk, ins in pairs]
+        raw = [{"skill": sk, "inputs": ins} for sk, ins in pairs]
     elif not data_out.get("steps"):
         return None, [f"shape {FREE_SHAPE!r} needs the list of steps; or choose another shape"]
     else:

@@ -198,13 +198,15 @@ def _in_bounds(value: Any, schema: Mapping[str, Any]) -> bool:
     if "enum" in schema and value not in schema["enum"]:
         return False
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        checks = (
-            ("minimum", lambda b: value >= b),
-            ("maximum", lambda b: value <= b),
-            ("exclusiveMinimum", lambda b: value > b),
-            ("exclusiveMaximum", lambda b: value < b),
+        x = float(value)
+        low, high = schema.get("minimum"), schema.get("maximum")
+        above, below = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
+        return (
+            (low is None or x >= float(low))
+            and (high is None or x <= float(high))
+            and (above is None or x > float(above))
+            and (below is None or x < float(below))
         )
-        return all(check(schema[k]) for k, check in checks if k in schema)
     if isinstance(value, str):
         return bool(value.strip()) and len(value) <= int(schema.get("maxLength", len(value)))
     return True
@@ -216,7 +218,9 @@ def _is_const(schema: Mapping[str, Any]) -> bool:
 
 def _branch(schema: Mapping[str, Any], value: Any) -> Mapping[str, Any]:
     """The branch of an ``anyOf`` that ``value`` takes (by a one-value ``kind``-like enum)."""
-    kinds = [k for k in schema.get("anyOf", [schema]) if k.get("type") != "null"]
+    kinds: list[Mapping[str, Any]] = [
+        k for k in schema.get("anyOf", [schema]) if k.get("type") != "null"
+    ]
     if len(kinds) <= 1 or not isinstance(value, dict):
         return kinds[0] if kinds else schema
     for k in kinds:
@@ -296,10 +300,8 @@ def _file_string(prop: Mapping[str, Any]) -> bool:
 
 
 def _path_branch(prop: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    for k in prop.get("anyOf", [prop]):
-        if "path" in (k.get("properties") or {}):
-            return k
-    return None
+    kinds: list[Mapping[str, Any]] = list(prop.get("anyOf", [prop]))
+    return next((k for k in kinds if "path" in (k.get("properties") or {})), None)
 
 
 def _mostly_from(value: Any, t: _Task) -> bool:
