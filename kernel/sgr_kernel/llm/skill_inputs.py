@@ -104,7 +104,7 @@ def skill_inputs_schema(
     return json_schema_for_raw(_optional_nullable(raw), max_string_length=max_string_length)
 
 
-_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")
+_NUMBER = re.compile(r"(?<![A-Za-z_])-?\d+(?:[.,]\d+)?(?![A-Za-z_])")
 
 
 def _words(name: str) -> str:
@@ -149,7 +149,9 @@ def ground_inputs(value: Mapping[str, Any], schema: Mapping[str, Any], task: str
     return _ground_object(value, schema, _Task(task))
 
 
-def _ground_object(value: Mapping[str, Any], schema: Mapping[str, Any], t: _Task) -> dict[str, Any]:
+def _ground_object(
+    value: Mapping[str, Any], schema: Mapping[str, Any], t: _Task, content: bool = False
+) -> dict[str, Any]:
     props = schema.get("properties") or {}
     required = set(schema.get("required") or ())
     out: dict[str, Any] = {}
@@ -157,15 +159,24 @@ def _ground_object(value: Mapping[str, Any], schema: Mapping[str, Any], t: _Task
         if v is None:
             continue
         sub = _branch(props.get(name) or {}, v)
+        item = _branch(sub.get("items") or {}, None) if isinstance(v, list) else {}
         if isinstance(v, dict) and sub.get("properties"):
-            if name in required or _leaves_grounded(v, sub, t):
-                out[name] = _ground_object(v, sub, t)
-        elif name in required or _is_const(sub) or _grounded(name, v, sub, t):
+            if name in required or _leaves_grounded(v, sub, t, content):
+                out[name] = _ground_object(v, sub, t, content)
+        elif isinstance(v, list) and item.get("properties"):
+            # Records the model composes (a storyboard's scenes): their text is its to
+            # write; their settings and numbers are grounded like any other.
+            records = [_ground_object(x, item, t, True) for x in v if isinstance(x, dict)]
+            if name in required or records:
+                out[name] = records
+        elif name in required or _is_const(sub) or _grounded(name, v, sub, t, content):
             out[name] = v
     return out
 
 
-def _leaves_grounded(value: Mapping[str, Any], schema: Mapping[str, Any], t: _Task) -> bool:
+def _leaves_grounded(
+    value: Mapping[str, Any], schema: Mapping[str, Any], t: _Task, content: bool = False
+) -> bool:
     """An optional object is kept only when the task gives what it requires (a ``file``
     data spec needs the task to state the file's path)."""
     props = schema.get("properties") or {}
@@ -175,14 +186,24 @@ def _leaves_grounded(value: Mapping[str, Any], schema: Mapping[str, Any], t: _Ta
         if v is None or _is_const(sub):
             continue
         if isinstance(v, dict) and sub.get("properties"):
-            if not _leaves_grounded(v, sub, t):
+            if not _leaves_grounded(v, sub, t, content):
                 return False
-        elif not _grounded(name, v, sub, t):
+        elif not _grounded(name, v, sub, t, content):
             return False
     return True
 
 
-def _grounded(name: str, value: Any, schema: Mapping[str, Any], t: _Task) -> bool:
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, list) and all(isinstance(v, str) for v in value)
+    )
+
+
+def _grounded(
+    name: str, value: Any, schema: Mapping[str, Any], t: _Task, content: bool = False
+) -> bool:
+    if content and _is_text(value) and "enum" not in schema:
+        return True  # text inside a record the model composes (a title, bullets, labels)
     if isinstance(value, (dict, list)):
         return t.states(value)  # a grid, a list of names: every element from the task
     if isinstance(value, str):

@@ -269,3 +269,43 @@ def test_a_choice_the_task_spells_and_a_garbled_question_are_the_users_words() -
     assert wire_words({"question": "zq xxyy 2019 foo.com"}, schema, ask) == {"question": ask}
     kept = "Which momentum cell wins the backtest?"
     assert wire_words({"question": kept}, schema, ask) == {"question": kept}
+
+
+def test_records_the_model_composes_keep_their_text_and_lose_made_up_numbers() -> None:
+    from sgr_kernel.llm.skill_inputs import ground_inputs
+
+    chart = {
+        "type": "object",
+        "properties": {
+            "labels": {"type": "array", "items": {"type": "string"}},
+            "values": {"type": "array", "items": {"type": "number"}},
+        },
+        "required": ["labels", "values"],
+    }
+    scene = {
+        "type": "object",
+        "properties": {
+            "title": {"type": "string"},
+            "bullets": {"type": "array", "items": {"type": "string"}},
+            "chart": {"anyOf": [chart, {"type": "null"}]},
+            "seconds": {"type": "number", "minimum": 1},
+        },
+        "required": ["title"],
+    }
+    schema = {
+        "type": "object",
+        "properties": {"scenes": {"type": "array", "items": scene}},
+        "required": ["scenes"],
+    }
+    task = "Make a video with a chart of sales 3, 5 and 8 for Q1 to Q3."
+    made_up = {"labels": ["a"], "values": [1.0]}  # "Q1" states no number 1
+    stated = {"labels": ["Q1", "Q2", "Q3"], "values": [3, 5, 8]}
+    value = {
+        "scenes": [
+            {"title": "Intro", "bullets": ["Our year"], "chart": made_up, "seconds": 7},
+            {"title": "Sales", "chart": stated},
+        ]
+    }
+    assert ground_inputs(value, schema, task) == {
+        "scenes": [{"title": "Intro", "bullets": ["Our year"]}, {"title": "Sales", "chart": stated}]
+    }
