@@ -61,11 +61,14 @@ def test_a_backtest_task_plans_runs_the_sweep_and_answers_from_its_result(
     dispatcher = InlineDispatcher()
     kernel = Kernel(KernelConfig(home=tmp_path), skills=skills, llm=llm, dispatcher=dispatcher)
 
-    async def go() -> tuple[object, object]:
+    async def go() -> tuple[object, object, object, int, int]:
         handle = await kernel.start(task=TASK)  # default grants: the shape asks for `remote`
-        return handle, await handle.wait()
+        result = await handle.wait()
+        calls, jobs = len(llm.requests), dispatcher.submitted
+        report = await kernel.replay(result.run_id, strict=True)
+        return handle, result, report, len(llm.requests) - calls, dispatcher.submitted - jobs
 
-    handle, result = asyncio.run(go())
+    handle, result, report, replay_calls, replay_jobs = asyncio.run(go())
     plan = handle.state.plan  # type: ignore[attr-defined]
     assert plan is not None
     steps = [(s.skill, dict(s.inputs), list(s.capabilities)) for s in plan.steps]
@@ -87,3 +90,7 @@ def test_a_backtest_task_plans_runs_the_sweep_and_answers_from_its_result(
     assert len(planning) == 1
     status = result.status.value  # type: ignore[attr-defined]
     print(f"FIGURE planned_backtest_run status={status} cells={outputs['s1']['cells']}")
+    # Strict replay re-plans from the logged answer (the same plan) with no call and no job.
+    assert report.ok and report.live_calls == 0, report  # type: ignore[attr-defined]
+    assert replay_calls == 0 and replay_jobs == 0
+    print(f"FIGURE planned_backtest_replay live_calls={replay_calls} jobs={replay_jobs}")
