@@ -93,13 +93,18 @@ def cued_skills(task: str, catalogue: Sequence[Mapping[str, Any]]) -> list[str]:
     return [name for _, name in sorted(found)]
 
 
+_OWN_CODE = re.compile(
+    r"\b(in|with|using|write)\s+(python|code|sql|numpy|pandas|a script)\b", re.IGNORECASE
+)
+"""A task that asks for code ("backtest it in Python") may want steps, not the skill."""
 _THEN = re.compile(r"\b(then|after that|afterwards|followed by|and also|as well as)\b", re.I)
 
 
 def asks_for_more(task: str, catalogue: Sequence[Mapping[str, Any]]) -> bool:
     """The task wants more than its cued skill (and an explanation of the result): a second
-    skill's cues, or a later clause ("…, then render a video") that is not an explanation."""
-    if len(cued_skills(task, catalogue)) > 1:
+    skill's cues, code of its own ("… in Python"), or a later clause ("…, then render a
+    video") that is not an explanation."""
+    if len(cued_skills(task, catalogue)) > 1 or _OWN_CODE.search(task):
         return True
     clauses = _THEN.split(task)[2::2]  # the text after each sequencing word
     return any(not _EXPLAIN.search(c) for c in clauses)

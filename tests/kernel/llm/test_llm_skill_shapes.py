@@ -137,6 +137,7 @@ def test_a_cued_task_is_offered_the_skill_shape_and_steps_only_when_it_asks_for_
     assert schema["properties"]["shape"]["const"] == "sweep"
     more = "Backtest momentum on synthetic prices, then write a poem about it."
     assert asks_for_more(more, CATALOGUE)
+    assert asks_for_more("Backtest momentum with Python code.", CATALOGUE)
     shapes = planner_output_model(CATALOGUE, task=more).model_json_schema()
     assert shapes["properties"]["shape"]["enum"] == ["sweep", "steps"]
     # A task no cue matches is planned exactly as before: no `inputs`, the layout fields.
