@@ -13,6 +13,11 @@ Figures are printed for all tasks and for the original 22 (comparable with earli
 ``--e2e`` also runs every task with an expected answer through a real kernel (the same
 model, the real skills, the Docker sandbox) and judges the run's final answer.
 
+``--heavy`` plans the tasks that need a heavy skill (two or more per skill) and the near
+misses that must not use one, against the *real* skills' catalogue (their cues and input
+schemas) and the engine's own plan validation (field constraints), and reports the heavy
+skill choice rate and the false positives.
+
 Run: ``.venv/bin/python bench/eval_planner.py`` (the embedded model, several minutes on 2
 cores) or ``--endpoint`` to use the configured endpoint (``SGR_BASE_URL``, ``SGR_MODEL``,
 ``SGR_API_KEY``). Writes ``bench/results/eval_planner_<provider>.json``.
@@ -36,7 +41,6 @@ from sgr_kernel.llm.schema_guided import parse_output
 from sgr_kernel.testing.planner_eval import (
     EVAL_CATALOGUE,
     EVAL_TASKS,
-    HEAVY_CATALOGUE,
     HEAVY_TASKS,
     EvalTask,
     grade,
@@ -46,11 +50,26 @@ from sgr_kernel.testing.planner_eval import (
 RESULTS = Path(__file__).parent / "results"
 
 
+def real_catalogue() -> tuple[tuple[dict[str, Any], ...], Any]:
+    """The built-in skills' own catalogue and the engine's validation (``remote`` granted:
+    the evaluation measures the choice of skill, not the run's grants)."""
+    from sgr_kernel.graph.dag import validate_plan
+    from sgr_kernel.skills.base import DEFAULT_GRANTS
+    from sgr_kernel.skills.registry import SkillRegistry
+
+    registry = SkillRegistry.default()
+    skills = {name: registry[name] for name in registry}
+    grants = DEFAULT_GRANTS | {"remote"}
+    catalogue = tuple(skills[n].catalogue_entry() for n in sorted(skills))
+    return catalogue, lambda p: validate_plan(p, skills, grants=grants)
+
+
 async def one(
     client: LLMClient,
     task: EvalTask,
     max_replans: int,
     catalogue: tuple[dict[str, Any], ...] = EVAL_CATALOGUE,
+    validate: Any = None,
 ) -> dict[str, Any]:
     responses: list[LLMResponse] = []
 
@@ -66,7 +85,7 @@ async def one(
             call,
             task.task,
             catalogue,
-            validate=lambda p: check_against_catalogue(p, catalogue),
+            validate=validate or (lambda p: check_against_catalogue(p, catalogue)),
             max_replans=max_replans,
         )
         misses = grade(plan, task)
@@ -78,6 +97,8 @@ async def one(
     return {
         "task": task.task,
         "original": "original" in task.tags,
+        "tags": list(task.tags),
+        "wanted": sorted(task.skills),
         "schema_valid": all(valid),
         "answers": len(responses),
         "answers_valid": sum(valid),
@@ -139,13 +160,43 @@ async def end_to_end(client: LLMClient, task: EvalTask, home: Path) -> dict[str,
     }
 
 
+_HEAVY = {"backtest_sweep", "deep_research", "lora_finetune", "video_render"}
+
+
+def heavy_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Heavy-skill choice (a heavy task's plan has every heavy skill it needs) and false
+    positives (a near-miss task's plan uses a heavy skill)."""
+    heavy = [r for r in rows if "heavy" in r["tags"]]
+    near = [r for r in rows if "near" in r["tags"]]
+
+    def used(r: dict[str, Any]) -> set[str]:
+        return {s["skill"] for s in r["plan"] or []}
+
+    chosen = [r for r in heavy if set(r["wanted"]) & _HEAVY <= used(r)]
+    return {
+        "heavy_tasks": len(heavy),
+        "heavy_chosen": len(chosen),
+        "heavy_choice_pct": round(100 * len(chosen) / max(1, len(heavy)), 1),
+        "near_tasks": len(near),
+        "false_positives": sum(bool(used(r) & _HEAVY) for r in near),
+    }
+
+
 async def evaluate(
     client: LLMClient, max_replans: int, heavy: bool = False
 ) -> list[dict[str, Any]]:
-    tasks, catalogue = (HEAVY_TASKS, HEAVY_CATALOGUE) if heavy else (EVAL_TASKS, EVAL_CATALOGUE)
+    validate = None
+    if heavy:
+        catalogue, validate = real_catalogue()
+        tasks = HEAVY_TASKS
+    else:
+        tasks, catalogue = EVAL_TASKS, EVAL_CATALOGUE
     rows = []
     for task in tasks:
-        rows.append(await one(client, task, max_replans, catalogue))
+        rows.append(await one(client, task, max_replans, catalogue, validate))
+        r = rows[-1]
+        plan = [st["skill"] for st in r["plan"] or []]
+        print(f"  correct={r['correct']!s:<5} {r['latency_s']:>6}s {plan} {task.task[:60]}")
     return rows
 
 
@@ -155,7 +206,7 @@ def main() -> None:
     ap.add_argument("--replans", type=int, default=2)
     ap.add_argument("--e2e", action="store_true", help="also run and judge final answers")
     ap.add_argument(
-        "--heavy", action="store_true", help="the tasks needing deep_research / lora_finetune"
+        "--heavy", action="store_true", help="the tasks that need a heavy skill, and near misses"
     )
     args = ap.parse_args()
     settings = load_settings() if args.endpoint else load_settings(provider="local")
@@ -177,6 +228,15 @@ def main() -> None:
         "planner_original_22": summarise(original),
         "baseline_no_replan": summarise(baseline_rows),
     }
+    if args.heavy:
+        metrics["heavy"] = heavy_figures(rows)
+        metrics["heavy_no_replan"] = heavy_figures(baseline_rows)
+        h = metrics["heavy"]
+        print(
+            f"FIGURE eval_heavy provider={label} heavy_tasks={h['heavy_tasks']} "
+            f"heavy_chosen={h['heavy_chosen']} choice={h['heavy_choice_pct']}% "
+            f"near_tasks={h['near_tasks']} false_positives={h['false_positives']}"
+        )
     s, o, b = metrics["planner"], metrics["planner_original_22"], metrics["baseline_no_replan"]
     print(
         f"FIGURE eval_planner provider={label} tasks={s['tasks']} "

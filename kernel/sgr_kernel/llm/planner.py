@@ -37,6 +37,12 @@ from sgr_kernel.llm.planner_prompt import (
 )
 from sgr_kernel.llm.schema_guided import LLMCall, generate, json_schema_for
 from sgr_kernel.llm.shapes import FREE_SHAPE, expand_shape
+from sgr_kernel.llm.skill_shapes import (
+    expand_skill_shape,
+    explains,
+    skill_of_shape,
+    with_skill_inputs,
+)
 from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.models.refs import Ref, RefError, find_refs
@@ -50,6 +56,7 @@ __all__ = [
     "plan_task",
     "planner_messages",
     "planner_output_model",
+    "planner_schema",
     "to_plan",
     "unreferenced_problem",
 ]
@@ -57,6 +64,9 @@ __all__ = [
 MAX_PLAN_STEPS = 6
 MAX_INPUT_CHARS = 300
 """Bound of a text input: a tiny model that loops inside a string must stop."""
+SKILL_INPUT_CHARS = 160
+"""Bound of a string in a skill shape's inputs: a name, a path, a title (a tiny model fills
+every string it may to the brim)."""
 MAX_CODE_CHARS = 1500
 """Bound of a code input (``python.code``): a program needs more room than a question."""
 _CODE_INPUTS = frozenset({"code", "source", "script"})
@@ -140,18 +150,46 @@ def planner_output_model(
     shapes = _shapes(catalogue, task)
     shape_type: Any = Literal[tuple(shapes)]
     text: Any = str | None
+    top: dict[str, Any] = {
+        "shape": (shape_type, Field(FREE_SHAPE, description="The task's shape; steps: any other."))
+    }
+    by = _by_name(catalogue)
+    if any(skill_of_shape(s, by) for s in shapes):
+        # A skill shape: the model writes the skill's inputs (typed by its own schema) and
+        # no layout text (only answer_then_format has any).
+        top["inputs"] = (
+            dict[str, Any] | None,
+            Field(None, description="The skill's inputs (skill shapes only)."),
+        )
+    else:
+        for side in ("before", "after"):
+            top[side] = (text, Field(None, max_length=MAX_INPUT_CHARS, description="Layout text."))
     return create_model(
         "PlannerOutput",
         __config__=ConfigDict(frozen=True, extra="forbid"),
         __validators__={"steps_for_free_shape": _STEPS_VALIDATOR},
-        shape=(shape_type, Field(FREE_SHAPE, description="The task's shape; steps: any other.")),
-        before=(text, Field(None, max_length=MAX_INPUT_CHARS, description="Layout text.")),
-        after=(text, Field(None, max_length=MAX_INPUT_CHARS, description="Layout text.")),
+        **top,
         steps=(
             list[step_type] | None,
             Field(None, min_length=1, max_length=max_steps, description="Shape steps only."),
         ),
     )
+
+
+def planner_schema(
+    output_cls: type[BaseModel], catalogue: Sequence[Mapping[str, Any]], task: str = ""
+) -> dict[str, Any]:
+    """The JSON schema the planner sends: position-aware steps and, for a skill shape, the
+    skill's own input schema as ``inputs``."""
+    schema = constrain_steps(json_schema_for(output_cls), catalogue, MAX_PLAN_STEPS)
+    by = _by_name(catalogue)
+    shapes = (schema.get("properties") or {}).get("shape", {}).get("enum", ())
+    for shape in shapes:
+        found = skill_of_shape(str(shape), by)
+        if found is not None:
+            free = FREE_SHAPE in shapes
+            return with_skill_inputs(schema, found, SKILL_INPUT_CHARS, task, free=free)
+    return schema
 
 
 def _convert(value: str, schema: Mapping[str, Any]) -> Any:
@@ -180,9 +218,17 @@ def to_plan(
     by = _by_name(catalogue)
     data_out = output.model_dump(by_alias=True)
     shape = data_out.get("shape", FREE_SHAPE)
-    if shape != FREE_SHAPE:
+    skill_entry = skill_of_shape(shape, by)
+    typed: set[int] = set()  # steps whose inputs the skill's own schema already typed
+    raw: list[dict[str, Any]]
+    if skill_entry is not None:
+        words = task or name
+        explain = explains(words, catalogue)
+        raw = expand_skill_shape(skill_entry, explain, data_out.get("inputs"), words)
+        typed = {1}
+    elif shape != FREE_SHAPE:
         pairs = expand_shape(shape, task or name, data_out.get("before"), data_out.get("after"))
-        raw: list[dict[str, Any]] = [{"skill": sk, "inputs": ins} for sk, ins in pairs]
+        raw = [{"skill": sk, "inputs": ins} for sk, ins in pairs]
     elif not data_out.get("steps"):
         return None, [f"shape {FREE_SHAPE!r} needs the list of steps; or choose another shape"]
     else:
@@ -191,11 +237,13 @@ def to_plan(
     for k, step in enumerate(raw, 1):
         props = _props(by[step["skill"]])
         inputs = {
-            key: _convert(val, props.get(key, {}))
+            key: val if k in typed else _convert(val, props.get(key, {}))
             for key, val in step["inputs"].items()
             if val is not None
         }
         spec: dict[str, Any] = {"id": f"s{k}", "skill": step["skill"], "inputs": inputs}
+        if step.get("capabilities"):
+            spec["capabilities"] = list(step["capabilities"])
         attempts = int(by[step["skill"]].get("planned_attempts") or 1)
         if attempts > 1:
             spec["retry"] = {"max_attempts": attempts, "backoff_s": 0.0}
@@ -301,7 +349,7 @@ async def plan_task(
         LLMInvalidOutput: The model's JSON stayed schema-invalid after the repairs.
     """
     output_cls = planner_output_model(catalogue, task=task)
-    schema = constrain_steps(json_schema_for(output_cls), catalogue, MAX_PLAN_STEPS)
+    schema = planner_schema(output_cls, catalogue, task)
     messages = planner_messages(task, catalogue)
     problems: list[str] = []
     for round_ in range(max_replans + 1):

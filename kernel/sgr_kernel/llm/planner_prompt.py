@@ -14,6 +14,13 @@ from sgr_kernel.llm.shapes import (
     available_shapes,
     shapes_for_task,
 )
+from sgr_kernel.llm.skill_shapes import (
+    asks_for_more,
+    explains,
+    skill_of_shape,
+    skill_shape_for_task,
+    skill_shape_help,
+)
 
 __all__ = ["planner_messages"]
 
@@ -25,6 +32,18 @@ _SYSTEM = (
     "output of an earlier step into an input, write ${{sN.output.FIELD}}, for example "
     "${{s1.output.text}}; a step can only use the steps before it, and only their outputs "
     "listed after ->.\nPut the user's own words into the inputs. Reply with JSON only."
+)
+
+_SKILL_SYSTEM = (
+    "You are a planner. The task's words ask for the skill {name}: {description}\n"
+    'Reply {{"shape": "{name}", "inputs": {{...}}}} with its inputs taken from the '
+    "task's words{then}; write null for any input the task does not give, and its default is "
+    "used.{more}\nReply with JSON only."
+)
+_SKILL_MORE = (
+    '\nOnly when the task needs more than that, reply {{"shape": "steps", "steps": '
+    "[...]}}, each step calling one of these skills:\n{skills}\nStep 1 is s1, step 2 is s2; "
+    "${{sN.output.FIELD}} passes an earlier step's output."
 )
 
 # (task, steps) pairs for the `steps` shape; shown when the catalogue has what they use.
@@ -54,7 +73,19 @@ def _required(entry: Mapping[str, Any]) -> set[str]:
 
 def _shapes(catalogue: Sequence[Mapping[str, Any]], task: str | None) -> list[str]:
     shapes = available_shapes(catalogue)
-    return shapes if task is None else shapes_for_task(task, shapes)
+    if task is None:
+        return shapes
+    skill = skill_shape_for_task(task, catalogue)
+    if skill is not None:  # the task's words cue a skill: its shape; steps if it asks more
+        return [skill, FREE_SHAPE] if asks_for_more(task, catalogue) else [skill]
+    return shapes_for_task(task, shapes)
+
+
+def _shape_help(shape: str, catalogue: Sequence[Mapping[str, Any]], task: str) -> str:
+    entry = skill_of_shape(shape, _by_name(catalogue))
+    if entry is None:
+        return SHAPE_HELP[shape]
+    return skill_shape_help(entry, explains(task, catalogue))
 
 
 def _skill_line(entry: Mapping[str, Any]) -> str:
@@ -83,10 +114,24 @@ def planner_messages(task: str, catalogue: Sequence[Mapping[str, Any]]) -> list[
     by = _by_name(catalogue)
     skills = "\n".join(_skill_line(e) for e in by.values())
     shapes = _shapes(catalogue, task)
-    help_ = "\n".join(f"- {name}: {SHAPE_HELP[name]}" for name in shapes)
-    msgs = [Message(role="system", content=_SYSTEM.format(skills=skills, shapes=help_))]
+    help_ = "\n".join(f"- {name}: {_shape_help(name, catalogue, task)}" for name in shapes)
+    system = _SYSTEM.format(skills=skills, shapes=help_)
+    skill_shape = next((e for s in shapes if (e := skill_of_shape(s, by)) is not None), None)
+    if skill_shape is not None:
+        then = (
+            " (an explanation of the result follows by itself)" if explains(task, catalogue) else ""
+        )
+        system = _SKILL_SYSTEM.format(
+            name=skill_shape["name"],
+            description=str(skill_shape.get("description", ""))[:300],
+            then=then,
+            more=_SKILL_MORE.format(skills=skills) if FREE_SHAPE in shapes else "",
+        )
+    msgs = [Message(role="system", content=system)]
     shots: list[tuple[str, str]] = []
-    for ex_task, steps in _EXAMPLES:  # the free plan first: the last examples weigh most
+    for ex_task, steps in (
+        () if skill_shape else _EXAMPLES
+    ):  # the free plan first: the last examples weigh most
         uses = {s for s, _ in steps}
         fits = uses <= set(by) and all(
             set(i) <= set(_props(by[s])) and _required(by[s]) <= set(i) for s, i in steps

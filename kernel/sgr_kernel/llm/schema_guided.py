@@ -24,6 +24,7 @@ __all__ = [
     "LLMCall",
     "generate",
     "json_schema_for",
+    "json_schema_for_raw",
     "parse_output",
     "sum_usage",
 ]
@@ -61,7 +62,16 @@ def json_schema_for(
     ``maxLength`` gets ``max_string_length``, so a constrained decoder always terminates; a
     declared ``maxLength`` is kept as it is.
     """
-    raw = model_cls.model_json_schema(by_alias=True)
+    return json_schema_for_raw(
+        model_cls.model_json_schema(by_alias=True), max_string_length=max_string_length
+    )
+
+
+def json_schema_for_raw(
+    schema: dict[str, Any], *, max_string_length: int = DEFAULT_MAX_STRING_LENGTH
+) -> dict[str, Any]:
+    """:func:`json_schema_for` of a JSON schema already written (a catalogue entry's inputs)."""
+    raw = copy.deepcopy(schema)
     defs: dict[str, Any] = raw.pop("$defs", {})
     out: dict[str, Any] = _normalise(raw, defs, (), max_string_length)
     if any(isinstance(v, dict) and "$ref" in v for v in _walk(out)):

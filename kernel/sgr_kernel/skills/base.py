@@ -32,6 +32,7 @@ __all__ = [
     "Skill",
     "SkillContext",
     "effective_capabilities",
+    "result_fields",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -158,6 +159,10 @@ class Skill(ABC):
     """In a *planned* plan of several steps, the step must use an earlier step's output
     (``format``: a template that refers to nothing means the planner wrote the answer
     itself). Plans written by people are not held to it."""
+    cues: ClassVar[tuple[str, ...]] = ()
+    """Regular expressions (case-insensitive) that, found in a user's task, mean the task
+    needs this skill: the planner then offers a shape that runs it, the model filling only
+    its inputs (docs/llm.md, "Skill shapes"). Empty: the skill is planned only as a step."""
 
     def estimate(self, inputs: dict[str, Any]) -> Estimate:
         """Expected cost of one attempt; the default is free."""
@@ -184,7 +189,27 @@ class Skill(ABC):
             entry["needs_reference"] = True
         if cls.planned_attempts > 1:
             entry["planned_attempts"] = cls.planned_attempts
+        if cls.cues:
+            entry["cues"] = list(cls.cues)
+            entry["capabilities"] = sorted(cls.capabilities)
+            entry["result_fields"] = result_fields(cls.Output)
         return entry
+
+
+def result_fields(output: type[BaseModel]) -> list[str]:
+    """Output fields an explanation of a result reads: scalars and records, not lists, maps
+    or artifacts (they can be long; the explanation is a model's prompt)."""
+    props = output.model_json_schema().get("properties") or {}
+    out = []
+    for name, schema in props.items():
+        kinds = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
+        small = all(
+            "$ref" in s or s.get("type") in ("string", "number", "integer", "boolean")
+            for s in kinds
+        )
+        if kinds and small and name != "artifacts":
+            out.append(name)
+    return sorted(out)
 
 
 class _Declares(Protocol):

@@ -43,6 +43,29 @@ def _entry(
     return {"name": name, "description": description, "inputs": schema, "outputs": outputs}
 
 
+# The cues each heavy skill declares (``Skill.cues``; tests/skills check they are the same).
+SKILL_CUES: dict[str, list[str]] = {
+    "backtest_sweep": [
+        r"\bback-?test",
+        r"\bsweep\b.{0,80}\b(strateg|lookback|window|grid|sharpe|crossover)",
+    ],
+    "video_render": [
+        r"\b(make|render|create|produce|generate)\b.{0,60}\b(video|mp4|clip)s?\b",
+        r"\bstoryboard",
+    ],
+    "deep_research": [
+        r"\b(my|our|the) [\w.-]+ corp(us|ora)\b",
+        r"\b(search|research|look up)\b.{0,40}\b(my|our) (notes|documents|docs|files|papers)",
+        r"\bcit(e|ing) (the |its |their )?sources",
+    ],
+    "lora_finetune": [r"\bfine-?tun(e|ing)\b", r"\blora\b", r"\btrain\b.{0,40}\b(adapter|model)\b"],
+}
+
+
+def _cued(name: str, result_fields: list[str]) -> dict[str, Any]:
+    return {"cues": SKILL_CUES[name], "capabilities": ["remote"], "result_fields": result_fields}
+
+
 EVAL_CATALOGUE: tuple[dict[str, Any], ...] = (
     _entry(
         "answer",
@@ -98,6 +121,7 @@ EVAL_CATALOGUE: tuple[dict[str, Any], ...] = (
             "required": ["strategy"],
         },
         "outputs": ["artifacts", "best", "table", "walk_forward"],
+        **_cued("backtest_sweep", ["best", "cells", "jobs", "strategy", "sweep_id"]),
     },
     {
         "name": "video_render",
@@ -115,6 +139,7 @@ EVAL_CATALOGUE: tuple[dict[str, Any], ...] = (
             "required": ["storyboard"],
         },
         "outputs": ["artifacts", "duration_s", "frames"],
+        **_cued("video_render", ["duration_s", "frames"]),
     },
 )
 
@@ -132,7 +157,10 @@ class EvalTask:
         max_steps: More steps than this is not a correct plan.
         expect: Case-insensitive texts of which one must appear in the run's final answer
             (end-to-end judging); empty: the answer is not checkable by text.
-        tags: ``original`` for the first 22 tasks (their figure stays comparable).
+        tags: ``original`` for the first 22 tasks (their figure stays comparable);
+            ``heavy`` for tasks that need a heavy skill, ``near`` for tasks that must not
+            use one although their words come close.
+        avoid: Skills that must not appear (a heavy skill for a question about it).
     """
 
     task: str
@@ -143,6 +171,7 @@ class EvalTask:
     max_steps: int = 4
     expect: tuple[str, ...] = ()
     tags: tuple[str, ...] = field(default=())
+    avoid: frozenset[str] = frozenset()
 
 
 def _t(
@@ -155,6 +184,7 @@ def _t(
     max_steps: int = 4,
     expect: Sequence[str] = (),
     tags: Sequence[str] = ("original",),
+    avoid: Sequence[str] = (),
 ) -> EvalTask:
     return EvalTask(
         task,
@@ -165,6 +195,7 @@ def _t(
         max_steps,
         tuple(expect),
         tuple(tags),
+        frozenset(avoid),
     )
 
 
@@ -364,41 +395,6 @@ EVAL_TASKS: tuple[EvalTask, ...] = (
         keywords=["Romeo"],
         chained=True,
     ),
-    # Heavy skills (remote work): the planner must reach for them, not write a backtest or a
-    # renderer in Python.
-    _t(
-        "Backtest a moving-average crossover strategy on synthetic prices over a grid of fast "
-        "and slow windows, with walk-forward validation.",
-        skills=["backtest_sweep"],
-        keywords=["ma_crossover"],
-        max_steps=2,
-        tags=("heavy",),
-    ),
-    _t(
-        "Sweep momentum lookbacks on my file prices.csv and tell me which parameters have the "
-        "best Sharpe ratio.",
-        skills=["backtest_sweep", "answer"],
-        keywords=["momentum", "prices.csv"],
-        chained=True,
-        max_steps=3,
-        tags=("heavy",),
-    ),
-    _t(
-        "Make a short video with a title card and a bar chart of sales 3, 5 and 8 for Q1 to Q3.",
-        skills=["video_render"],
-        keywords=["sales"],
-        max_steps=2,
-        tags=("heavy",),
-    ),
-    _t(
-        "Backtest a mean reversion strategy on synthetic data, then render a short video that "
-        "presents the best Sharpe ratio it found.",
-        skills=["backtest_sweep", "video_render"],
-        keywords=["mean_reversion"],
-        chained=True,
-        max_steps=3,
-        tags=("heavy",),
-    ),
 )
 
 
@@ -417,7 +413,8 @@ HEAVY_CATALOGUE: tuple[dict[str, Any], ...] = (
         },
         ["question"],
         ["answer", "claims", "rejected", "sources", "sub_queries", "web"],
-    ),
+    )
+    | _cued("deep_research", ["answer"]),
     _entry(
         "lora_finetune",
         "Fine-tune a small language model with a LoRA adapter on a JSONL dataset of "
@@ -429,8 +426,12 @@ HEAVY_CATALOGUE: tuple[dict[str, Any], ...] = (
         },
         [],
         ["adapter", "eval_loss_after", "eval_loss_before", "samples", "train_losses"],
-    ),
+    )
+    | _cued("lora_finetune", ["eval_loss_after", "eval_loss_before"]),
 )
+
+
+_HEAVY = ("backtest_sweep", "deep_research", "lora_finetune", "video_render")
 
 
 def _h(task: str, **kw: Any) -> EvalTask:
@@ -471,6 +472,53 @@ HEAVY_TASKS: tuple[EvalTask, ...] = (
         keywords=["support_replies.jsonl"],
         max_steps=2,
     ),
+    # backtest_sweep and video_render: the planner must reach for them, not write a backtest
+    # or a renderer in Python.
+    _h(
+        "Backtest a moving-average crossover strategy on synthetic prices over a grid of fast "
+        "and slow windows, with walk-forward validation.",
+        skills=["backtest_sweep"],
+        keywords=["ma_crossover"],
+        max_steps=2,
+    ),
+    _h(
+        "Sweep momentum lookbacks on my file prices.csv and tell me which parameters have the "
+        "best Sharpe ratio.",
+        skills=["backtest_sweep", "answer"],
+        keywords=["momentum", "prices.csv"],
+        chained=True,
+        max_steps=3,
+    ),
+    _h(
+        "Make a short video with a title card and a bar chart of sales 3, 5 and 8 for Q1 to Q3.",
+        skills=["video_render"],
+        keywords=["sales"],
+        max_steps=2,
+    ),
+    _h(
+        "Create a short video for the team that presents our three goals for next year as "
+        "bullet points.",
+        skills=["video_render"],
+        max_steps=2,
+    ),
+    _h(
+        "Backtest a mean reversion strategy on synthetic data, then render a short video that "
+        "presents the best Sharpe ratio it found.",
+        skills=["backtest_sweep", "video_render"],
+        keywords=["mean_reversion"],
+        chained=True,
+        max_steps=3,
+    ),
+    # Near misses: the words of a heavy skill, but a question about it; no heavy skill.
+    *(
+        _t(task, skills=["answer"], keywords=[kw], max_steps=2, tags=("near",), avoid=_HEAVY)
+        for task, kw in (
+            ("Explain what a backtest is and why walk-forward validation matters.", "backtest"),
+            ("What is LoRA fine-tuning? Answer in two sentences.", "LoRA"),
+            ("Write a short script for a video about our new bakery.", "bakery"),
+            ("Describe how a good research report cites its sources.", "sources"),
+        )
+    ),
 )
 
 
@@ -482,6 +530,7 @@ def grade(plan: Plan, task: EvalTask) -> list[str]:
     """What the plan misses of ``task``'s expectations (empty: correct)."""
     used = {s.skill for s in plan.steps}
     misses = [f"no {s} step" for s in sorted(task.skills - used)]
+    misses += [f"uses {s}, which the task does not need" for s in sorted(task.avoid & used)]
     if task.any_of and not task.any_of & used:
         misses.append(f"none of {sorted(task.any_of)}")
     text = _inputs_text(plan)

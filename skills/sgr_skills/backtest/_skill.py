@@ -63,6 +63,7 @@ class BacktestSweepSkill(Skill):
     )
     Input = BacktestInput
     Output = BacktestOutput
+    cues = (r"\bback-?test", r"\bsweep\b.{0,80}\b(strateg|lookback|window|grid|sharpe|crossover)")
     capabilities = frozenset({CAP_REMOTE})
     idempotent = True  # jobs are pure functions of their params; a re-run is harmless
 

@@ -82,6 +82,7 @@ class LoraFinetuneSkill(Skill):
     )
     Input = LoraInput
     Output = LoraOutput
+    cues = (r"\bfine-?tun(e|ing)\b", r"\blora\b", r"\btrain\b.{0,40}\b(adapter|model)\b")
     capabilities = frozenset({CAP_REMOTE})
     placement = Placement.REMOTE
     idempotent = True

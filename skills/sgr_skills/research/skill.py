@@ -114,6 +114,11 @@ class DeepResearchSkill(Skill):
     )
     Input = ResearchInput
     Output = ResearchOutput
+    cues = (
+        r"\b(my|our|the) [\w.-]+ corp(us|ora)\b",
+        r"\b(search|research|look up)\b.{0,40}\b(my|our) (notes|documents|docs|files|papers)",
+        r"\bcit(e|ing) (the |its |their )?sources",
+    )
     capabilities = frozenset({CAP_LLM, CAP_REMOTE})
     placement = Placement.REMOTE
     idempotent = True

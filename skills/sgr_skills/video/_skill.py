@@ -21,6 +21,10 @@ class VideoRenderSkill(Skill):
     )
     Input = VideoInput
     Output = VideoOutput
+    cues = (
+        r"\b(make|render|create|produce|generate)\b.{0,60}\b(video|mp4|clip)s?\b",
+        r"\bstoryboard",
+    )
     capabilities = frozenset({CAP_REMOTE})
     idempotent = True  # the same storyboard renders the same video; a re-run is harmless
 
