@@ -155,7 +155,7 @@ class Kernel:
             "parent": parent,
         }
         journal = self._runs.create(
-            created, planned=plan is not None, inherited=inherited, durability=cfg.durability
+            created, plan=plan, inherited=inherited, durability=cfg.durability
         )
         forked = parent.get("run_id") if parent else None
         return self._launch(RunHandle(run_id, journal, None), cfg, plan, origin=forked, dag=dag)
