@@ -93,9 +93,11 @@ def _find_cycle(parents: Mapping[str, Collection[str]], ids: list[str]) -> list[
     return None
 
 
-def build_dag(plan: Plan) -> Dag:
-    """The DAG of a plan already known to be acyclic (see :func:`validate_plan`)."""
-    parents = _parents(plan)
+def build_dag(plan: Plan, parents: dict[str, set[str]] | None = None) -> Dag:
+    """The DAG of a plan already known to be acyclic (see :func:`validate_plan`);
+    ``parents``: the plan's parents when the caller computed them already."""
+    if parents is None:
+        parents = _parents(plan)
     ids = plan.step_ids
     children: dict[str, list[str]] = {s: [] for s in ids}
     for s in ids:
@@ -166,8 +168,21 @@ def validate_plan(
     budget: BudgetPolicy | None = None,
 ) -> list[str]:
     """Every problem with ``plan`` against the skill catalogue, grants and budget."""
+    return _validate(plan, skills, grants=grants, budget=budget)[0]
+
+
+def _validate(
+    plan: Plan,
+    skills: Mapping[str, type[Skill]],
+    *,
+    grants: Collection[str],
+    budget: BudgetPolicy | None,
+) -> tuple[list[str], dict[str, set[str]] | None]:
+    """The problems, and the plan's parents when the ids are unique (for :func:`build_dag`)."""
     problems: list[str] = []
     ids = list(plan.step_ids)
+    by_id = {s.id: s for s in plan.steps}
+    granted = frozenset(grants)
     seen: set[str] = set()
     for sid in ids:
         if sid in seen:
@@ -191,14 +206,14 @@ def validate_plan(
                 problems.append(f"step {s.id!r}: input refers to its own output ({r})")
             elif r.step not in known:
                 problems.append(f"step {s.id!r}: reference {r} names unknown step {r.step!r}")
-            elif r.path and (target := skills.get(plan.step(r.step).skill)) is not None:
+            elif r.path and (target := skills.get(by_id[r.step].skill)) is not None:
                 out_fields = target.Output.model_fields
                 if r.path[0] not in out_fields:
                     problems.append(
                         f"step {s.id!r}: reference {r}: skill {target.name!r} has no output "
                         f"{r.path[0]!r} (outputs: {', '.join(sorted(out_fields))})"
                     )
-        unknown = sorted(set(s.capabilities) - KNOWN_CAPABILITIES)
+        unknown = sorted(set(s.capabilities) - KNOWN_CAPABILITIES) if s.capabilities else ()
         if unknown:
             problems.append(
                 f"step {s.id!r}: unknown capability {', '.join(map(repr, unknown))} "
@@ -206,19 +221,25 @@ def validate_plan(
             )
         if skill is not None:
             _check_inputs(s, skill, problems)
-            missing = set(skill.capabilities) - set(grants) - set(s.capabilities)
+            missing = (
+                set(skill.capabilities) - granted - set(s.capabilities)
+                if skill.capabilities
+                else None
+            )
             if missing:
                 caps = ", ".join(sorted(missing))
                 problems.append(
                     f"step {s.id!r}: skill {skill.name!r} needs capability {caps} which is not "
                     f"granted (add `capabilities: [{caps}]` to the step to grant it)"
                 )
+    parents = None
     if len(seen) == len(ids):
-        cycle = _find_cycle(_parents(plan), ids)
+        parents = _parents(plan)
+        cycle = _find_cycle(parents, ids)
         if cycle:
             problems.append("the plan has a cycle: " + " -> ".join(cycle))
     problems.extend(_check_budget(plan, skills, budget or plan.budget))
-    return problems
+    return problems, parents
 
 
 def _check_budget(plan: Plan, skills: Mapping[str, type[Skill]], budget: BudgetPolicy) -> list[str]:
@@ -228,11 +249,15 @@ def _check_budget(plan: Plan, skills: Mapping[str, type[Skill]], budget: BudgetP
             f"the plan has {len(plan.steps)} steps; the budget allows {budget.max_steps}"
         )
     tokens, cost, calls = 0, 0.0, 0
+    instances: dict[str, Skill] = {}  # one per skill: an estimate depends on the inputs only
     for s in plan.steps:
-        skill = skills.get(s.skill)
+        skill = instances.get(s.skill)
         if skill is None:
-            continue
-        est = skill().estimate(dict(s.inputs))
+            cls = skills.get(s.skill)
+            if cls is None:
+                continue
+            skill = instances[s.skill] = cls()
+        est = skill.estimate(dict(s.inputs))
         tokens, cost, calls = tokens + est.tokens, cost + est.cost_usd, calls + est.llm_calls
     checks: list[tuple[str, Any, Any]] = [
         ("tokens", tokens, budget.max_tokens),
@@ -256,10 +281,10 @@ def check_plan(
     budget: BudgetPolicy | None = None,
 ) -> Dag:
     """Validate and build the DAG; one :class:`PlanValidationError` lists every problem."""
-    problems = validate_plan(plan, skills, grants=grants, budget=budget)
+    problems, parents = _validate(plan, skills, grants=grants, budget=budget)
     if problems:
         raise PlanValidationError(problems)
-    return build_dag(plan)
+    return build_dag(plan, parents)
 
 
 def effective_grants(
