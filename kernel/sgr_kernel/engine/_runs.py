@@ -8,6 +8,7 @@ another process holds it live (that process records and applies it).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -45,13 +46,8 @@ class RunStore:
             raise RunNotFoundError(run_id, str(self.store.root))
 
     def journal(self, run_id: str, writer: TraceWriter, state: RunState) -> RunJournal:
-        ckpt = self.checkpoints
-        return RunJournal(
-            writer,
-            state,
-            self._clock,
-            checkpoint=lambda st, rec: (ckpt.after_append(run_id, st, rec), None)[1],
-        )
+        hook = functools.partial(self.checkpoints.after_append, run_id)
+        return RunJournal(writer, state, self._clock, checkpoint=hook)
 
     def create(
         self,

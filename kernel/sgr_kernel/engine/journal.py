@@ -28,7 +28,7 @@ __all__ = ["CheckpointHook", "MemoryWriter", "RunJournal"]
 
 log = logging.getLogger(__name__)
 
-CheckpointHook = Callable[[RunState, Record], None]
+CheckpointHook = Callable[[RunState, Record], object]
 
 
 class MemoryWriter(TraceWriter):

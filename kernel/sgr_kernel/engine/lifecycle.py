@@ -30,7 +30,7 @@ from sgr_kernel.errors import (
 from sgr_kernel.graph.dag import Dag
 from sgr_kernel.models.plan import Plan, StepSpec
 from sgr_kernel.models.status import RunStatus, StepStatus
-from sgr_kernel.skills.base import Skill
+from sgr_kernel.skills.base import Skill, effective_capabilities
 from sgr_kernel.trace._crash import crashpoint
 from sgr_kernel.trace.state import RecordedCall, RunState
 
@@ -69,7 +69,10 @@ class LifecycleEngine:
         self._ready = ReadyQueue(self._pos)
         # Tasks report back through these lists and one event, so a turn costs O(completions),
         # not O(running tasks) as asyncio.wait would.
-        self._running: dict[asyncio.Task[None], str] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}
+        """Step id -> the task running its attempt."""
+        self._caps: dict[str, frozenset[str]] = {}
+        """Step id -> the capabilities its attempts get (computed at its first launch)."""
         self._timers: dict[asyncio.Task[None], str] = {}
         self._finished: list[Outcome] = []
         self._expired: list[str] = []
@@ -123,7 +126,7 @@ class LifecycleEngine:
             await self._loop()
         finally:
             self.steering.stop()
-            for task in (*self._running, *self._timers):
+            for task in (*self._running.values(), *self._timers):
                 task.cancel()
             journal.sync()
         if self._divergence is not None:
@@ -250,6 +253,7 @@ class LifecycleEngine:
     def _launch(self) -> None:
         source, journal, steps = self.source, self.rt.journal, self.state.steps
         limit = source.limit
+        create_task = asyncio.get_running_loop().create_task
         while self._ready and len(self._running) < limit and self._abort is None:
             idle = not self._running and not self._timers and not self.steering.decisions
             try:
@@ -284,8 +288,7 @@ class LifecycleEngine:
                 attempt=attempt,
                 elapsed_s=round(elapsed, 6),
             )
-            task = asyncio.ensure_future(self._attempt(spec, attempt))
-            self._running[task] = sid
+            self._running[sid] = create_task(self._attempt(spec, attempt))
 
     def _attempt_of(self, sid: str) -> int:
         return self.state.steps[sid].attempt
@@ -300,8 +303,14 @@ class LifecycleEngine:
         outputs = {p: steps[p].output for p in self.dag.parents[spec.id]}
         skill = self.skills[spec.skill]
         carry = self._carry.pop(spec.id, None) if self._carry else None
-        outcome = await execute_attempt(self.rt, spec, skill, attempt, outputs, carry=carry)
-        self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+        caps = self._caps.get(spec.id)
+        if caps is None:
+            # What the skill declares, narrowed to what the run and the step grant: never more.
+            caps = self._caps[spec.id] = effective_capabilities(skill, spec, self.rt.config.grants)
+        outcome = await execute_attempt(
+            self.rt, spec, skill, attempt, outputs, capabilities=caps, carry=carry
+        )
+        self._running.pop(spec.id, None)
         self._finished.append(outcome)
         self._wakeup.set()
 
@@ -370,9 +379,9 @@ class LifecycleEngine:
                 self.rt.journal.step_status(d, S.SKIPPED, reason=f"upstream step {sid!r} failed")
 
     async def _stop(self, status: RunStatus, reason: str) -> None:
-        for task in (*self._running, *self._timers):
+        for task in (*self._running.values(), *self._timers):
             task.cancel()
-        await asyncio.gather(*self._running, *self._timers, return_exceptions=True)
+        await asyncio.gather(*self._running.values(), *self._timers, return_exceptions=True)
         self._running.clear()
         self._timers.clear()
         self._finished.clear()
