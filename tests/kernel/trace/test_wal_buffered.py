@@ -289,3 +289,31 @@ def test_records_are_built_the_cheap_way_and_behave_like_pydantic_ones() -> None
     assert rec.model_fields_set == slow.model_fields_set
     with pytest.raises(ValueError):  # still frozen
         rec.seq = 4  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("step", [None, "s", "ステップ", 'q"uote\\\n', "\u2028"])
+@pytest.mark.parametrize("ts", [0.0, 1.5, 1796157793.8864956, 1e-07, 1e22, 0, 3])
+def test_record_lines_are_the_canonical_json_of_the_whole_record(step: Any, ts: Any) -> None:
+    """The envelope written by hand is byte for byte canonical(); so is the fallback."""
+    data = {"z": [1, 2.5, None], "a": {"ü": "東京"}, "status": "RUNNING"}
+    for rtype in RecordType:
+        _, line = _format.encode_record(seq=12, ts=ts, type=rtype, step=step, data=data, prev=99)
+        body = {
+            "data": data,
+            "prev": 99,
+            "seq": 12,
+            "step": step,
+            "ts": ts,
+            "type": rtype.value,
+            "v": 1,
+        }
+        crc = _format.self_valid(line[:-1])
+        assert crc is not None
+        assert line == b'{"crc":%d,' % crc + _format.canonical(body)[1:] + b"\n"
+
+
+def test_a_non_finite_timestamp_is_refused() -> None:
+    with pytest.raises(ValueError):
+        _format.encode_record(
+            seq=0, ts=float("inf"), type=RecordType.EVENT, step=None, data={}, prev=0
+        )
