@@ -60,8 +60,9 @@ class LifecycleEngine:
         self.skills = skills
         self.source = source or LaunchSource(rt.config.max_concurrency)
         self.pause_when_waiting = pause_when_waiting or self.source.pauses_when_waiting
-        self._wakeup = asyncio.Event()
-        self.steering = Steering(self._wakeup.set, inbox if self.source.live else None)
+        self._waiter: asyncio.Future[None] | None = None
+        """What the loop awaits between turns; :meth:`_wake` resolves it."""
+        self.steering = Steering(self._wake, inbox if self.source.live else None)
         self._specs = {s.id: s for s in plan.steps}
         self._missing = {sid: len(ps) for sid, ps in dag.parents.items()}
         """Parents of each step not yet committed (a step is ready at zero)."""
@@ -207,8 +208,12 @@ class LifecycleEngine:
 
     async def _wait_and_handle(self) -> None:
         if not self._finished and not self._expired:
-            self._wakeup.clear()
-            await self._wakeup.wait()
+            # An Event's clear-then-wait, without its waiter list: one future per idle turn.
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
         journal = self.rt.journal
         committed: list[str] = []
         if self._finished:
@@ -232,6 +237,12 @@ class LifecycleEngine:
                 missing[child] -= 1
                 if missing[child] == 0 and steps[child].status is S.PENDING:
                     self._push_ready(child)
+
+    def _wake(self) -> None:
+        """Something for the loop to handle: an outcome, a timer, a decision, a cancel."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     # ------------------------------------------------------------ launching
 
@@ -312,7 +323,7 @@ class LifecycleEngine:
         )
         self._running.pop(spec.id, None)
         self._finished.append(outcome)
-        self._wakeup.set()
+        self._wake()
 
     # ------------------------------------------------------------ outcomes
 
@@ -371,7 +382,7 @@ class LifecycleEngine:
         await self.rt.services.clock.sleep(delay)
         self._timers.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
         self._expired.append(sid)
-        self._wakeup.set()
+        self._wake()
 
     def _skip_descendants(self, sid: str) -> None:
         for d in sorted(self.dag.descendants(sid), key=self._pos.__getitem__):

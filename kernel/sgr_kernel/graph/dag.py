@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 from sgr_kernel.errors import PlanValidationError
 from sgr_kernel.models.plan import Plan, StepSpec
@@ -131,9 +132,16 @@ def _adapter(annotation: Any, metadata: tuple[Any, ...] = ()) -> TypeAdapter[Any
     return TypeAdapter(Annotated[annotation, *metadata] if metadata else annotation)
 
 
+@cache
+def _input_shape(model: type[BaseModel]) -> tuple[dict[str, FieldInfo], Any, tuple[str, ...]]:
+    """A skill input model's fields, ``extra`` setting and required names (read once)."""
+    fields = dict(model.model_fields)
+    required = tuple(name for name, f in fields.items() if f.is_required())
+    return fields, model.model_config.get("extra"), required
+
+
 def _check_inputs(step: StepSpec, skill: type[Skill], problems: list[str]) -> None:
-    fields = skill.Input.model_fields
-    extra = skill.Input.model_config.get("extra")
+    fields, extra, required = _input_shape(skill.Input)
     for name, value in step.inputs.items():
         if name not in fields:
             if extra != "allow":
@@ -155,8 +163,8 @@ def _check_inputs(step: StepSpec, skill: type[Skill], problems: list[str]) -> No
         except ValidationError as e:
             msg = e.errors()[0]["msg"]
             problems.append(f"step {step.id!r}: input {name!r} is invalid: {msg}")
-    for name, f in fields.items():
-        if f.is_required() and name not in step.inputs:
+    for name in required:
+        if name not in step.inputs:
             problems.append(f"step {step.id!r}: skill {skill.name!r} needs input {name!r}")
 
 
@@ -248,6 +256,8 @@ def _check_budget(plan: Plan, skills: Mapping[str, type[Skill]], budget: BudgetP
         problems.append(
             f"the plan has {len(plan.steps)} steps; the budget allows {budget.max_steps}"
         )
+    if budget.max_tokens is None and budget.max_cost_usd is None and budget.max_llm_calls is None:
+        return problems  # nothing to estimate against
     tokens, cost, calls = 0, 0.0, 0
     instances: dict[str, Skill] = {}  # one per skill: an estimate depends on the inputs only
     for s in plan.steps:
