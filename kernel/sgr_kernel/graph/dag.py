@@ -185,8 +185,8 @@ def _validate(
     *,
     grants: Collection[str],
     budget: BudgetPolicy | None,
-) -> tuple[list[str], dict[str, set[str]] | None]:
-    """The problems, and the plan's parents when the ids are unique (for :func:`build_dag`)."""
+) -> tuple[list[str], Dag | None]:
+    """The problems, and the plan's DAG when its ids are unique and it has no cycle."""
     problems: list[str] = []
     ids = list(plan.step_ids)
     by_id = {s.id: s for s in plan.steps}
@@ -228,7 +228,8 @@ def _validate(
                 f"(known: {', '.join(sorted(KNOWN_CAPABILITIES))})"
             )
         if skill is not None:
-            _check_inputs(s, skill, problems)
+            if s.inputs or _input_shape(skill.Input)[2]:
+                _check_inputs(s, skill, problems)
             missing = (
                 set(skill.capabilities) - granted - set(s.capabilities)
                 if skill.capabilities
@@ -240,14 +241,16 @@ def _validate(
                     f"step {s.id!r}: skill {skill.name!r} needs capability {caps} which is not "
                     f"granted (add `capabilities: [{caps}]` to the step to grant it)"
                 )
-    parents = None
+    dag = None
     if len(seen) == len(ids):
         parents = _parents(plan)
-        cycle = _find_cycle(parents, ids)
-        if cycle:
-            problems.append("the plan has a cycle: " + " -> ".join(cycle))
+        try:
+            dag = build_dag(plan, parents)  # a topological sort: it fails on a cycle
+        except PlanValidationError:
+            cycle = _find_cycle(parents, ids)  # the slower search, to name the cycle
+            problems.append("the plan has a cycle: " + " -> ".join(cycle or ["?"]))
     problems.extend(_check_budget(plan, skills, budget or plan.budget))
-    return problems, parents
+    return problems, dag
 
 
 def _check_budget(plan: Plan, skills: Mapping[str, type[Skill]], budget: BudgetPolicy) -> list[str]:
@@ -291,10 +294,11 @@ def check_plan(
     budget: BudgetPolicy | None = None,
 ) -> Dag:
     """Validate and build the DAG; one :class:`PlanValidationError` lists every problem."""
-    problems, parents = _validate(plan, skills, grants=grants, budget=budget)
+    problems, dag = _validate(plan, skills, grants=grants, budget=budget)
     if problems:
         raise PlanValidationError(problems)
-    return build_dag(plan, parents)
+    assert dag is not None  # no problem: unique ids and no cycle
+    return dag
 
 
 def effective_grants(
