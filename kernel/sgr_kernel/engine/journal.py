@@ -142,6 +142,16 @@ class RunJournal:
             # the run; a callback has nobody to raise to.
             log.exception("run %s: writing buffered records failed", self.run_id)
 
+    def hold(self) -> None:
+        """The caller runs until it calls :meth:`release` without yielding to the loop (the
+        scheduler, during its turn): appends need not queue a flush, ``release`` writes."""
+        self._flush_due = True
+
+    def release(self) -> None:
+        """Write what the held turn appended; appends queue their flush again from here."""
+        self._flush_due = False
+        self.flush()
+
     def flush(self) -> None:
         """Write buffered records now (before they are shown or read)."""
         if self.writer.pending:

@@ -123,9 +123,11 @@ class LifecycleEngine:
             journal.run_status(RunStatus.RUNNING)
         self._init_from_state()
         self.steering.start()
+        journal.hold()
         try:
             await self._loop()
         finally:
+            journal.release()
             self.steering.stop()
             for task in (*self._running.values(), *self._timers):
                 task.cancel()
@@ -210,10 +212,12 @@ class LifecycleEngine:
         if not self._finished and not self._expired:
             # An Event's clear-then-wait, without its waiter list: one future per idle turn.
             self._waiter = asyncio.get_running_loop().create_future()
+            self.rt.journal.release()  # the turn's records, one write, before anything runs
             try:
                 await self._waiter
             finally:
                 self._waiter = None
+                self.rt.journal.hold()
         journal = self.rt.journal
         committed: list[str] = []
         if self._finished:
@@ -392,12 +396,16 @@ class LifecycleEngine:
     async def _stop(self, status: RunStatus, reason: str) -> None:
         for task in (*self._running.values(), *self._timers):
             task.cancel()
-        await asyncio.gather(*self._running.values(), *self._timers, return_exceptions=True)
+        journal = self.rt.journal
+        journal.release()
+        try:
+            await asyncio.gather(*self._running.values(), *self._timers, return_exceptions=True)
+        finally:
+            journal.hold()
         self._running.clear()
         self._timers.clear()
         self._finished.clear()
         self._expired.clear()
-        journal = self.rt.journal
         for sid in self.dag.order:
             st = self.state.steps[sid]
             if not st.status.terminal:
