@@ -22,6 +22,7 @@ from sgr_kernel.engine._approvals import ApprovalGate
 from sgr_kernel.engine._attempt import Outcome, execute_attempt
 from sgr_kernel.engine._launch import LaunchSource, ReadyQueue
 from sgr_kernel.engine._steering import INBOX_POLL_S, Steering
+from sgr_kernel.engine._turns import TurnGate
 from sgr_kernel.engine.runtime import RunRuntime
 from sgr_kernel.errors import (
     BudgetExceeded,
@@ -60,16 +61,14 @@ class LifecycleEngine:
         self.skills = skills
         self.source = source or LaunchSource(rt.config.max_concurrency)
         self.pause_when_waiting = pause_when_waiting or self.source.pauses_when_waiting
-        self._waiter: asyncio.Future[None] | None = None
-        """What the loop awaits between turns; :meth:`_wake` resolves it."""
-        self.steering = Steering(self._wake, inbox if self.source.live else None)
+        self._turns = TurnGate(rt.journal)
+        self.steering = Steering(self._turns.wake, inbox if self.source.live else None)
         self._specs = {s.id: s for s in plan.steps}
         self._missing = {sid: len(ps) for sid, ps in dag.parents.items()}
         """Parents of each step not yet committed (a step is ready at zero)."""
         self._pos = {sid: i for i, sid in enumerate(dag.order)}
         self._ready = ReadyQueue(self._pos)
-        # Tasks report back through these lists and one event, so a turn costs O(completions),
-        # not O(running tasks) as asyncio.wait would.
+        # Tasks report back through these lists and one wake-up: a turn is O(completions).
         self._running: dict[str, asyncio.Task[None]] = {}
         """Step id -> the task running its attempt."""
         self._caps: dict[str, frozenset[str]] = {}
@@ -210,14 +209,7 @@ class LifecycleEngine:
 
     async def _wait_and_handle(self) -> None:
         if not self._finished and not self._expired:
-            # An Event's clear-then-wait, without its waiter list: one future per idle turn.
-            self._waiter = asyncio.get_running_loop().create_future()
-            self.rt.journal.release()  # the turn's records, one write, before anything runs
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-                self.rt.journal.hold()
+            await self._turns.sleep()
         journal = self.rt.journal
         committed: list[str] = []
         if self._finished:
@@ -241,12 +233,6 @@ class LifecycleEngine:
                 missing[child] -= 1
                 if missing[child] == 0 and steps[child].status is S.PENDING:
                     self._push_ready(child)
-
-    def _wake(self) -> None:
-        """Something for the loop to handle: an outcome, a timer, a decision, a cancel."""
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     # ------------------------------------------------------------ launching
 
@@ -327,7 +313,7 @@ class LifecycleEngine:
         )
         self._running.pop(spec.id, None)
         self._finished.append(outcome)
-        self._wake()
+        self._turns.wake()
 
     # ------------------------------------------------------------ outcomes
 
@@ -386,7 +372,7 @@ class LifecycleEngine:
         await self.rt.services.clock.sleep(delay)
         self._timers.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
         self._expired.append(sid)
-        self._wake()
+        self._turns.wake()
 
     def _skip_descendants(self, sid: str) -> None:
         for d in sorted(self.dag.descendants(sid), key=self._pos.__getitem__):
@@ -396,16 +382,12 @@ class LifecycleEngine:
     async def _stop(self, status: RunStatus, reason: str) -> None:
         for task in (*self._running.values(), *self._timers):
             task.cancel()
-        journal = self.rt.journal
-        journal.release()
-        try:
-            await asyncio.gather(*self._running.values(), *self._timers, return_exceptions=True)
-        finally:
-            journal.hold()
+        await self._turns.gather(*self._running.values(), *self._timers)
         self._running.clear()
         self._timers.clear()
         self._finished.clear()
         self._expired.clear()
+        journal = self.rt.journal
         for sid in self.dag.order:
             st = self.state.steps[sid]
             if not st.status.terminal:
