@@ -189,7 +189,7 @@ def encode_record(
             seq,
             b"null" if step is None else _quote(step).encode(),
             _float_repr(ts).encode(),
-            type._value_.encode(),
+            _TYPE_BYTES[type],
             TRACE_VERSION,
         )
     else:
@@ -207,6 +207,7 @@ def encode_record(
     return _construct(seq, ts, type, step, payload, crc), line
 
 
+_TYPE_BYTES = {t: t.value.encode() for t in RecordType}
 _ENVELOPE = b'{"data":%b,"prev":%d,"seq":%d,"step":%b,"ts":%b,"type":"%b","v":%d}'
 _quote = json.encoder.encode_basestring
 _float_repr = float.__repr__

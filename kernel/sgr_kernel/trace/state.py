@@ -118,7 +118,9 @@ class RunState:
         """Fold one record in. Records are trusted here: the writer enforced the rules."""
         d = rec.data
         t = rec.type
-        if t is RecordType.RUN_CREATED:
+        if t is RecordType.STEP and rec.step is not None:  # the most frequent, first
+            self._apply_step(rec)
+        elif t is RecordType.RUN_CREATED:
             self.run_id = d["run_id"]
             self.name = d.get("name", "")
             self.task = d.get("task")
@@ -134,8 +136,6 @@ class RunState:
             self.reason = d.get("reason")
             if self.status.terminal:
                 self.ended_ts = rec.ts
-        elif t is RecordType.STEP and rec.step is not None:
-            self._apply_step(rec)
         elif t is RecordType.INTENT and rec.step is not None:
             st = self.step(rec.step)
             st.open_intents.add(d["key"])
