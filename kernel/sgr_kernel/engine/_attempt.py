@@ -108,6 +108,8 @@ async def execute_attempt(
         timeout = spec.timeout_s or rt.config.default_timeout_s
         if skill_cls.isolation == "process" and not rt.replaying:
             out: Any = await run_in_process(skill.run_blocking, inputs, timeout)
+        elif timeout is None:  # no deadline: no wrapper coroutine either (the hot path)
+            out = await skill.run(ctx, inputs)
         else:
             out = await rt.reliability.with_timeout(lambda: skill.run(ctx, inputs), timeout)
         return Outcome(spec.id, attempt, output=_output(skill_cls, out))
