@@ -317,3 +317,45 @@ def test_a_non_finite_timestamp_is_refused() -> None:
         _format.encode_record(
             seq=0, ts=float("inf"), type=RecordType.EVENT, step=None, data={}, prev=0
         )
+
+
+def test_a_held_journal_writes_once_on_release(tmp_path: Path) -> None:
+    io = FaultyFileIO(OsFileIO(), {})
+    journal = _journal(tmp_path, io)
+
+    async def main() -> None:
+        journal.hold()  # the scheduler's turn
+        before = io.calls["write"]
+        for i in range(5):
+            journal.append(RecordType.STEP, {"status": "RUNNING", "i": i}, step=f"s{i}")
+        await asyncio.sleep(0)  # no flush was queued: nothing is written behind its back
+        assert _lines(tmp_path) == 0
+        journal.release()
+        assert _lines(tmp_path) == 5 and io.calls["write"] == before + 1
+
+    asyncio.run(main())
+    journal.writer.close()
+
+
+def test_the_fast_record_constructor_steps_aside_when_pydantic_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def different(*args: Any) -> Record:
+        rec = _format._slow_record(*args)
+        object.__setattr__(rec, "__pydantic_extra__", {})  # not what model_construct builds
+        return rec
+
+    monkeypatch.setattr(_format, "_fast_record", different)
+    assert _format._pick_constructor() is _format._slow_record
+
+
+def test_the_encoder_without_the_c_accelerator_writes_the_same_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast = _format._make_encoder()
+    monkeypatch.setattr(json.encoder, "c_make_encoder", None)
+    plain = _format._make_encoder()
+    for value in AWKWARD:
+        assert plain(value) == fast(value)
+    with pytest.raises(ValueError):
+        plain({"x": float("nan")})
