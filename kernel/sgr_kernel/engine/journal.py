@@ -122,9 +122,9 @@ class RunJournal:
         return rec
 
     def _flush_at_turn_end(self) -> None:
-        """A writer without durability buffers: its records are written once per event-loop
-        turn, by a callback queued ahead of any task this turn starts, so no step that
-        depends on a buffered record runs before it is written (ADR 027)."""
+        """A writer without durability buffers. Outside a held turn (a skill's records) the
+        write is a callback queued now, so it runs before any task started after this append:
+        no step that depends on a buffered record runs before it is written (ADR 027)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop: nothing else runs before the next line, write now
