@@ -73,7 +73,8 @@ class Durability(StrEnum):
     - ``sync``: fsync before acknowledging; survives power loss where storage honours fsync.
     - ``batch``: written before acknowledging (survives a process crash); fsync every batch
       (group commit), so power loss may lose the last unsynced batch.
-    - ``none``: written, never fsynced (tests, benchmarks, strict replay scratch runs).
+    - ``none``: never fsynced; non-durable appends are buffered and written once per
+      event-loop turn (tests, benchmarks, strict replay scratch runs; ADR 027).
     """
 
     SYNC = "sync"
