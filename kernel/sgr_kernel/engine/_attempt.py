@@ -39,10 +39,12 @@ class Outcome:
 
 
 def _inputs(spec: StepSpec, skill: type[Skill], outputs: Mapping[str, Any]) -> BaseModel:
-    try:
-        values = resolve_inputs(spec.inputs, outputs)
-    except RefError as e:
-        raise StepContractError(f"cannot resolve inputs: {e}") from None
+    values: Any = {}
+    if spec.inputs:  # else nothing to resolve, nor to bound
+        try:
+            values = resolve_inputs(spec.inputs, outputs)
+        except RefError as e:
+            raise StepContractError(f"cannot resolve inputs: {e}") from None
     # Literal inputs are bounded by the plan's size limit; only substituted ones (from the
     # parents' outputs) can grow.
     if outputs and values != spec.inputs:
@@ -73,13 +75,15 @@ async def execute_attempt(
     attempt: int,
     outputs: Mapping[str, Any],
     *,
+    capabilities: frozenset[str] | None = None,
     carry: dict[int, RecordedCall] | None = None,
 ) -> Outcome:
     """Run one attempt; never raises (but for cancellation): errors come back in the Outcome.
 
     ``outputs`` holds the committed outputs of the step's parents, which is every step its
-    references can name. ``carry``: the finished calls of an attempt a crash cut short, served
-    from the log instead of being made again (see ``RunContext``).
+    references can name. ``capabilities``: what the attempt may use, when the caller computed
+    it already (``effective_capabilities``). ``carry``: the finished calls of an attempt a crash
+    cut short, served from the log instead of being made again (see ``RunContext``).
     """
     recorded = rt.recorded.attempts.get((spec.id, attempt)) if rt.recorded else None
     if rt.replaying:
@@ -94,7 +98,9 @@ async def execute_attempt(
             # A deadline is wall time: replay takes the recorded verdict instead of re-running.
             return Outcome(spec.id, attempt, error=rebuild_error(recorded.failure))
     # What the skill declares, narrowed to what the run and the step grant: never more.
-    caps = effective_capabilities(skill_cls, spec, rt.config.grants)
+    caps = capabilities
+    if caps is None:
+        caps = effective_capabilities(skill_cls, spec, rt.config.grants)
     ctx = RunContext(rt, spec.id, attempt, capabilities=caps, recorded=recorded, carry=carry)
     try:
         inputs = _inputs(spec, skill_cls, outputs)
@@ -102,6 +108,8 @@ async def execute_attempt(
         timeout = spec.timeout_s or rt.config.default_timeout_s
         if skill_cls.isolation == "process" and not rt.replaying:
             out: Any = await run_in_process(skill.run_blocking, inputs, timeout)
+        elif timeout is None:  # no deadline: no wrapper coroutine either (the hot path)
+            out = await skill.run(ctx, inputs)
         else:
             out = await rt.reliability.with_timeout(lambda: skill.run(ctx, inputs), timeout)
         return Outcome(spec.id, attempt, output=_output(skill_cls, out))

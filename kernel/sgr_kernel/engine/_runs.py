@@ -8,6 +8,7 @@ another process holds it live (that process records and applies it).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from sgr_kernel.engine._handles import Delivery, RunResult, result_of
 from sgr_kernel.engine.base import Clock, Entropy
 from sgr_kernel.engine.journal import RunJournal
 from sgr_kernel.errors import ApprovalError, RunNotCreatedError, RunNotFoundError, TraceLockedError
+from sgr_kernel.models.plan import Plan
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.trace import inbox
 from sgr_kernel.trace.base import Durability, RecordType, TraceStore, TraceWriter
@@ -44,29 +46,27 @@ class RunStore:
             raise RunNotFoundError(run_id, str(self.store.root))
 
     def journal(self, run_id: str, writer: TraceWriter, state: RunState) -> RunJournal:
-        ckpt = self.checkpoints
-        return RunJournal(
-            writer,
-            state,
-            self._clock,
-            checkpoint=lambda st, rec: (ckpt.after_append(run_id, st, rec), None)[1],
-        )
+        hook = functools.partial(self.checkpoints.after_append, run_id)
+        return RunJournal(writer, state, self._clock, checkpoint=hook)
 
     def create(
         self,
         created: dict[str, Any],
         *,
-        planned: bool,
+        plan: Plan | None,
         inherited: Mapping[str, dict[str, Any]] | None,
         durability: Durability,
     ) -> RunJournal:
         """Create a run: its ``run_created`` record (durable: the run exists from here), PLANNED
-        when it came with a plan, and the steps a fork inherits, committed."""
+        when it came with a plan (``created["plan"]`` is its JSON), and the steps a fork
+        inherits, committed."""
         run_id = str(created["run_id"])
         state, writer = self.checkpoints.create(run_id, durability=durability)
         journal = self.journal(run_id, writer, state)
+        if plan is not None:
+            state.expect_plan(plan, created["plan"])
         journal.append(RecordType.RUN_CREATED, created, durable=True)
-        if planned:
+        if plan is not None:
             journal.run_status(RunStatus.PLANNED)
         for sid, output in (inherited or {}).items():
             journal.step_status(

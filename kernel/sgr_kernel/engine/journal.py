@@ -7,11 +7,13 @@ that is not in the log.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from sgr_kernel.engine.base import Clock, RecordListener
+from sgr_kernel.errors import TraceError
 from sgr_kernel.models.status import (
     STEP_TRANSITIONS,
     RunStatus,
@@ -26,7 +28,7 @@ __all__ = ["CheckpointHook", "MemoryWriter", "RunJournal"]
 
 log = logging.getLogger(__name__)
 
-CheckpointHook = Callable[[RunState, Record], None]
+CheckpointHook = Callable[[RunState, Record], object]
 
 
 class MemoryWriter(TraceWriter):
@@ -78,6 +80,7 @@ class RunJournal:
         self._checkpoint = checkpoint
         self._listeners: list[RecordListener] = []
         self._deferred: list[Record] = []
+        self._flush_due = False
 
     @property
     def run_id(self) -> str:
@@ -104,15 +107,55 @@ class RunJournal:
     ) -> Record:
         """Append a record. ``deferred``: listeners hear of it only after the next :meth:`sync`
         (a commit is shown only once it is durable)."""
-        rec = self.writer.append(type, data, step=step, ts=self.clock.now(), durable=durable)
+        writer = self.writer
+        rec = writer.append(type, data, step=step, ts=self.clock.now(), durable=durable)
+        if not self._flush_due and writer.pending:
+            self._flush_at_turn_end()
         self.state.apply(rec)
         if self._checkpoint is not None:
             self._checkpoint(self.state, rec)
         if deferred:
             self._deferred.append(rec)
         elif self._listeners:
+            self.flush()
             self.publish(rec)
         return rec
+
+    def _flush_at_turn_end(self) -> None:
+        """A writer without durability buffers. Outside a held turn (a skill's records) the
+        write is a callback queued now, so it runs before any task started after this append:
+        no step that depends on a buffered record runs before it is written (ADR 027)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop: nothing else runs before the next line, write now
+            self.writer.flush()
+            return
+        self._flush_due = True
+        loop.call_soon(self._flush_queued)
+
+    def _flush_queued(self) -> None:
+        self._flush_due = False
+        try:
+            self.writer.flush()
+        except TraceError:
+            # The writer keeps the failure and refuses the next append, which raises into
+            # the run; a callback has nobody to raise to.
+            log.exception("run %s: writing buffered records failed", self.run_id)
+
+    def hold(self) -> None:
+        """The caller runs until it calls :meth:`release` without yielding to the loop (the
+        scheduler, during its turn): appends need not queue a flush, ``release`` writes."""
+        self._flush_due = True
+
+    def release(self) -> None:
+        """Write what the held turn appended; appends queue their flush again from here."""
+        self._flush_due = False
+        self.flush()
+
+    def flush(self) -> None:
+        """Write buffered records now (before they are shown or read)."""
+        if self.writer.pending:
+            self.writer.flush()
 
     def publish(self, rec: Record) -> None:
         """Hand a record to the listeners (also used for live events that are not logged)."""
@@ -124,13 +167,14 @@ class RunJournal:
 
     def sync(self) -> None:
         """The commit barrier: make appended records as durable as the run's mode promises
-        (``sync``: fsync now; ``batch``: the writer's group commit decides; ``none``: nothing),
-        then publish the deferred ones."""
+        (``sync``: fsync now; ``batch``: the writer's group commit decides; ``none``: written
+        by the end of this loop turn), then publish the deferred ones."""
         if self.writer.durability is Durability.SYNC:
             self.writer.sync()
         if self._deferred:
             deferred, self._deferred = self._deferred, []
             if self._listeners:
+                self.flush()  # nothing is shown that is not in the log
                 for rec in deferred:
                     self.publish(rec)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from sgr_kernel._home import default_root
 from sgr_kernel.dispatch.base import Dispatcher
+from sgr_kernel.engine._fork import fork_plan
 from sgr_kernel.engine._handles import Delivery, RunHandle, RunResult, result_of
 from sgr_kernel.engine._runs import RunStore
 from sgr_kernel.engine.base import Clock, Entropy, RunConfig
@@ -28,12 +29,11 @@ from sgr_kernel.errors import (
     SgrUsageError,
     TraceLockedError,
 )
-from sgr_kernel.graph.dag import Dag, build_dag, check_plan
+from sgr_kernel.graph.dag import Dag, check_plan
 from sgr_kernel.llm.base import LLMClient
-from sgr_kernel.models.plan import Plan, check_task, plan_from_data
+from sgr_kernel.models.plan import Plan, check_task
 from sgr_kernel.models.policies import BudgetPolicy
-from sgr_kernel.models.status import RunStatus, StepStatus
-from sgr_kernel.safety import check_shape
+from sgr_kernel.models.status import RunStatus
 from sgr_kernel.sandbox.base import Sandbox
 from sgr_kernel.skills.base import Skill
 from sgr_kernel.trace.base import TraceStore, TraceWriter
@@ -155,7 +155,7 @@ class Kernel:
             "parent": parent,
         }
         journal = self._runs.create(
-            created, planned=plan is not None, inherited=inherited, durability=cfg.durability
+            created, plan=plan, inherited=inherited, durability=cfg.durability
         )
         forked = parent.get("run_id") if parent else None
         return self._launch(RunHandle(run_id, journal, None), cfg, plan, origin=forked, dag=dag)
@@ -274,33 +274,8 @@ class Kernel:
     ) -> RunHandle:
         """A new run sharing the old one's committed steps outside ``from_step`` and its
         descendants; those go live, ``from_step`` with ``inputs`` merged over its own."""
-        if inputs is not None:
-            try:
-                check_shape(dict(inputs))
-            except ValueError as e:
-                raise SgrUsageError(f"fork inputs: {e}") from None
         old = self.load(run_id)
-        if old.plan is None:
-            raise SgrUsageError(f"run {run_id!r} has no plan to fork from")
-        if from_step not in old.plan.step_ids:
-            raise SgrUsageError(
-                f"run {run_id!r} has no step {from_step!r} (steps: {', '.join(old.plan.step_ids)})"
-            )
-        steps = [
-            s.model_copy(update={"inputs": {**s.inputs, **(inputs or {})}})
-            if s.id == from_step
-            else s
-            for s in old.plan.steps
-        ]
-        # Rebuilt through validation: the new inputs come from outside.
-        data = old.plan.model_copy(update={"steps": tuple(steps)}).model_dump(mode="json")
-        plan = plan_from_data(data, source="fork inputs")
-        redo = {from_step} | build_dag(plan).descendants(from_step)
-        inherited = {
-            sid: st.output or {}
-            for sid, st in old.steps.items()
-            if st.status is StepStatus.COMMITTED and sid not in redo and sid in plan.step_ids
-        }
+        plan, inherited = fork_plan(old, run_id, from_step, inputs)
         return await self.start(
             plan=plan,
             name=name or f"{old.name} (fork of {run_id} at {from_step})",

@@ -22,6 +22,7 @@ from sgr_kernel.engine._approvals import ApprovalGate
 from sgr_kernel.engine._attempt import Outcome, execute_attempt
 from sgr_kernel.engine._launch import LaunchSource, ReadyQueue
 from sgr_kernel.engine._steering import INBOX_POLL_S, Steering
+from sgr_kernel.engine._turns import TurnGate
 from sgr_kernel.engine.runtime import RunRuntime
 from sgr_kernel.errors import (
     BudgetExceeded,
@@ -30,7 +31,7 @@ from sgr_kernel.errors import (
 from sgr_kernel.graph.dag import Dag
 from sgr_kernel.models.plan import Plan, StepSpec
 from sgr_kernel.models.status import RunStatus, StepStatus
-from sgr_kernel.skills.base import Skill
+from sgr_kernel.skills.base import Skill, effective_capabilities
 from sgr_kernel.trace._crash import crashpoint
 from sgr_kernel.trace.state import RecordedCall, RunState
 
@@ -60,16 +61,18 @@ class LifecycleEngine:
         self.skills = skills
         self.source = source or LaunchSource(rt.config.max_concurrency)
         self.pause_when_waiting = pause_when_waiting or self.source.pauses_when_waiting
-        self._wakeup = asyncio.Event()
-        self.steering = Steering(self._wakeup.set, inbox if self.source.live else None)
+        self._turns = TurnGate(rt.journal)
+        self.steering = Steering(self._turns.wake, inbox if self.source.live else None)
         self._specs = {s.id: s for s in plan.steps}
         self._missing = {sid: len(ps) for sid, ps in dag.parents.items()}
         """Parents of each step not yet committed (a step is ready at zero)."""
         self._pos = {sid: i for i, sid in enumerate(dag.order)}
         self._ready = ReadyQueue(self._pos)
-        # Tasks report back through these lists and one event, so a turn costs O(completions),
-        # not O(running tasks) as asyncio.wait would.
-        self._running: dict[asyncio.Task[None], str] = {}
+        # Tasks report back through these lists and one wake-up: a turn is O(completions).
+        self._running: dict[str, asyncio.Task[None]] = {}
+        """Step id -> the task running its attempt."""
+        self._caps: dict[str, frozenset[str]] = {}
+        """Step id -> the capabilities its attempts get (computed at its first launch)."""
         self._timers: dict[asyncio.Task[None], str] = {}
         self._finished: list[Outcome] = []
         self._expired: list[str] = []
@@ -119,11 +122,13 @@ class LifecycleEngine:
             journal.run_status(RunStatus.RUNNING)
         self._init_from_state()
         self.steering.start()
+        journal.hold()
         try:
             await self._loop()
         finally:
+            journal.release()
             self.steering.stop()
-            for task in (*self._running, *self._timers):
+            for task in (*self._running.values(), *self._timers):
                 task.cancel()
             journal.sync()
         if self._divergence is not None:
@@ -204,8 +209,7 @@ class LifecycleEngine:
 
     async def _wait_and_handle(self) -> None:
         if not self._finished and not self._expired:
-            self._wakeup.clear()
-            await self._wakeup.wait()
+            await self._turns.sleep()
         journal = self.rt.journal
         committed: list[str] = []
         if self._finished:
@@ -250,6 +254,7 @@ class LifecycleEngine:
     def _launch(self) -> None:
         source, journal, steps = self.source, self.rt.journal, self.state.steps
         limit = source.limit
+        create_task = asyncio.get_running_loop().create_task
         while self._ready and len(self._running) < limit and self._abort is None:
             idle = not self._running and not self._timers and not self.steering.decisions
             try:
@@ -284,8 +289,7 @@ class LifecycleEngine:
                 attempt=attempt,
                 elapsed_s=round(elapsed, 6),
             )
-            task = asyncio.ensure_future(self._attempt(spec, attempt))
-            self._running[task] = sid
+            self._running[sid] = create_task(self._attempt(spec, attempt))
 
     def _attempt_of(self, sid: str) -> int:
         return self.state.steps[sid].attempt
@@ -300,10 +304,16 @@ class LifecycleEngine:
         outputs = {p: steps[p].output for p in self.dag.parents[spec.id]}
         skill = self.skills[spec.skill]
         carry = self._carry.pop(spec.id, None) if self._carry else None
-        outcome = await execute_attempt(self.rt, spec, skill, attempt, outputs, carry=carry)
-        self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+        caps = self._caps.get(spec.id)
+        if caps is None:
+            # What the skill declares, narrowed to what the run and the step grant: never more.
+            caps = self._caps[spec.id] = effective_capabilities(skill, spec, self.rt.config.grants)
+        outcome = await execute_attempt(
+            self.rt, spec, skill, attempt, outputs, capabilities=caps, carry=carry
+        )
+        self._running.pop(spec.id, None)
         self._finished.append(outcome)
-        self._wakeup.set()
+        self._turns.wake()
 
     # ------------------------------------------------------------ outcomes
 
@@ -362,7 +372,7 @@ class LifecycleEngine:
         await self.rt.services.clock.sleep(delay)
         self._timers.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
         self._expired.append(sid)
-        self._wakeup.set()
+        self._turns.wake()
 
     def _skip_descendants(self, sid: str) -> None:
         for d in sorted(self.dag.descendants(sid), key=self._pos.__getitem__):
@@ -370,9 +380,9 @@ class LifecycleEngine:
                 self.rt.journal.step_status(d, S.SKIPPED, reason=f"upstream step {sid!r} failed")
 
     async def _stop(self, status: RunStatus, reason: str) -> None:
-        for task in (*self._running, *self._timers):
+        for task in (*self._running.values(), *self._timers):
             task.cancel()
-        await asyncio.gather(*self._running, *self._timers, return_exceptions=True)
+        await self._turns.gather(*self._running.values(), *self._timers)
         self._running.clear()
         self._timers.clear()
         self._finished.clear()

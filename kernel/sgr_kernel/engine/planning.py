@@ -74,6 +74,8 @@ async def plan_run(rt: RunRuntime, skills: Mapping[str, type[Skill]]) -> Plan:
     journal.step_status(
         PLAN_STEP, StepStatus.COMMITTED, attempt=attempt, output={"steps": len(plan.steps)}
     )
-    journal.append(RecordType.PLAN, {"plan": plan.model_dump(mode="json")}, durable=True)
+    data = plan.model_dump(mode="json")
+    journal.state.expect_plan(plan, data)
+    journal.append(RecordType.PLAN, {"plan": data}, durable=True)
     journal.run_status(RunStatus.PLANNED)
     return plan

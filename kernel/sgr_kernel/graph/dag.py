@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 from sgr_kernel.errors import PlanValidationError
 from sgr_kernel.models.plan import Plan, StepSpec
@@ -93,9 +94,11 @@ def _find_cycle(parents: Mapping[str, Collection[str]], ids: list[str]) -> list[
     return None
 
 
-def build_dag(plan: Plan) -> Dag:
-    """The DAG of a plan already known to be acyclic (see :func:`validate_plan`)."""
-    parents = _parents(plan)
+def build_dag(plan: Plan, parents: dict[str, set[str]] | None = None) -> Dag:
+    """The DAG of a plan already known to be acyclic (see :func:`validate_plan`);
+    ``parents``: the plan's parents when the caller computed them already."""
+    if parents is None:
+        parents = _parents(plan)
     ids = plan.step_ids
     children: dict[str, list[str]] = {s: [] for s in ids}
     for s in ids:
@@ -129,9 +132,16 @@ def _adapter(annotation: Any, metadata: tuple[Any, ...] = ()) -> TypeAdapter[Any
     return TypeAdapter(Annotated[annotation, *metadata] if metadata else annotation)
 
 
+@cache
+def _input_shape(model: type[BaseModel]) -> tuple[dict[str, FieldInfo], Any, tuple[str, ...]]:
+    """A skill input model's fields, ``extra`` setting and required names (read once)."""
+    fields = dict(model.model_fields)
+    required = tuple(name for name, f in fields.items() if f.is_required())
+    return fields, model.model_config.get("extra"), required
+
+
 def _check_inputs(step: StepSpec, skill: type[Skill], problems: list[str]) -> None:
-    fields = skill.Input.model_fields
-    extra = skill.Input.model_config.get("extra")
+    fields, extra, required = _input_shape(skill.Input)
     for name, value in step.inputs.items():
         if name not in fields:
             if extra != "allow":
@@ -153,8 +163,8 @@ def _check_inputs(step: StepSpec, skill: type[Skill], problems: list[str]) -> No
         except ValidationError as e:
             msg = e.errors()[0]["msg"]
             problems.append(f"step {step.id!r}: input {name!r} is invalid: {msg}")
-    for name, f in fields.items():
-        if f.is_required() and name not in step.inputs:
+    for name in required:
+        if name not in step.inputs:
             problems.append(f"step {step.id!r}: skill {skill.name!r} needs input {name!r}")
 
 
@@ -166,8 +176,21 @@ def validate_plan(
     budget: BudgetPolicy | None = None,
 ) -> list[str]:
     """Every problem with ``plan`` against the skill catalogue, grants and budget."""
+    return _validate(plan, skills, grants=grants, budget=budget)[0]
+
+
+def _validate(
+    plan: Plan,
+    skills: Mapping[str, type[Skill]],
+    *,
+    grants: Collection[str],
+    budget: BudgetPolicy | None,
+) -> tuple[list[str], Dag | None]:
+    """The problems, and the plan's DAG when its ids are unique and it has no cycle."""
     problems: list[str] = []
     ids = list(plan.step_ids)
+    by_id = {s.id: s for s in plan.steps}
+    granted = frozenset(grants)
     seen: set[str] = set()
     for sid in ids:
         if sid in seen:
@@ -191,34 +214,43 @@ def validate_plan(
                 problems.append(f"step {s.id!r}: input refers to its own output ({r})")
             elif r.step not in known:
                 problems.append(f"step {s.id!r}: reference {r} names unknown step {r.step!r}")
-            elif r.path and (target := skills.get(plan.step(r.step).skill)) is not None:
+            elif r.path and (target := skills.get(by_id[r.step].skill)) is not None:
                 out_fields = target.Output.model_fields
                 if r.path[0] not in out_fields:
                     problems.append(
                         f"step {s.id!r}: reference {r}: skill {target.name!r} has no output "
                         f"{r.path[0]!r} (outputs: {', '.join(sorted(out_fields))})"
                     )
-        unknown = sorted(set(s.capabilities) - KNOWN_CAPABILITIES)
+        unknown = sorted(set(s.capabilities) - KNOWN_CAPABILITIES) if s.capabilities else ()
         if unknown:
             problems.append(
                 f"step {s.id!r}: unknown capability {', '.join(map(repr, unknown))} "
                 f"(known: {', '.join(sorted(KNOWN_CAPABILITIES))})"
             )
         if skill is not None:
-            _check_inputs(s, skill, problems)
-            missing = set(skill.capabilities) - set(grants) - set(s.capabilities)
+            if s.inputs or _input_shape(skill.Input)[2]:
+                _check_inputs(s, skill, problems)
+            missing = (
+                set(skill.capabilities) - granted - set(s.capabilities)
+                if skill.capabilities
+                else None
+            )
             if missing:
                 caps = ", ".join(sorted(missing))
                 problems.append(
                     f"step {s.id!r}: skill {skill.name!r} needs capability {caps} which is not "
                     f"granted (add `capabilities: [{caps}]` to the step to grant it)"
                 )
+    dag = None
     if len(seen) == len(ids):
-        cycle = _find_cycle(_parents(plan), ids)
-        if cycle:
-            problems.append("the plan has a cycle: " + " -> ".join(cycle))
+        parents = _parents(plan)
+        try:
+            dag = build_dag(plan, parents)  # a topological sort: it fails on a cycle
+        except PlanValidationError:
+            cycle = _find_cycle(parents, ids)  # the slower search, to name the cycle
+            problems.append("the plan has a cycle: " + " -> ".join(cycle or ["?"]))
     problems.extend(_check_budget(plan, skills, budget or plan.budget))
-    return problems
+    return problems, dag
 
 
 def _check_budget(plan: Plan, skills: Mapping[str, type[Skill]], budget: BudgetPolicy) -> list[str]:
@@ -227,12 +259,18 @@ def _check_budget(plan: Plan, skills: Mapping[str, type[Skill]], budget: BudgetP
         problems.append(
             f"the plan has {len(plan.steps)} steps; the budget allows {budget.max_steps}"
         )
+    if budget.max_tokens is None and budget.max_cost_usd is None and budget.max_llm_calls is None:
+        return problems  # nothing to estimate against
     tokens, cost, calls = 0, 0.0, 0
+    instances: dict[str, Skill] = {}  # one per skill: an estimate depends on the inputs only
     for s in plan.steps:
-        skill = skills.get(s.skill)
+        skill = instances.get(s.skill)
         if skill is None:
-            continue
-        est = skill().estimate(dict(s.inputs))
+            cls = skills.get(s.skill)
+            if cls is None:
+                continue
+            skill = instances[s.skill] = cls()
+        est = skill.estimate(dict(s.inputs))
         tokens, cost, calls = tokens + est.tokens, cost + est.cost_usd, calls + est.llm_calls
     checks: list[tuple[str, Any, Any]] = [
         ("tokens", tokens, budget.max_tokens),
@@ -256,10 +294,11 @@ def check_plan(
     budget: BudgetPolicy | None = None,
 ) -> Dag:
     """Validate and build the DAG; one :class:`PlanValidationError` lists every problem."""
-    problems = validate_plan(plan, skills, grants=grants, budget=budget)
+    problems, dag = _validate(plan, skills, grants=grants, budget=budget)
     if problems:
         raise PlanValidationError(problems)
-    return build_dag(plan)
+    assert dag is not None  # no problem: unique ids and no cycle
+    return dag
 
 
 def effective_grants(

@@ -73,7 +73,8 @@ class Durability(StrEnum):
     - ``sync``: fsync before acknowledging; survives power loss where storage honours fsync.
     - ``batch``: written before acknowledging (survives a process crash); fsync every batch
       (group commit), so power loss may lose the last unsynced batch.
-    - ``none``: written, never fsynced (tests, benchmarks, strict replay scratch runs).
+    - ``none``: never fsynced; non-durable appends are buffered and written once per
+      event-loop turn (tests, benchmarks, strict replay scratch runs; ADR 027).
     """
 
     SYNC = "sync"
@@ -154,12 +155,24 @@ class TraceWriter(ABC):
         durable: bool = False,
     ) -> Record:
         """Append one record. With ``durable=True`` it is on stable storage (per the
-        durability mode) when this returns. Raises ``TraceWriteError`` on I/O failure, after
-        which the writer refuses further appends."""
+        durability mode) when this returns; without, a writer in durability ``none`` may
+        keep it in memory until :meth:`flush`, :meth:`sync`, :meth:`close` or the next durable
+        append. Raises ``TraceWriteError`` on I/O failure, after which the writer refuses
+        further appends."""
+
+    @property
+    def pending(self) -> bool:
+        """Whether appended records wait in memory for :meth:`flush` (only a writer in
+        durability ``none`` buffers, and only non-durable appends)."""
+        return False
+
+    def flush(self) -> None:  # noqa: B027 (an optional hook: most writers do not buffer)
+        """Write every buffered record (no fsync). The default writer does not buffer."""
 
     @abstractmethod
     def sync(self) -> None:
-        """Make everything appended so far durable (per the durability mode)."""
+        """Write what is buffered and make everything appended so far durable (per the
+        durability mode)."""
 
     @abstractmethod
     def close(self) -> None:

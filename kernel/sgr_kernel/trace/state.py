@@ -98,6 +98,15 @@ class RunState:
     steps: dict[str, StepState] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     last_seq: int = -1
+    _expected_plan: tuple[Plan, dict[str, Any]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def expect_plan(self, plan: Plan, data: dict[str, Any]) -> None:
+        """Fold the next record whose plan is ``data`` (this very object, the JSON of
+        ``plan``) to ``plan`` itself: the writer validated it already, and validating a
+        1,000-step plan again from JSON costs more than the rest of creating the run."""
+        self._expected_plan = (plan, data)
 
     def step(self, step_id: str) -> StepState:
         st = self.steps.get(step_id)
@@ -109,7 +118,9 @@ class RunState:
         """Fold one record in. Records are trusted here: the writer enforced the rules."""
         d = rec.data
         t = rec.type
-        if t is RecordType.RUN_CREATED:
+        if t is RecordType.STEP and rec.step is not None:  # the most frequent, first
+            self._apply_step(rec)
+        elif t is RecordType.RUN_CREATED:
             self.run_id = d["run_id"]
             self.name = d.get("name", "")
             self.task = d.get("task")
@@ -125,8 +136,6 @@ class RunState:
             self.reason = d.get("reason")
             if self.status.terminal:
                 self.ended_ts = rec.ts
-        elif t is RecordType.STEP and rec.step is not None:
-            self._apply_step(rec)
         elif t is RecordType.INTENT and rec.step is not None:
             st = self.step(rec.step)
             st.open_intents.add(d["key"])
@@ -157,7 +166,11 @@ class RunState:
         return self
 
     def _set_plan(self, plan_data: dict[str, Any]) -> None:
-        self.plan = Plan.model_validate(plan_data)
+        expected, self._expected_plan = self._expected_plan, None
+        if expected is not None and expected[1] is plan_data:
+            self.plan = expected[0]
+        else:
+            self.plan = Plan.model_validate(plan_data)
         for s in self.plan.steps:
             self.step(s.id)
 

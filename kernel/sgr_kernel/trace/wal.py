@@ -8,21 +8,20 @@ Layout under ``root``::
     runs/<run_id>/artifacts/<sha256> content-addressed files
     runs/<run_id>/lock               flock'd by the one writer; holds "pid=… host=…"
 
-The format is in ``_format.py``; ``docs/trace.md`` describes it for humans.
+The format is in ``_format.py``, the writer in ``_writer.py``; ``docs/trace.md`` describes
+them for humans.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
 import secrets
 import time
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from sgr_kernel.errors import (
     RunNotCreatedError,
@@ -36,12 +35,11 @@ from sgr_kernel.trace import _format, _lock
 from sgr_kernel.trace._crash import crashpoint
 from sgr_kernel.trace._fileio import FileIO, LockBusy, OsFileIO
 from sgr_kernel.trace._lock import LOCK_NAME
+from sgr_kernel.trace._writer import FileTraceWriter
 from sgr_kernel.trace.base import (
     RUN_ID_PATTERN,
     ArtifactRef,
     Durability,
-    Record,
-    RecordType,
     RecoveryReport,
     TraceLog,
     TraceStore,
@@ -54,136 +52,6 @@ __all__ = ["FileTraceStore", "FileTraceWriter", "validate_run_id"]
 _RUN_ID = re.compile(RUN_ID_PATTERN)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 WAL_NAME = "wal.jsonl"
-
-
-class FileTraceWriter(TraceWriter):
-    """Appends to one run's WAL; holds the run's lock until :meth:`close`.
-
-    Durability per :class:`Durability`: ``sync`` fsyncs before a durable append returns;
-    ``batch`` writes at once (survives kill -9) and fsyncs every ``batch_records`` records
-    or ``batch_ms`` milliseconds (checked on append), on :meth:`sync` and :meth:`close`, so
-    power loss may lose the last unsynced batch; ``none`` never fsyncs.
-    """
-
-    def __init__(
-        self,
-        *,
-        run_id: str,
-        path: Path,
-        fileio: FileIO,
-        fd: int,
-        lock: int,
-        next_seq: int,
-        prev: int,
-        offset: int,
-        durability: Durability,
-        batch_records: int,
-        batch_ms: float,
-    ) -> None:
-        self.run_id, self.durability = run_id, Durability(durability)
-        self._path, self._io, self._fd, self._lock = path, fileio, fd, lock
-        self._seq, self._prev, self._offset = next_seq, prev, offset
-        self._batch_records, self._batch_s = batch_records, batch_ms / 1000.0
-        self._unsynced = 0  # records written since the last fsync
-        self._first_unsynced = 0.0
-        self._failed: TraceWriteError | None = None
-        self._closed = False
-
-    @property
-    def next_seq(self) -> int:
-        return self._seq
-
-    @property
-    def offset(self) -> int:
-        """Byte offset just past the last appended record (a snapshot's anchor)."""
-        return self._offset
-
-    @property
-    def last_crc(self) -> int:
-        """CRC of the last record (the chain seed when the log is empty)."""
-        return self._prev
-
-    def append(
-        self,
-        type: RecordType,
-        data: Mapping[str, Any],
-        *,
-        step: str | None = None,
-        ts: float,
-        durable: bool = False,
-    ) -> Record:
-        self._check_usable()
-        # Encoding errors (non-JSON data) raise here, before any byte is written.
-        rec, line = _format.encode_record(
-            seq=self._seq, ts=ts, type=RecordType(type), step=step, data=data, prev=self._prev
-        )
-        crashpoint("before_write")
-        try:
-            self._io.write(self._fd, line)
-        except OSError as e:
-            # A short write may have left part of the line: recovery cuts it as a torn tail.
-            raise self._fail("write", e) from e
-        crashpoint("after_write")
-        self._seq, self._prev, self._offset = self._seq + 1, rec.crc or 0, self._offset + len(line)
-        if self._unsynced == 0:
-            self._first_unsynced = time.monotonic()
-        self._unsynced += 1
-        if self._needs_fsync(durable):
-            self._fsync()
-            crashpoint("after_fsync")
-        return rec
-
-    def _needs_fsync(self, durable: bool) -> bool:
-        if self.durability is Durability.SYNC:
-            return durable
-        if self.durability is Durability.BATCH:
-            return (
-                self._unsynced >= self._batch_records
-                or time.monotonic() - self._first_unsynced >= self._batch_s
-            )
-        return False
-
-    def _fsync(self) -> None:
-        try:
-            self._io.fsync(self._fd)
-        except OSError as e:
-            # Never retried: after a failed fsync Linux may drop the dirty pages and a
-            # second fsync would "succeed" without the data (PostgreSQL's fsyncgate).
-            raise self._fail("fsync", e) from e
-        self._unsynced = 0
-
-    def _fail(self, what: str, e: OSError) -> TraceWriteError:
-        self._failed = TraceWriteError(
-            f"run {self.run_id!r}: {what} of {self._path} failed ({e}); nothing after seq "
-            f"{self._seq - 1} is acknowledged and this writer refuses further appends. "
-            "Fix the storage, then reopen the run (recovery cuts any partial record)."
-        )
-        return self._failed
-
-    def _check_usable(self) -> None:
-        if self._failed is not None:
-            raise TraceWriteError(f"writer failed earlier: {self._failed}")
-        if self._closed:
-            raise TraceError(f"run {self.run_id!r}: the writer is closed")
-
-    def sync(self) -> None:
-        self._check_usable()
-        if self._unsynced and self.durability is not Durability.NONE:
-            self._fsync()
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        try:
-            if self._failed is None and self._unsynced and self.durability is not Durability.NONE:
-                self._fsync()
-        finally:
-            self._closed = True
-            # The fd is gone either way; a failed close must not keep the lock held.
-            with contextlib.suppress(OSError):
-                self._io.close(self._fd)
-            with contextlib.suppress(OSError):
-                self._io.unlock(self._lock)
 
 
 class FileTraceStore(TraceStore):
@@ -283,15 +151,17 @@ class FileTraceStore(TraceStore):
             wal = self._wal(run_id)
             if self.fileio.exists(wal) and self.fileio.read(wal)[:1]:
                 raise TraceError(f"run {run_id!r} already exists under {self.root}")
-            scan = self._write_header(run_id)
+            scan = self._write_header(run_id, durable=durability is not Durability.NONE)
             fd = self.fileio.open_append(wal)
         except BaseException:
             self.fileio.unlock(lock)
             raise
         return self._writer(run_id, lock, fd, durability, scan)
 
-    def _write_header(self, run_id: str) -> _format.Scan:
-        """Write a fresh WAL holding only a header; durable (file and directories) on return."""
+    def _write_header(self, run_id: str, *, durable: bool = True) -> _format.Scan:
+        """Write a fresh WAL holding only a header; with ``durable``, durable (file and
+        directories) on return. A run in durability ``none`` skips the three fsyncs: it
+        promises nothing across power loss, so a run lost whole by one is within its terms."""
         wal, salt = self._wal(run_id), secrets.token_hex(16)
         header = _format.encode_header(run_id, salt, time.time_ns())
         try:
@@ -299,11 +169,13 @@ class FileTraceStore(TraceStore):
             try:
                 self.fileio.write(fd, header)
                 crashpoint("create_header")
-                self.fileio.fsync(fd)
+                if durable:
+                    self.fileio.fsync(fd)
             finally:
                 self.fileio.close(fd)
-            self.fileio.fsync_dir(wal.parent)
-            self.fileio.fsync_dir(wal.parent.parent)
+            if durable:
+                self.fileio.fsync_dir(wal.parent)
+                self.fileio.fsync_dir(wal.parent.parent)
         except OSError as e:
             raise TraceWriteError(f"run {run_id!r}: creating {wal} failed ({e})") from e
         crashpoint("create_dir_fsync")
