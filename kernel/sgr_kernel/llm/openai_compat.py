@@ -11,25 +11,18 @@ down when a later call is refused for that mode; ``schema_guided`` validates in 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import time
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import openai
 
 from sgr_kernel.errors import (
     ConfigError,
-    LLMAuthError,
-    LLMConnectionError,
-    LLMError,
-    LLMRateLimited,
     LLMServerError,
-    LLMTimeout,
 )
 from sgr_kernel.llm import endpoints
+from sgr_kernel.llm._openai_errors import guarded, map_error, parse_retry_after
 from sgr_kernel.llm.base import LLMRequest, LLMResponse, ProbeCall, TokenCallback, Usage
 from sgr_kernel.llm.settings import LLMSettings
 from sgr_kernel.llm.structured import (
@@ -47,56 +40,6 @@ from sgr_kernel.llm.structured import (
 __all__ = ["OpenAICompatLLM", "map_error", "parse_retry_after"]
 
 _PLACEHOLDER_KEY = "sk-no-key"  # local servers want some bearer token; a real one comes from config
-
-
-def parse_retry_after(headers: Any) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` / ``Retry-After`` (seconds or an HTTP date)."""
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms is not None:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def map_error(e: Exception, base_url: str) -> LLMError:
-    """Translate an ``openai`` SDK exception into the kernel's failure taxonomy."""
-    if isinstance(e, openai.APITimeoutError):
-        return LLMTimeout(f"{base_url}: no answer in time ({e})")
-    if isinstance(e, openai.APIConnectionError):
-        return LLMConnectionError(f"{base_url}: cannot connect ({e.__cause__ or e})")
-    if isinstance(e, openai.RateLimitError):
-        wait = parse_retry_after(e.response.headers)
-        hint = f"; retry after {wait:g}s" if wait is not None else ""
-        return LLMRateLimited(f"{base_url}: rate limited: {e.message}{hint}", retry_after_s=wait)
-    if isinstance(e, openai.AuthenticationError | openai.PermissionDeniedError):
-        return LLMAuthError(
-            f"{base_url}: the key was refused ({e.status_code}); check SGR_API_KEY "
-            "or api_key in the config file"
-        )
-    if isinstance(e, openai.APIStatusError):
-        if e.status_code >= 500:
-            return LLMServerError(f"{base_url}: server error {e.status_code}: {e.message}")
-        if e.status_code == 404:
-            return LLMError(f"{base_url}: not found (404): {e.message}; check SGR_MODEL")
-        return LLMError(f"{base_url}: request refused ({e.status_code}): {e.message}")
-    if isinstance(e, openai.APIResponseValidationError | json.JSONDecodeError):
-        return LLMServerError(f"{base_url}: the answer is not a valid completion: {e}")
-    return LLMError(f"{base_url}: {type(e).__name__}: {e}")
 
 
 class OpenAICompatLLM:
@@ -385,7 +328,7 @@ class OpenAICompatLLM:
         finish: str | None = None
         usage: Any = None
         served = model
-        async for chunk in _guarded(stream, self.base_url):
+        async for chunk in guarded(stream, self.base_url):
             served = chunk.model or served
             if chunk.usage is not None:
                 usage = chunk.usage
@@ -405,21 +348,3 @@ class OpenAICompatLLM:
     async def aclose(self) -> None:
         """Close the HTTP connections."""
         await self._client.close()
-
-
-async def _guarded(stream: Any, base_url: str) -> AsyncIterator[Any]:
-    # A connection dropped mid-stream surfaces from the HTTP layer, not as an SDK error.
-    iterator = stream.__aiter__()
-    try:
-        while True:
-            try:
-                chunk = await iterator.__anext__()
-            except StopAsyncIteration:
-                return
-            except openai.OpenAIError:
-                raise
-            except Exception as e:
-                raise LLMConnectionError(f"{base_url}: the stream broke: {e}") from None
-            yield chunk
-    finally:
-        await stream.close()
