@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sgr_kernel._procs import owner_gone, process_start
 from sgr_kernel.dispatch.base import (
     ARTIFACTS,
     JobCancelled,
@@ -23,7 +24,6 @@ from sgr_kernel.dispatch.base import (
     Progress,
     set_current_job,
 )
-from sgr_kernel.sandbox._profile import process_start
 
 __all__ = ["CANCELLED", "RunningJob", "reap_job_dirs", "run_body"]
 
@@ -44,16 +44,6 @@ def _dir_prefix() -> str:
     return f"{_DIR_PREFIX}{socket.gethostname()}-{pid}-{process_start(pid) or 0}-"
 
 
-def _owner_gone(pid: int, start: str) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return start != "0" and process_start(pid) != start
-
-
 def reap_job_dirs(root: Path | None = None) -> list[Path]:
     """Remove the artifact directories of jobs whose worker process on this host died: a
     SIGKILLed worker cannot clean up, and a half-written video is no one's to keep."""
@@ -63,7 +53,7 @@ def reap_job_dirs(root: Path | None = None) -> list[Path]:
         head, pid, start, _ = [*d.name.rsplit("-", 3), "", "", ""][:4]
         if head != _DIR_PREFIX + host or not pid.isdigit() or not start.isdigit():
             continue  # another host's (a shared /tmp), or not ours at all
-        if _owner_gone(int(pid), start):
+        if owner_gone(int(pid), start):
             shutil.rmtree(d, ignore_errors=True)
             removed.append(d)
     return removed

@@ -10,8 +10,9 @@ import socket
 import time
 from typing import Any
 
+from sgr_kernel._procs import orphaned
 from sgr_kernel.errors import SandboxUnavailable
-from sgr_kernel.sandbox._profile import LABEL, OWNER_LABEL, process_start
+from sgr_kernel.sandbox._profile import LABEL, OWNER_LABEL
 
 __all__ = [
     "connect",
@@ -93,16 +94,6 @@ def require_image(client: Any, image: str) -> None:
         raise SandboxUnavailable(f"the Docker engine failed to look up {image}: {e}") from e
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def reap_orphans(client: Any, *, everything: bool = False) -> list[str]:
     """Remove sandbox containers that are provably orphaned: their owning process on this host
     is gone (or its pid now belongs to another process). Containers of live owners, and of
@@ -127,7 +118,7 @@ def reap_orphans(client: Any, *, everything: bool = False) -> list[str]:
         return removed
     for c in found:
         labels = c.get("Labels") or {}
-        if not (everything or _orphaned(labels.get(OWNER_LABEL, ""), host)):
+        if not (everything or orphaned(labels.get(OWNER_LABEL, ""), host)):
             continue
         try:
             client.api.remove_container(c["Id"], force=True)
@@ -135,21 +126,6 @@ def reap_orphans(client: Any, *, everything: bool = False) -> list[str]:
         except docker.errors.APIError:
             pass  # gone meanwhile, or already being removed: either way not ours to fail on
     return removed
-
-
-def _orphaned(owner: str, host: str) -> bool:
-    parts = owner.split(":")
-    if len(parts) == 3:
-        owner_host, pid, started = parts
-    elif len(parts) == 2:  # written before start times were recorded
-        (owner_host, pid), started = parts, None
-    else:
-        return False
-    if owner_host != host or not pid.isdigit():
-        return False  # another host's container: only that host can know
-    if not _pid_alive(int(pid)):
-        return True
-    return started is not None and process_start(int(pid)) != started
 
 
 def pick_runtime(client: Any, wanted: str | None) -> str | None:

@@ -8,11 +8,11 @@ for the negative-control test that proves the hostile-payload oracles bite.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sgr_kernel._procs import owner_tag
 from sgr_kernel.sandbox.base import SandboxLimits
 
 __all__ = [
@@ -20,8 +20,6 @@ __all__ = [
     "OWNER_LABEL",
     "RUN_LABEL",
     "container_kwargs",
-    "owner_tag",
-    "process_start",
     "sandbox_user",
 ]
 
@@ -33,25 +31,6 @@ INPUTS = "/inputs"
 RUNNER_CMD = ["/usr/bin/python3.11", "-I", "-B", "/opt/sgr/runner.py"]
 SANDBOX_UID = 65534
 RUNSC_MIN_PIDS = 512  # gVisor's own threads count against the pids limit
-
-
-def owner_tag(pid: int | None = None) -> str:
-    """``host:pid:start`` of a process (this one by default), so containers of a dead kernel
-    can be told apart from those of a live one — even when its pid has been reused."""
-    pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}:{pid}:{process_start(pid)}"
-
-
-def process_start(pid: int) -> str:
-    """When ``pid`` started (clock ticks since boot), or ``""`` when it is gone or unknown."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return ""
-    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-    fields = stat[stat.rfind(b")") + 2 :].split()
-    return fields[19].decode() if len(fields) > 19 else ""
 
 
 def sandbox_user() -> str:

@@ -21,9 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sgr_kernel._procs import orphaned, owner_tag
 from sgr_kernel.errors import ClusterConnectError
-from sgr_kernel.sandbox._client import _orphaned
-from sgr_kernel.sandbox._profile import owner_tag
 
 __all__ = ["HARDENED", "LABEL", "OWNER_LABEL", "ContainerCluster", "reap_orphans"]
 
@@ -48,7 +47,7 @@ HARDENED: dict[str, Any] = {
 def _stale(labels: dict[str, str], created_s: float, host: str) -> bool:
     owner = labels.get(OWNER_LABEL)
     if owner:
-        return _orphaned(owner, host)
+        return orphaned(owner, host)
     return time.time() - created_s > UNOWNED_AGE_S
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import socket
 
+from sgr_kernel._procs import pid_alive
+
 __all__ = ["LOCK_NAME", "holder_text", "live_holder"]
 
 LOCK_NAME = "lock"
@@ -31,16 +33,6 @@ def live_holder(text: str) -> str | None:
     fields = dict(p.split("=", 1) for p in text.split() if "=" in p)
     pid, host = fields.get("pid", ""), fields.get("host")
     here = host == socket.gethostname() and pid.isdigit()
-    if here and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
+    if here and (int(pid) == os.getpid() or not pid_alive(int(pid))):
         return None
     return text
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return True

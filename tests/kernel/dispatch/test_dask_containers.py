@@ -14,12 +14,12 @@ import pytest
 from dask_procs import WorkerKiller, container_cluster, progressing, worker_image
 from remote_helpers import commits, remote_plan, run_then_close, starts
 
+from sgr_kernel._procs import owner_tag
 from sgr_kernel.dispatch.config import load_dispatch_settings
 from sgr_kernel.dispatch.dask import DaskDispatcher
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
 from sgr_kernel.errors import ClusterConnectError
 from sgr_kernel.models.status import RunStatus
-from sgr_kernel.sandbox._profile import owner_tag
 from sgr_kernel.testing.dask_containers import LABEL, OWNER_LABEL, ContainerCluster
 from sgr_kernel.testing.jobs import RemoteJobSkill
 

@@ -174,8 +174,8 @@ steps:
 
 
 def test_reaping_leaves_live_owners_alone_and_tolerates_races(docker_client: Any) -> None:
+    from sgr_kernel._procs import owner_tag
     from sgr_kernel.sandbox._client import default_image
-    from sgr_kernel.sandbox._profile import owner_tag
 
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
