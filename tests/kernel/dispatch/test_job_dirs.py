@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sgr_kernel.dispatch._jobctx import RunningJob, reap_job_dirs
 from sgr_kernel._procs import process_start
+from sgr_kernel.dispatch._jobctx import RunningJob, reap_job_dirs
 
 
 @pytest.fixture
