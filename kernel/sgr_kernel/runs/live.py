@@ -123,6 +123,7 @@ def publish_live(handle: Any, run_dir: Path) -> Callable[[], None]:
     """Keep ``handle``'s streamed tails in ``run_dir`` while it runs; returns the unsubscribe
     (which also removes the file)."""
     tail = LiveTail(run_dir / LIVE_FILE)
+    tail.close()  # what a killed process left (a resumed run starts with nothing streaming)
     unsubscribe: Callable[[], None] = handle.subscribe(tail)
 
     def stop() -> None:

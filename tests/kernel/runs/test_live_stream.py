@@ -11,11 +11,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sgr_kernel.models.status import RunStatus
 from sgr_kernel.runs import Runs
-from sgr_kernel.runs.live import LIVE_FILE, TAIL_CHARS, LiveTail, read_live
+from sgr_kernel.runs.live import LIVE_FILE, TAIL_CHARS, LiveTail, publish_live, read_live
 from sgr_kernel.testing.openai_server import OpenAITestServer, Reply
 from sgr_kernel.trace.base import Record, RecordType
 
@@ -68,6 +69,20 @@ def test_the_last_tokens_of_a_burst_are_written_one_interval_later(tmp_path: Pat
         return read_live(tmp_path)
 
     assert asyncio.run(go()) == {"a": "one two three"}
+
+
+def test_publishing_a_run_clears_what_a_killed_process_left(tmp_path: Path) -> None:
+    (tmp_path / LIVE_FILE).write_text('{"ask": "an earlier attempt"}')
+    subscribed: list[object] = []
+
+    class Handle:
+        def subscribe(self, listener: object) -> Callable[[], None]:
+            subscribed.append(listener)
+            return lambda: None
+
+    stop = publish_live(Handle(), tmp_path)
+    assert read_live(tmp_path) == {} and len(subscribed) == 1
+    stop()
 
 
 def test_a_file_that_is_not_ours_reads_as_nothing(tmp_path: Path) -> None:
