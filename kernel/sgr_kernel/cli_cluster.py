@@ -1,7 +1,8 @@
 """``sgr worker`` and ``sgr cluster``: the Dask side of the ``sgr`` command.
 
-- ``sgr worker SCHEDULER [--resources GPU=1] [--nworkers N] [--nthreads T] [--name NAME]``
-  starts Dask workers (with nannies) with the project's Dask settings applied.
+- ``sgr worker SCHEDULER [--resources GPU=1] [--nworkers N] [--nthreads T] [--name NAME]
+  [--wait SECONDS]`` starts Dask workers (with nannies) with the project's Dask settings
+  applied, once the scheduler answers (it may come up after its workers: 60 s by default).
 - ``sgr cluster [show]`` lists workers, resources, memory and the sgr jobs held, with run and
   step; ``sgr cluster jobs``; ``sgr cluster cancel KEY|RUN``; ``sgr cluster connect ADDR``
   checks an address; ``sgr cluster local N`` runs a local cluster in the foreground;
@@ -52,7 +53,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from sgr_kernel.dispatch._dask_connect import apply_dask_settings
 
     settings = _settings(args)
-    check_address(args.scheduler, settings.connect_timeout_s)
+    check_address(args.scheduler, settings.connect_timeout_s, wait_s=args.wait)
     apply_dask_settings(settings)
     from distributed.cli.dask_worker import main as dask_worker
 
@@ -159,6 +160,13 @@ def add_commands(cmd: Callable[[str, str, Callable[..., Any]], argparse.Argument
     w.add_argument("--nthreads", type=int, default=1)
     w.add_argument("--name", help="worker name (a suffix is added per process)")
     w.add_argument("--memory-limit", help="per worker, e.g. 4GB (default: auto)")
+    w.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for the scheduler to come up (default: 60; 0 = not at all)",
+    )
     c = cmd(
         "cluster", "show a Dask cluster and its sgr jobs; local, connect, jobs, cancel", cmd_cluster
     )

@@ -69,21 +69,32 @@ def configured_address() -> str | None:
     return load_dispatch_settings().address
 
 
-def check_address(address: str, timeout_s: float = 5.0) -> None:
+def check_address(address: str, timeout_s: float = 5.0, *, wait_s: float = 0.0) -> None:
     """Raise :class:`~sgr_kernel.errors.ClusterConnectError` (one line) unless something
-    listens at a well-formed scheduler address."""
+    listens at a well-formed scheduler address. ``wait_s`` > 0 keeps trying that long while
+    nothing listens yet or the host name does not resolve yet: a scheduler started together
+    with its workers (containers, a job script) comes up after them."""
     from sgr_kernel.dispatch._dask_connect import _check_address, require_distributed
     from sgr_kernel.errors import ClusterConnectError
 
     require_distributed()
     _check_address(address)
     host, _, port = address.split("://", 1)[-1].rpartition(":")
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
-    except OSError as e:
-        raise ClusterConnectError(
-            f"nothing answers at {address} ({e.strerror or e}); is the scheduler running there?"
-        ) from None
+    deadline = time.monotonic() + wait_s
+    pause = 0.1
+    while True:
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+            return
+        except OSError as e:
+            if time.monotonic() + pause > deadline:
+                waited = f" after waiting {wait_s:g} s" if wait_s > 0 else ""
+                raise ClusterConnectError(
+                    f"nothing answers at {address} ({e.strerror or e}){waited}; "
+                    "is the scheduler running there?"
+                ) from None
+        time.sleep(pause)
+        pause = min(pause * 2, 2.0)
 
 
 @contextlib.contextmanager

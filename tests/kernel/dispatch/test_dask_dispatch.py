@@ -143,7 +143,8 @@ def _alive(pid: int) -> bool:
         (["cluster", "connect", "nonsense"], "not a Dask scheduler address"),
         (["cluster", "connect", "tcp://127.0.0.1"], "has no port"),
         (["cluster", "--address", "tcp://127.0.0.1:1"], "nothing answers at tcp://127.0.0.1:1"),
-        (["worker", "tcp://127.0.0.1:1"], "nothing answers"),
+        (["worker", "tcp://127.0.0.1:1", "--wait", "0"], "nothing answers"),
+        (["worker", "tcp://127.0.0.1:1", "--wait", "0.5"], "after waiting 0.5 s"),
     ],
 )
 def test_bad_addresses_are_one_line_on_the_cli(

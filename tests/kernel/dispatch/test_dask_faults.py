@@ -381,3 +381,18 @@ def test_sgr_cluster_cancel_stops_a_job_from_outside_the_run(
     (step,) = summary["steps"]
     assert step["status"] == "FAILED" and "cancelled" in step["error"], step
     assert [w for *_, w in executions(log)] == ["start", "cancelled"]
+
+
+def test_workers_started_before_their_scheduler_join_when_it_comes_up(
+    tmp_path: Path, make_external: Any
+) -> None:
+    """Containers or a job script start a scheduler and its workers together; a worker that
+    comes up first waits for the scheduler instead of exiting on the refused port."""
+    cluster = make_external()
+    cluster.start_workers("--nworkers", "1", "--name", "early", "--wait", "60")
+    time.sleep(2.0)  # the worker is up, and nothing listens at the address yet
+    ((worker, _),) = cluster.workers
+    assert worker.poll() is None, (tmp_path / "workers.log").read_text()
+    cluster.start_scheduler()
+    cluster.wait_workers(1)
+    print("FIGURE worker_before_scheduler joined=1")
