@@ -21,7 +21,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "kernel"))
 
-from skills_for_tests import SeqEntropy, TickClock, make_kernel, plan_of  # noqa: E402
+from services_for_tests import SeqEntropy, TickClock  # noqa: E402
+from skills_for_tests import make_kernel, plan_of  # noqa: E402
 
 from sgr_kernel.engine import RunConfig  # noqa: E402
 from sgr_kernel.llm.scripted import ScriptedLLM  # noqa: E402

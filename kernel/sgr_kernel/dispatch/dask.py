@@ -26,11 +26,10 @@ from sgr_kernel.dispatch._dask_job import (
     progress_topic,
     run_job,
 )
+from sgr_kernel.dispatch._dask_watch import Job, deliver_history, progress_handler
 from sgr_kernel.dispatch._jobctx import CANCELLED
 from sgr_kernel.dispatch.base import (
-    JobFunction,
     JobHandle,
-    Progress,
     ProgressCallback,
     job_function,
 )
@@ -47,26 +46,6 @@ HOLD_AFTER_S = 0.1
 """A job still running after this long is published (held by the scheduler for whoever
 re-attaches). Shorter jobs skip the round trip; if the kernel dies inside this window the
 job is simply run again on resume (at least once on workers)."""
-
-
-class _Job:
-    def __init__(self, spec: RemoteJobSpec, fn: JobFunction, resources: dict[str, float]) -> None:
-        self.spec = spec
-        self.key = spec.idempotency_key
-        self.fn = fn
-        self.resources = resources
-        self.future: Any = None
-        self.done: asyncio.Future[None] | None = None
-        self.stopping = False
-        self.watching: Callable[[Any], None] | None = None
-        self.seen = 0  # the highest progress seq delivered from the current execution
-        self.run = 0  # that execution (a worker's death makes Dask start another)
-        self.held = False  # published as a dataset
-        self.timer: asyncio.TimerHandle | None = None
-        self.history: Callable[[], None] | None = None
-        self.retries_left = spec.retries
-        self.generation = 0
-        self.attached = False  # adopted from a previous kernel's dataset
 
 
 class DaskDispatcher:
@@ -95,7 +74,7 @@ class DaskDispatcher:
         self._client = client
         self._given = client is not None
         self._cluster: Any = None
-        self._jobs: dict[str, _Job] = {}
+        self._jobs: dict[str, Job] = {}
         self._held_before: set[str] | None = None  # keys the scheduler held when we came
         self._generation: dict[str, int] = {}  # how often this dispatcher submitted each key
         self._pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="sgr-dask")
@@ -156,7 +135,7 @@ class DaskDispatcher:
         if self._held_before is None:
             names = await self._in_pool(client.list_datasets)
             self._held_before = {k for k in map(key_of, names) if k is not None}
-        job = _Job(spec, fn, ops.parse_resources(spec))
+        job = Job(spec, fn, ops.parse_resources(spec))
         held = None
         if key in self._held_before:  # a job a previous kernel left running: attach to it
             self._held_before.discard(key)
@@ -175,7 +154,7 @@ class DaskDispatcher:
         job.attached = held is not None
         return JobHandle(key=key, backend=self.name, reattached=held is not None)
 
-    def _launch(self, client: Any, job: _Job, held: Any = None) -> None:
+    def _launch(self, client: Any, job: Job, held: Any = None) -> None:
         """Submit the job (or adopt ``held``, the future a dataset gave back) and watch it."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
@@ -213,14 +192,14 @@ class DaskDispatcher:
         if job.watching is not None:
             self._subscribe(client, job)
 
-    def _hold(self, client: Any, job: _Job, fut: Any) -> None:
+    def _hold(self, client: Any, job: Job, fut: Any) -> None:
         """Held by the scheduler under the job's name: a client that dies leaves it running."""
         if fut.done() or job.future is not fut:
             return
         job.held = True
         self._holds.hold(dask_key(job.key), fut)
 
-    async def _await_resources(self, client: Any, job: _Job) -> None:
+    async def _await_resources(self, client: Any, job: Job) -> None:
         loop = asyncio.get_running_loop()
         wait = self.settings.resource_wait_s
         deadline = loop.time() + wait
@@ -236,50 +215,18 @@ class DaskDispatcher:
 
     def watch(self, handle: JobHandle, callback: ProgressCallback) -> None:
         job = self._jobs[handle.key]
-        seen: set[tuple[int, int]] = set()
-        since = [float("-inf")]  # when the scheduler got the current execution's first report
-        lock = threading.Lock()
-
-        def handler(event: Any) -> None:
-            try:
-                at, p = float(event[0]), Progress.model_validate(event[1])
-            except Exception:
-                return
-            with lock:
-                if (p.run, p.seq) in seen:
-                    return
-                if p.run != job.run:
-                    # Another execution: one that started after a worker's death numbers its
-                    # reports from 1 again; one that reported before the current one's first
-                    # report (history read late, on one clock: the scheduler's) is over.
-                    if at < since[0]:
-                        return
-                    job.run, job.seen, since[0] = p.run, 0, at
-                seen.add((p.run, p.seq))
-                job.seen = max(job.seen, p.seq)
-            callback(p)
-
-        job.watching = handler
+        job.watching = progress_handler(job, callback)
         if self._client is not None:
             self._subscribe(self._client, job)
             if job.attached and job.history is not None:
                 self._pool.submit(job.history)  # what it reported while no kernel listened
 
-    def _subscribe(self, client: Any, job: _Job) -> None:
+    def _subscribe(self, client: Any, job: Job) -> None:
         topic = progress_topic(job.key)
         handler = job.watching
         assert handler is not None
         client.subscribe_topic(topic, handler)
-        job.history = lambda: self._history(client, topic, handler)
-
-    @staticmethod
-    def _history(client: Any, topic: str, handler: Callable[[Any], None]) -> None:
-        """Deliver what a re-attached job reported while nobody listened (seq de-duplicates)."""
-        try:
-            for event in client.get_events(topic):
-                handler(event)
-        except Exception:
-            log.debug("no progress history for %s", topic, exc_info=True)
+        job.history = lambda: deliver_history(client, topic, handler)
 
     # ------------------------------------------------------------ result
 
@@ -326,7 +273,7 @@ class DaskDispatcher:
             # connection dropped). Submit it again under the same key once it is reachable.
             await self._relaunch(job, deadline)
 
-    async def _relaunch(self, job: _Job, deadline: float | None) -> None:
+    async def _relaunch(self, job: Job, deadline: float | None) -> None:
         loop = asyncio.get_running_loop()
         until = loop.time() + self.settings.reconnect_s
         if deadline is not None:
@@ -351,7 +298,7 @@ class DaskDispatcher:
         log.warning("resubmitting %s: the scheduler no longer knew it", job.key)
         self._launch(c, job)
 
-    async def _forget(self, job: _Job, *, wait: bool = True) -> None:
+    async def _forget(self, job: Job, *, wait: bool = True) -> None:
         if job.timer is not None:
             job.timer.cancel()
         fut, held = job.future, job.held
@@ -363,7 +310,7 @@ class DaskDispatcher:
 
     # ------------------------------------------------------------ stop, release
 
-    async def _stop(self, job: _Job) -> None:
+    async def _stop(self, job: Job) -> None:
         """Cooperative cancel, then (past the grace time) restart the worker that runs it."""
         job.stopping = True
         client = self._client

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from skills_for_tests import make_kernel, plan_of, read_sink
+from services_for_tests import read_sink
+from skills_for_tests import make_kernel, plan_of
 
 from sgr_kernel.errors import ApprovalError
 from sgr_kernel.models.status import RunStatus, StepStatus

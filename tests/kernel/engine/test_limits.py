@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from skills_for_tests import TickClock, make_kernel, plan_of
+from services_for_tests import TickClock
+from skills_for_tests import make_kernel, plan_of
 
 from sgr_kernel.engine import RunConfig
 from sgr_kernel.llm.scripted import ScriptedLLM

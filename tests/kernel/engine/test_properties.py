@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from skills_for_tests import SeqEntropy, make_kernel, plan_of
+from services_for_tests import SeqEntropy
+from skills_for_tests import make_kernel, plan_of
 
 from sgr_kernel.engine import RunConfig
 from sgr_kernel.engine.journal import MemoryWriter, RunJournal
@@ -24,7 +25,7 @@ from sgr_kernel.models.status import (
 from sgr_kernel.trace.base import Durability, RecordType
 from sgr_kernel.trace.state import RunState
 
-from skills_for_tests import TickClock  # isort: skip
+from services_for_tests import TickClock  # isort: skip
 
 
 def _journal() -> RunJournal:

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from skills_for_tests import TEST_SKILLS, AnyIn, ValueOut, make_kernel, plan_of, read_sink
+from services_for_tests import read_sink
+from skills_for_tests import TEST_SKILLS, AnyIn, ValueOut, make_kernel, plan_of
 
 from sgr_kernel.errors import PlanValidationError
 from sgr_kernel.models.plan import parse_plan

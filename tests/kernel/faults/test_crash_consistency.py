@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from crash_harness import Tally, check_trial, fork_child, read_acks, reference
+from crash_checks import Tally, check_trial, reference
+from crash_harness import fork_child, read_acks
 from skills_for_tests import EFFECT_CRASH_POINTS
 
 from sgr_kernel.trace._crash import TRACE_CRASH_POINTS

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from crash_harness import run_plan_child
-from skills_for_tests import make_kernel, plan_of, read_sink
+from services_for_tests import read_sink
+from skills_for_tests import make_kernel, plan_of
 
 from sgr_kernel.errors import RunNotCreatedError, TraceWriteError
 from sgr_kernel.models.status import RunStatus, StepStatus
@@ -169,7 +170,8 @@ def test_negative_control_the_harness_sees_a_repeated_effect(
 ) -> None:
     """With resume serving nothing from the log (the old behaviour), the same kills repeat
     finished effects — so the harness's zero above is a finding, not a blind spot."""
-    from crash_harness import Tally, check_trial, fork_child, reference
+    from crash_checks import Tally, check_trial, reference
+    from crash_harness import fork_child
 
     from sgr_kernel.engine.context import RunContext
 

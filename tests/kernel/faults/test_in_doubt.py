@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from crash_harness import run_plan_child
-from skills_for_tests import make_kernel, plan_of, read_sink
+from services_for_tests import read_sink
+from skills_for_tests import make_kernel, plan_of
 
 from sgr_kernel.models.status import RunStatus, StepStatus
 
