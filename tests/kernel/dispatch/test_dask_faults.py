@@ -6,6 +6,7 @@ what was committed. At least once on workers, exactly once in the trace."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,38 @@ def _only_run(home: Path) -> str:
 def _runs(home: Path) -> list[str]:
     d = home / "runs"
     return sorted(p.name for p in d.iterdir()) if d.is_dir() else []
+
+
+def _cli(home: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: PLW1510 (callers assert the return code)
+        _sgr(home, *args, env=env), env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@contextlib.contextmanager
+def _long_job_run(
+    tmp_path: Path, env: dict[str, str], step: str
+) -> Iterator[tuple[subprocess.Popen[str], Path, Path, str]]:
+    """``sgr run --json`` of one two-minute job in a child process, handed over once the job
+    started on a worker: (the child, its home, the execution log, the run id)."""
+    home, log = tmp_path / "home", tmp_path / "exec.log"
+    params = {"seconds": 120.0, "steps": 1200, "log": str(log)}
+    plan = plan_file(
+        tmp_path / "plan.json", {step: {"job_type": "sgr_test_work", "params": params}}
+    )
+    proc = subprocess.Popen(
+        _sgr(home, "run", str(plan), "--json", env=env),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until("the job to start", lambda: starts(log))
+        yield proc, home, log, _only_run(home)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def test_workers_killed_mid_job_lose_nothing_and_commit_once(tmp_path: Path) -> None:
@@ -230,45 +264,15 @@ def test_scheduler_killed_and_restarted_resubmits_under_the_same_key(
 def test_cancel_from_another_process_stops_the_job(
     tmp_path: Path, external: ExternalCluster
 ) -> None:
-    home = tmp_path / "home"
-    log = tmp_path / "exec.log"
-    params = {"seconds": 120.0, "steps": 1200, "log": str(log)}
-    plan = plan_file(
-        tmp_path / "plan.json", {"long": {"job_type": "sgr_test_work", "params": params}}
-    )
     env = external.env
-    proc = subprocess.Popen(
-        _sgr(home, "run", str(plan), "--json", env=env),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_until("the job to start", lambda: starts(log))
-        run_id = _only_run(home)
-        shown = subprocess.run(  # noqa: PLW1510 (the return code is asserted)
-            _sgr(home, "cluster", "jobs", "--json", env=env),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+    with _long_job_run(tmp_path, env, "long") as (proc, home, log, run_id):
+        shown = _cli(home, env, "cluster", "jobs", "--json")
         jobs = json.loads(shown.stdout)
         mine = [j for j in jobs if j["run_id"] == run_id]
         assert mine and mine[0]["step"] == "long" and mine[0]["state"] == "processing", jobs
-        cancel = subprocess.run(  # noqa: PLW1510 (the return code is asserted)
-            _sgr(home, "cancel", run_id, env=env),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        cancel = _cli(home, env, "cancel", run_id)
         assert cancel.returncode in (0, 5), cancel.stdout + cancel.stderr
         out, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 5, out  # CANCELLED
     what = [w for key, _, w in executions(log)]
     assert what == ["start", "cancelled"], what  # stopped cooperatively, never finished
@@ -345,37 +349,13 @@ def test_priority_is_dask_priority_higher_first(tmp_path: Path, make_external: A
 def test_sgr_cluster_cancel_stops_a_job_from_outside_the_run(
     tmp_path: Path, external: ExternalCluster
 ) -> None:
-    home = tmp_path / "home"
-    log = tmp_path / "exec.log"
-    params = {"seconds": 120.0, "steps": 1200, "log": str(log)}
-    plan = plan_file(
-        tmp_path / "plan.json", {"op": {"job_type": "sgr_test_work", "params": params}}
-    )
     env = external.env
-    proc = subprocess.Popen(
-        _sgr(home, "run", str(plan), "--json", env=env),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_until("the job to start", lambda: starts(log))
-        run_id = _only_run(home)
+    with _long_job_run(tmp_path, env, "op") as (proc, home, log, run_id):
         wait_until("the job to be held", lambda: _progress_seen(home, run_id))
-        cancel = subprocess.run(  # noqa: PLW1510 (the return code is asserted)
-            _sgr(home, "cluster", "cancel", run_id, "--json", env=env),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        cancel = _cli(home, env, "cluster", "cancel", run_id, "--json")
         assert cancel.returncode == 0, cancel.stdout + cancel.stderr
         assert json.loads(cancel.stdout) == {"cancelled": [f"{run_id}:op:1"]}
         out, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 1, out  # the step failed: its job was cancelled, not lost
     summary = json.loads(out)
     (step,) = summary["steps"]
