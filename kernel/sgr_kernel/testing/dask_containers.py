@@ -17,6 +17,7 @@ import os
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,27 @@ class ContainerCluster:
         """The container whose IP serves a worker address (tcp://IP:PORT)."""
         ip = address.split("://", 1)[-1].rsplit(":", 1)[0]
         return next(w for w in self.workers if self.ip(w) == ip)
+
+    @contextlib.contextmanager
+    def dispatcher(self, *, connect_timeout_s: float = 60) -> Iterator[tuple[Any, Any]]:
+        """A :class:`~sgr_kernel.dispatch.dask.DaskDispatcher` on this cluster and its client,
+        once every worker registered; closed on the way out whatever happened (a client left
+        open goes on polling an address a later test's container may hold)."""
+        import asyncio
+
+        from sgr_kernel.dispatch.config import load_dispatch_settings
+        from sgr_kernel.dispatch.dask import DaskDispatcher
+
+        settings = load_dispatch_settings(
+            env={}, address=self.address, connect_timeout_s=connect_timeout_s
+        )
+        d = DaskDispatcher(settings=settings)
+        try:
+            client = d.connect()
+            self.wait_workers(client)
+            yield d, client
+        finally:
+            asyncio.run(d.close())  # a no-op when the test closed it already
 
     def wait_workers(self, client: Any, n: int | None = None, *, timeout_s: float = 120) -> None:
         """Wait until ``n`` (default: all) workers registered with the scheduler, as ``client``

@@ -47,10 +47,6 @@ def test_a_worker_container_lost_mid_job_loses_nothing(
     plan = remote_plan(
         {f"j{i}": {"job_type": "sgr_test_work", "params": {**params, "x": i + 2}} for i in range(n)}
     )
-    settings = load_dispatch_settings(env={}, address=containers.address, connect_timeout_s=60)
-    d = DaskDispatcher(settings=settings)
-    client = d.connect()
-    containers.wait_workers(client)
 
     def lose(address: str) -> None:
         victim = containers.worker_at(address)
@@ -59,13 +55,15 @@ def test_a_worker_container_lost_mid_job_loses_nothing(
         else:  # no FIN: the scheduler notices only when the worker's TTL runs out
             containers.network.disconnect(victim, force=True)
 
-    def make() -> Kernel:
-        skills = {"remote_job": RemoteJobSkill}
-        return Kernel(KernelConfig(home=tmp_path / "home"), skills=skills, dispatcher=d)
+    with containers.dispatcher() as (d, client):
 
-    # the worker of a job that has reported progress is lost, once
-    with WorkerKiller(progressing(client, by_address=True), kill=lose) as killer:
-        k, result = run_then_close(make, d, plan)
+        def make() -> Kernel:
+            skills = {"remote_job": RemoteJobSkill}
+            return Kernel(KernelConfig(home=tmp_path / "home"), skills=skills, dispatcher=d)
+
+        # the worker of a job that has reported progress is lost, once
+        with WorkerKiller(progressing(client, by_address=True), kill=lose) as killer:
+            k, result = run_then_close(make, d, plan)
     ok, committed = commits(k.store.read(result.run_id).records)
     lost = n - len(ok)
     dup = sum(c - 1 for c in ok.values()) + sum(c - 1 for c in committed.values())

@@ -45,14 +45,6 @@ def cluster(tmp_path: Path) -> Iterator[ContainerCluster]:
 def test_a_sweep_across_worker_containers_survives_one_being_killed(
     cluster: ContainerCluster, tmp_path: Path
 ) -> None:
-    from sgr_kernel.dispatch.config import load_dispatch_settings
-    from sgr_kernel.dispatch.dask import DaskDispatcher
-
-    d = DaskDispatcher(
-        settings=load_dispatch_settings(env={}, address=cluster.address, connect_timeout_s=60)
-    )
-    client = d.connect()
-    cluster.wait_workers(client)
     inputs = {
         "strategy": "momentum",
         "data": {"kind": "synthetic", "assets": 40, "days": 3000, "seed": 4},
@@ -61,20 +53,22 @@ def test_a_sweep_across_worker_containers_survives_one_being_killed(
         "top": 24,
     }
 
-    async def go() -> tuple[Any, Any]:
-        k = kernel(tmp_path / "home", d)
-        try:
-            return k, await k.run(plan=one_step("backtest_sweep", inputs))
-        finally:
-            await d.close()
-
     def docker_kill(address: str) -> None:
         cluster.worker_at(address).kill()
 
-    # the container of a worker executing a chunk is killed, once
-    find = progressing(client, min_reports=0, by_address=True)
-    with WorkerKiller(find, kill=docker_kill) as killer:
-        k, res = asyncio.run(go())
+    with cluster.dispatcher() as (d, client):
+
+        async def go() -> tuple[Any, Any]:
+            k = kernel(tmp_path / "home", d)
+            try:
+                return k, await k.run(plan=one_step("backtest_sweep", inputs))
+            finally:
+                await d.close()
+
+        # the container of a worker executing a chunk is killed, once
+        find = progressing(client, min_reports=0, by_address=True)
+        with WorkerKiller(find, kill=docker_kill) as killer:
+            k, res = asyncio.run(go())
     assert res.status is RunStatus.COMPLETED, f"{k.show(res.run_id)}\n{cluster.logs()}"
     out = res.outputs["s"]
     got = [tuple(r["params"].values()) for r in out["table"]]
