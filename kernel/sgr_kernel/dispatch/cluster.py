@@ -87,13 +87,14 @@ def check_address(address: str, timeout_s: float = 5.0, *, wait_s: float = 0.0) 
             socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
             return
         except OSError as e:
-            if time.monotonic() + pause > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 waited = f" after waiting {wait_s:g} s" if wait_s > 0 else ""
                 raise ClusterConnectError(
                     f"nothing answers at {address} ({e.strerror or e}){waited}; "
                     "is the scheduler running there?"
                 ) from None
-        time.sleep(pause)
+        time.sleep(min(pause, left))
         pause = min(pause * 2, 2.0)
 
 
