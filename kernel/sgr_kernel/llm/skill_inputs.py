@@ -111,11 +111,17 @@ def _words(name: str) -> str:
     return re.sub(r"[_\-\s]+", " ", name).strip().lower()
 
 
+def _number(text: str) -> int | float:
+    x = float(text.replace(",", "."))
+    return int(x) if x.is_integer() and "." not in text and "," not in text else x
+
+
 class _Task:
     def __init__(self, task: str) -> None:
         self.low = task.lower()
         self.flat = " " + re.sub(r"[_\-\s]+", " ", self.low) + " "
-        self.numbers = {float(n.replace(",", ".")) for n in _NUMBER.findall(task)}
+        self.ordered = [_number(n) for n in _NUMBER.findall(task)]
+        self.numbers = {float(n) for n in self.ordered}
 
     def names(self, field: str) -> bool:
         """The task says each word of the field's name (``walk-forward`` names
@@ -161,8 +167,9 @@ def _ground_object(
         sub = _branch(props.get(name) or {}, v)
         item = _branch(sub.get("items") or {}, None) if isinstance(v, list) else {}
         if isinstance(v, dict) and sub.get("properties"):
-            if name in required or _leaves_grounded(v, sub, t, content):
-                out[name] = _ground_object(v, sub, t, content)
+            record = _task_numbers(v, t) if content else v
+            if name in required or _leaves_grounded(record, sub, t, content):
+                out[name] = _ground_object(record, sub, t, content)
         elif isinstance(v, list) and item.get("properties"):
             # Records the model composes (a storyboard's scenes): their text is its to
             # write; their settings and numbers are grounded like any other.
@@ -172,6 +179,34 @@ def _ground_object(
         elif name in required or _is_const(sub) or _grounded(name, v, sub, t, content):
             out[name] = v
     return out
+
+
+def _task_numbers(value: Mapping[str, Any], t: _Task) -> dict[str, Any]:
+    """A record's one list of numbers (or one named series of them) that the task does not
+    state, as the numbers the task states, in its order, when it states exactly as many:
+    "a bar chart of sales 3, 5 and 8" plots 3, 5 and 8, whatever numbers the model wrote."""
+    out = dict(value)
+    lists = [
+        (name, v)
+        for name, v in value.items()
+        if _numeric_list(v) or (isinstance(v, dict) and len(v) == 1 and _numeric_list(*v.values()))
+    ]
+    if len(lists) != 1 or len(t.ordered) < 2:
+        return out
+    name, v = lists[0]
+    numbers = v if isinstance(v, list) else next(iter(v.values()))
+    if len(numbers) != len(t.ordered) or t.states(numbers):
+        return out
+    out[name] = list(t.ordered) if isinstance(v, list) else {next(iter(v)): list(t.ordered)}
+    return out
+
+
+def _numeric_list(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
+    )
 
 
 def _leaves_grounded(
