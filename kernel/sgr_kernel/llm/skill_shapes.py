@@ -4,11 +4,12 @@ A skill declares ``cues`` (regular expressions on a user's task, ``Skill.cues``)
 matches, the planner offers the shape named after the skill, and ``steps`` beside it only
 when the task asks for more than that skill (a second skill's cues, "…, then render a
 video"). For the skill shape the model writes only the skill's ``inputs``, under the
-skill's own input schema (``skill_inputs.py``), and the kernel writes the plan: step ``s1``
-runs the skill (asking for the ``remote`` capability itself: the user's words asked for
-the skill), and when the task asks to explain, report or say which, an ``answer`` step
-whose context refers to the skill's result fields. Required inputs stay as written; the
-engine's plan validation (field constraints) refuses bad values and the planner replans.
+skill's own input schema (``skill_inputs.py``; ``grounding.py`` keeps the user's words), and
+the kernel writes the plan: step ``s1`` runs the skill (asking for the ``remote`` capability
+itself: the user's words asked for the skill), and when the task asks to explain, report
+or say which, an ``answer`` step whose context refers to the skill's result fields. Required
+inputs stay as written; the engine's plan validation (field constraints) refuses bad values
+and the planner replans.
 
 A task that only asks *about* the subject ("Explain what a backtest is", "What is LoRA?")
 and points at no material of the user's own (a file, "my …", a named corpus) is not cued:
@@ -22,13 +23,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sgr_kernel.llm.skill_inputs import (
-    cap_schema,
-    ground_inputs,
-    required_kept,
-    skill_inputs_schema,
-    wire_words,
-)
+from sgr_kernel.llm.grounding import ground_inputs, wire_words
+from sgr_kernel.llm.skill_inputs import cap_schema, required_kept, skill_inputs_schema
 
 __all__ = [
     "GRANTED",

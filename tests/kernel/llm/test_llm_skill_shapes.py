@@ -260,7 +260,7 @@ def test_a_choice_the_task_spells_and_a_garbled_question_are_the_users_words() -
     plan, _ = _plan(task, {"shape": "sweep", "inputs": {"strategy": "momentum"}})
     assert plan is not None and plan.steps[0].inputs["strategy"] == "mean_reversion"
     ask = "Backtest momentum on synthetic prices, then answer: which cell wins?"
-    from sgr_kernel.llm.skill_inputs import wire_words
+    from sgr_kernel.llm.grounding import wire_words
 
     schema = {
         "type": "object",
@@ -273,7 +273,7 @@ def test_a_choice_the_task_spells_and_a_garbled_question_are_the_users_words() -
 
 
 def test_records_the_model_composes_keep_their_text_and_lose_made_up_numbers() -> None:
-    from sgr_kernel.llm.skill_inputs import ground_inputs
+    from sgr_kernel.llm.grounding import ground_inputs
 
     chart = {
         "type": "object",
@@ -315,7 +315,7 @@ def test_records_the_model_composes_keep_their_text_and_lose_made_up_numbers() -
 def test_a_chart_the_task_gives_numbers_for_plots_the_users_numbers() -> None:
     """The model wrote a chart with the right number of values but not the user's: the task's
     numbers, in its order, take their place (one list, or one named series)."""
-    from sgr_kernel.llm.skill_inputs import ground_inputs
+    from sgr_kernel.llm.grounding import ground_inputs
 
     data = {
         "type": "object",
