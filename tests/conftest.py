@@ -12,3 +12,15 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("SGR_DISPATCHER", "inline")
+
+
+def pytest_unconfigure(config: object) -> None:
+    """llama-cpp-python opens two ``/dev/null`` files at import and never closes them; with
+    warnings as errors their ResourceWarning would be the last lines ``make test`` prints."""
+    import sys
+
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        f = getattr(utils, name, None)
+        if f is not None and not f.closed:
+            f.close()
