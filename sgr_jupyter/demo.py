@@ -53,6 +53,7 @@ def run_demo(notebook: Path, out_dir: Path, *, scripted: bool = False) -> tuple[
     import nbformat
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
+    from traitlets.config import Config
 
     nb = nbformat.read(notebook, 4)
     if not scripted:
@@ -61,8 +62,14 @@ def run_demo(notebook: Path, out_dir: Path, *, scripted: bool = False) -> tuple[
         env_home = os.environ.get("SGR_HOME")
         os.environ["SGR_HOME"] = home
         try:
+            # IPC sockets in the run's own folder, not TCP on loopback: nothing else on this
+            # machine can connect to the kernel that runs the notebook.
+            ipc = Config()
+            ipc.KernelManager.transport = "ipc"
+            ipc.KernelManager.ip = str(Path(home) / "kernel")
             NotebookClient(
                 nb,
+                config=ipc,
                 timeout=300,
                 kernel_name="python3",
                 resources={"metadata": {"path": str(notebook.parent)}},
