@@ -53,7 +53,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from sgr_kernel.dispatch._dask_connect import apply_dask_settings
 
     settings = _settings(args)
-    check_address(args.scheduler, settings.connect_timeout_s, wait_s=args.wait)
+    try:
+        check_address(args.scheduler, settings.connect_timeout_s)
+    except ClusterConnectError:
+        if args.wait <= 0:
+            raise
+        cb.err(
+            f"sgr worker: nothing answers at {args.scheduler} yet; waiting up to {args.wait:g} s"
+        )
+        check_address(args.scheduler, settings.connect_timeout_s, wait_s=args.wait)
     apply_dask_settings(settings)
     from distributed.cli.dask_worker import main as dask_worker
 
