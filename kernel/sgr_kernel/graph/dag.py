@@ -197,6 +197,7 @@ def _validate(
             problems.append(f"step id {sid!r} is used more than once")
         seen.add(sid)
     known = set(ids)
+    parents: dict[str, set[str]] = {}
     for s in plan.steps:
         skill = skills.get(s.skill)
         if skill is None:
@@ -209,6 +210,7 @@ def _validate(
                 problems.append(f"step {s.id!r}: depends_on names unknown step {dep!r}")
         refs, ref_errors = _step_refs(s)
         problems.extend(ref_errors)
+        parents[s.id] = (({*s.depends_on} | {r.step for r in refs}) & known) - {s.id}
         for r in refs:
             if r.step == s.id:
                 problems.append(f"step {s.id!r}: input refers to its own output ({r})")
@@ -243,7 +245,6 @@ def _validate(
                 )
     dag = None
     if len(seen) == len(ids):
-        parents = _parents(plan)
         try:
             dag = build_dag(plan, parents)  # a topological sort: it fails on a cycle
         except PlanValidationError:
