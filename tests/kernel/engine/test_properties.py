@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from services_for_tests import SeqEntropy
+from services_for_tests import SeqEntropy, TickClock
 from skills_for_tests import make_kernel, plan_of
 
 from sgr_kernel.engine import RunConfig
@@ -24,8 +24,6 @@ from sgr_kernel.models.status import (
 )
 from sgr_kernel.trace.base import Durability, RecordType
 from sgr_kernel.trace.state import RunState
-
-from services_for_tests import TickClock  # isort: skip
 
 
 def _journal() -> RunJournal:
