@@ -314,42 +314,35 @@ def test_records_the_model_composes_keep_their_text_and_lose_made_up_numbers() -
 
 def test_a_chart_the_task_gives_numbers_for_plots_the_users_numbers() -> None:
     """The model wrote a chart with the right number of values but not the user's: the task's
-    numbers, in its order, take their place (one list, or one named series)."""
-    from sgr_kernel.llm.grounding import ground_inputs
+    numbers, in its order, take their place (one list, or one named series). Through the real
+    ``video_render`` skill's input schema and the skill shape's own expansion."""
+    from sgr_kernel.llm.skill_shapes import expand_skill_shape
+    from sgr_skills.video import VideoRenderSkill
+    from sgr_skills.video._models import VideoInput
 
-    data = {
-        "type": "object",
-        "properties": {
-            "labels": {"type": "array", "items": {"type": "string"}},
-            "series": {
-                "type": "object",
-                "additionalProperties": {"type": "array", "items": {"type": "number"}},
-            },
-        },
-        "required": ["labels", "series"],
-    }
-    scene = {
-        "type": "object",
-        "properties": {"title": {"type": "string"}, "data": {"anyOf": [data, {"type": "null"}]}},
-        "required": ["title"],
-    }
-    schema = {
-        "type": "object",
-        "properties": {"scenes": {"type": "array", "items": scene}},
-        "required": ["scenes"],
-    }
+    entry = VideoRenderSkill.catalogue_entry()
     task = "Make a short video with a bar chart of sales 3, 5 and 8.5 for Q1 to Q3."
 
-    def grounded(series: dict[str, list[float]]) -> Any:
-        value = {
-            "scenes": [{"title": "Sales", "data": {"labels": ["Q1", "Q2", "Q3"], "series": series}}]
+    def planned(series: dict[str, list[float]]) -> Any:
+        scene = {
+            "title": "Sales",
+            "layout": "bar",
+            "data": {"labels": ["Q1", "Q2", "Q3"], "series": series},
         }
-        return ground_inputs(value, schema, task)["scenes"][0].get("data")
+        inputs = {"storyboard": {"title": "Sales", "scenes": [scene]}}
+        (step,) = expand_skill_shape(entry, False, inputs, task)
+        return step["inputs"]["storyboard"]["scenes"][0].get("data")
 
-    assert grounded({"sales": [10, 20, 30]}) == {
-        "labels": ["Q1", "Q2", "Q3"],
-        "series": {"sales": [3, 5, 8.5]},
-    }
-    assert grounded({"sales": [3, 5, 8.5]})["series"] == {"sales": [3, 5, 8.5]}  # already theirs
-    assert grounded({"sales": [1, 2]}) is None  # not as many: nothing to put there, dropped
-    assert grounded({"a": [1, 2, 4], "b": [2, 3, 4]}) is None  # two series: whose numbers?
+    got = planned({"sales": [10, 20, 30]})
+    assert got == {"labels": ["Q1", "Q2", "Q3"], "series": {"sales": [3, 5, 8.5]}}
+    VideoInput.model_validate(  # the grounded storyboard is one the skill accepts
+        {
+            "storyboard": {
+                "title": "Sales",
+                "scenes": [{"title": "Sales", "layout": "bar", "data": got}],
+            }
+        }
+    )
+    assert planned({"sales": [3, 5, 8.5]})["series"] == {"sales": [3, 5, 8.5]}  # already theirs
+    assert planned({"sales": [1, 2]}) is None  # not as many: nothing to put there, dropped
+    assert planned({"a": [1, 2, 4], "b": [2, 3, 4]}) is None  # two series: whose numbers?
