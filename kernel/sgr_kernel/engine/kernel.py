@@ -32,6 +32,7 @@ from sgr_kernel.errors import (
 from sgr_kernel.graph.dag import Dag, check_plan
 from sgr_kernel.llm.base import LLMClient
 from sgr_kernel.models.plan import Plan, check_task
+from sgr_kernel.models.plan_log import plan_record
 from sgr_kernel.models.policies import BudgetPolicy
 from sgr_kernel.models.status import RunStatus
 from sgr_kernel.sandbox.base import Sandbox
@@ -150,7 +151,7 @@ class Kernel:
             "run_id": run_id,
             "name": name or (plan.name if plan else (task or "")[:60]),
             "task": task,
-            "plan": plan.model_dump(mode="json") if plan else None,
+            **(plan_record(plan) if plan else {"plan": None}),
             "config": cfg.to_json(),
             "parent": parent,
         }

@@ -10,6 +10,7 @@ from sgr_kernel.errors import ReplayDivergenceError
 from sgr_kernel.graph.dag import validate_plan
 from sgr_kernel.models.failure import FailureRecord
 from sgr_kernel.models.plan import Plan
+from sgr_kernel.models.plan_log import plan_record
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.skills.base import CAP_LLM, Skill
 from sgr_kernel.trace.base import RecordType
@@ -74,8 +75,8 @@ async def plan_run(rt: RunRuntime, skills: Mapping[str, type[Skill]]) -> Plan:
     journal.step_status(
         PLAN_STEP, StepStatus.COMMITTED, attempt=attempt, output={"steps": len(plan.steps)}
     )
-    data = plan.model_dump(mode="json")
-    journal.state.expect_plan(plan, data)
-    journal.append(RecordType.PLAN, {"plan": data}, durable=True)
+    data = plan_record(plan)
+    journal.state.expect_plan(plan, data["plan"])
+    journal.append(RecordType.PLAN, data, durable=True)
     journal.run_status(RunStatus.PLANNED)
     return plan

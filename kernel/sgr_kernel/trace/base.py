@@ -55,9 +55,9 @@ def validate_run_id(run_id: str) -> str:
 class RecordType(StrEnum):
     """What a record says. The fold in ``trace/state.py`` gives each its meaning."""
 
-    RUN_CREATED = "run_created"  # data: run_id, salt, task, plan, config, parent
+    RUN_CREATED = "run_created"  # data: run_id, task, plan, plan_defaults, config, parent
     RUN_STATUS = "run_status"  # data: status, reason
-    PLAN = "plan"  # data: plan (the validated plan, as JSON)
+    PLAN = "plan"  # data: plan, plan_defaults (models/plan_log.py: the plan as logged)
     STEP = "step"  # step; data: status, attempt, and output | failure | reason
     INTENT = "intent"  # step; data: attempt, n, kind, key, request (before a side effect)
     RESULT = "result"  # step; data: attempt, n, kind, key, ok, response | failure

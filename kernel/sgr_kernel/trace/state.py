@@ -12,6 +12,7 @@ from typing import Any
 
 from sgr_kernel.models.failure import FailureRecord
 from sgr_kernel.models.plan import Plan
+from sgr_kernel.models.plan_log import plan_from_record
 from sgr_kernel.models.status import RunStatus, StepStatus
 from sgr_kernel.trace.base import Record, RecordType
 
@@ -128,9 +129,9 @@ class RunState:
             self.parent = d.get("parent")
             self.created_ts = rec.ts
             if d.get("plan") is not None:
-                self._set_plan(d["plan"])
+                self._set_plan(d)
         elif t is RecordType.PLAN:
-            self._set_plan(d["plan"])
+            self._set_plan(d)
         elif t is RecordType.RUN_STATUS:
             self.status = RunStatus(d["status"])
             self.reason = d.get("reason")
@@ -165,12 +166,12 @@ class RunState:
         self.last_seq = rec.seq
         return self
 
-    def _set_plan(self, plan_data: dict[str, Any]) -> None:
+    def _set_plan(self, data: dict[str, Any]) -> None:
         expected, self._expected_plan = self._expected_plan, None
-        if expected is not None and expected[1] is plan_data:
+        if expected is not None and expected[1] is data["plan"]:
             self.plan = expected[0]
         else:
-            self.plan = Plan.model_validate(plan_data)
+            self.plan = plan_from_record(data)
         for s in self.plan.steps:
             self.step(s.id)
 
