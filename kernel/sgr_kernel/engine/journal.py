@@ -196,7 +196,8 @@ class RunJournal:
         **data: Any,
     ) -> Record:
         """Move a step to ``target``, through the states in ``via`` (each hop checked)."""
-        current = self.state.step(step_id).status
+        st = self.state.steps.get(step_id)
+        current = StepStatus.PENDING if st is None else st.status
         for hop in (*via, target) if via else (target,):
             if hop not in STEP_TRANSITIONS[current]:  # the table's check, inline: a hot path
                 check_step_transition(current, hop, f"(step {step_id!r})")

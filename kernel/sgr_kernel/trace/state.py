@@ -176,9 +176,10 @@ class RunState:
             self.step(s.id)
 
     def _apply_step(self, rec: Record) -> None:
-        assert rec.step is not None
+        sid = rec.step
+        assert sid is not None
         d = rec.data
-        st = self.step(rec.step)
+        st = self.steps.get(sid) or self.step(sid)
         st.status = _STEP_STATUS[d["status"]]
         st.attempt = int(d.get("attempt", st.attempt))
         st.reason = d.get("reason", st.reason)
@@ -187,7 +188,7 @@ class RunState:
         elif st.status is StepStatus.RUNNING:
             st.started_ts = rec.ts
             st.open_intents.clear()
-            if rec.step != PLAN_STEP:  # planning is not a step of the plan's budget
+            if sid != PLAN_STEP:  # planning is not a step of the plan's budget
                 self.usage.steps_launched += 1
                 st.usage.steps_launched += 1
         elif st.status is StepStatus.COMMITTED:
