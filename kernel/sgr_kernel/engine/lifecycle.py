@@ -203,11 +203,13 @@ class LifecycleEngine:
                 elif not self._ready and not steering.decisions:
                     self._finish()
                     return
-            await self._wait_and_handle()
+            if not self._finished and not self._expired:
+                await self._turns.sleep()
+            self._handle_turn()
 
-    async def _wait_and_handle(self) -> None:
-        if not self._finished and not self._expired:
-            await self._turns.sleep()
+    def _handle_turn(self) -> None:
+        """What woke the scheduler: finished attempts, expired retry timers; then the commit
+        barrier, and the children of what committed become ready."""
         journal = self.rt.journal
         committed: list[str] = []
         if self._finished:
