@@ -11,6 +11,7 @@ the same way, with nothing to fill in.
 
 from __future__ import annotations
 
+import copy
 import types
 import typing
 from collections.abc import Mapping
@@ -73,7 +74,8 @@ def plan_record(plan: Plan) -> dict[str, Any]:
     """The ``plan`` and ``plan_defaults`` members of a record that holds ``plan``."""
     return {
         "plan": plan.model_dump(mode="json", exclude_unset=True),
-        "plan_defaults": PLAN_DEFAULTS,
+        # A copy: a record's data is handed to listeners, and a constant is no one's to edit.
+        "plan_defaults": copy.deepcopy(PLAN_DEFAULTS),
     }
 
 

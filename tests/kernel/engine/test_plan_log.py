@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,10 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from skills_for_tests import make_kernel, plan_of
 
-from sgr_kernel.models.plan import Plan, plan_from_data
+from sgr_kernel.models.plan import plan_from_data
 from sgr_kernel.models.plan_log import PLAN_DEFAULTS, plan_from_record, plan_record
 from sgr_kernel.trace.base import RecordType
+from sgr_kernel.trace.state import RunState
 
 _RETRY = st.fixed_dictionaries(
     {},
@@ -76,7 +76,9 @@ def test_the_pinned_defaults_win_over_the_readers_own() -> None:
         {"id": "a", "skill": "noop"},
         {"id": "b", "skill": "noop", "retry": {"max_attempts": 2}},
     )
-    rec = copy.deepcopy(plan_record(plan))
+    rec = plan_record(plan)
+    # Each record gets its own copy: editing one (as this test does) edits no constant.
+    assert rec["plan_defaults"] == PLAN_DEFAULTS and rec["plan_defaults"] is not PLAN_DEFAULTS
     # The defaults as an older writer pinned them (differing from this version's).
     rec["plan_defaults"]["StepSpec"]["retry"]["max_attempts"] = 4
     rec["plan_defaults"]["StepSpec"]["timeout_s"] = 9.0
@@ -125,6 +127,7 @@ def test_a_run_logs_its_plan_compactly_and_every_reader_sees_the_whole_plan(
     assert created.data["plan"] == {"name": "wide", "steps": steps}
     whole = len(json.dumps(plan.model_dump(mode="json")))
     assert len(json.dumps(created.data)) < whole / 2
-    # Folded from the log (no snapshot): the plan that ran, defaults and all.
+    # Folded from the log alone, and as the kernel loads it: the plan that ran, defaults and all.
+    assert RunState.from_records(k.store.read(result.run_id).records).plan == plan
     assert k.load(result.run_id).plan == plan
-    assert isinstance(k.load(result.run_id).plan, Plan)
+    assert created.data["plan_defaults"] == PLAN_DEFAULTS
