@@ -14,10 +14,11 @@ Three fixes over llama-cpp-python's stock converter:
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import Any
+
+from sgr_kernel.llm._schema_edit import edit_strings
 
 __all__ = [
     "LOCAL_MAX_DECLARED_LENGTH",
@@ -44,21 +45,13 @@ def clamp_strings(
     A string without ``maxLength`` gets ``limit``; a declared one keeps its bound up to
     ``ceiling``, so each field keeps the room it needs (code, unlike a title, is long).
     """
-    out = copy.deepcopy(schema)
 
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "string" and "enum" not in node:
-                declared = node.get("maxLength")
-                node["maxLength"] = limit if declared is None else min(int(declared), ceiling)
-            for v in node.values():
-                visit(v)
-        elif isinstance(node, list):
-            for v in node:
-                visit(v)
+    def bound(node: dict[str, Any]) -> None:
+        if "enum" not in node:
+            declared = node.get("maxLength")
+            node["maxLength"] = limit if declared is None else min(int(declared), ceiling)
 
-    visit(out)
-    return out
+    return edit_strings(schema, bound)
 
 
 # `char char (char (char (char)?)?)?` = two required, three optional: char{2,5}.

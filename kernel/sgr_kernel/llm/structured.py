@@ -18,10 +18,10 @@ ignored (HTTP 200 with text that does not match). The strongest enforced mode wi
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any, Literal
 
+from sgr_kernel.llm._schema_edit import edit_strings
 from sgr_kernel.llm.plan_grammar import strip_annotations
 
 __all__ = [
@@ -79,20 +79,12 @@ validation still applies the real bound)."""
 
 def relax_long_strings(schema: dict[str, Any], limit: int = GRAMMAR_MAX_LENGTH) -> dict[str, Any]:
     """A copy of ``schema`` without the ``maxLength`` bounds above ``limit``."""
-    out = copy.deepcopy(schema)
 
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "string" and int(node.get("maxLength", 0)) > limit:
-                del node["maxLength"]
-            for v in node.values():
-                visit(v)
-        elif isinstance(node, list):
-            for v in node:
-                visit(v)
+    def unbound(node: dict[str, Any]) -> None:
+        if int(node.get("maxLength", 0)) > limit:
+            del node["maxLength"]
 
-    visit(out)
-    return out
+    return edit_strings(schema, unbound)
 
 
 def is_capability_refusal(status: int, message: str, param: str | None = None) -> bool:
