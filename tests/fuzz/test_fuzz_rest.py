@@ -9,10 +9,7 @@ Hypothesis runs in a worker thread; each request is made on the server's own loo
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 import json
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,7 @@ from _tally import Tally
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_jupyter.jupyter_server import *  # noqa: F403 - fixtures, this module only
+from service_helpers import on_server_loop, server_config
 from tornado.httpclient import HTTPClientError
 
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
@@ -43,25 +41,7 @@ def home(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def jp_server_config(home: Path) -> dict[str, Any]:
-    return {
-        "ServerApp": {"jpserver_extensions": {"sgr_jupyter.server": True}},
-        "SgrServer": {"home": str(home), "steer_wait_s": 0.2},
-    }
-
-
-def on_server_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    @functools.wraps(test)
-    def run(jp_asyncio_loop: asyncio.AbstractEventLoop, **fixtures: Any) -> None:
-        jp_asyncio_loop.run_until_complete(test(loop=jp_asyncio_loop, **fixtures))
-
-    params = [inspect.Parameter("jp_asyncio_loop", inspect.Parameter.KEYWORD_ONLY)]
-    params += [
-        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-        for name, p in inspect.signature(test).parameters.items()
-        if name != "loop"
-    ]
-    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    return run
+    return server_config(home, steer_wait_s=0.2)
 
 
 def _bodies() -> st.SearchStrategy[bytes]:

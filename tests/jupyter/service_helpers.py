@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -83,3 +87,34 @@ def live_run(home: Path) -> subprocess.Popen[str]:
     proc.stdin.write(GATE)
     proc.stdin.close()
     return proc
+
+
+# ---------------------------------------------------------------- a real jupyter-server
+
+
+def server_config(home: Path, *, steer_wait_s: float) -> dict[str, Any]:
+    """pytest-jupyter's ``jp_server_config``: the extension on, its runs under ``home``."""
+    return {
+        "ServerApp": {"jpserver_extensions": {"sgr_jupyter.server": True}},
+        "SgrServer": {"home": str(home), "steer_wait_s": steer_wait_s},
+    }
+
+
+def on_server_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an ``async`` test body on the server's loop, as a plain test function. A body
+    with a ``loop`` parameter gets the server's loop there (a worker thread posts to it)."""
+    wants_loop = "loop" in inspect.signature(test).parameters
+
+    @functools.wraps(test)
+    def run(jp_asyncio_loop: asyncio.AbstractEventLoop, **fixtures: Any) -> None:
+        extra = {"loop": jp_asyncio_loop} if wants_loop else {}
+        jp_asyncio_loop.run_until_complete(test(**extra, **fixtures))
+
+    params = [inspect.Parameter("jp_asyncio_loop", inspect.Parameter.KEYWORD_ONLY)]
+    params += [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for name, p in inspect.signature(test).parameters.items()
+        if name != "loop"
+    ]
+    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return run

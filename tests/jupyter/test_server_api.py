@@ -10,19 +10,16 @@ they exist for this module only; the tests are plain functions that drive the se
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 import json
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F403 - fixtures, this module only
-from service_helpers import GATE, PNG, artifact_run, live_run
+from service_helpers import GATE, PNG, artifact_run, live_run, on_server_loop, server_config
 from tornado.httpclient import HTTPClientError
 
 from sgr_kernel.engine.kernel import Kernel, KernelConfig
@@ -36,27 +33,8 @@ def home(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def jp_server_config(home: Path) -> dict[str, Any]:
-    return {
-        "ServerApp": {"jpserver_extensions": {"sgr_jupyter.server": True}},
-        # Short, so the 202 test does not wait long for a run whose process is stopped.
-        "SgrServer": {"home": str(home), "steer_wait_s": 1.0},
-    }
-
-
-def on_server_loop(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    """Run an ``async`` test body on the server's loop, as a plain test function."""
-
-    @functools.wraps(test)
-    def run(jp_asyncio_loop: asyncio.AbstractEventLoop, **fixtures: Any) -> None:
-        jp_asyncio_loop.run_until_complete(test(**fixtures))
-
-    params = [inspect.Parameter("jp_asyncio_loop", inspect.Parameter.KEYWORD_ONLY)]
-    params += [
-        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-        for p in inspect.signature(test).parameters.values()
-    ]
-    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    return run
+    # Short, so the 202 test does not wait long for a run whose process is stopped.
+    return server_config(home, steer_wait_s=1.0)
 
 
 async def paused_run(home: Path) -> str:
