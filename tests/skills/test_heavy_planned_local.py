@@ -8,8 +8,6 @@ missing local model is a failure (``make test`` installs it).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import os
 
 import pytest
 
@@ -20,13 +18,7 @@ from sgr_kernel.skills.base import DEFAULT_GRANTS
 from sgr_kernel.skills.registry import SkillRegistry
 from sgr_kernel.testing.planner_eval import HEAVY_TASKS, grade
 
-if importlib.util.find_spec("llama_cpp") is None and not os.environ.get("CI"):
-    pytest.skip(
-        "llama_cpp is not installed (scripts/install-local-model.sh .venv installs it)",
-        allow_module_level=True,
-    )
-
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.local_model]
 REGISTRY = SkillRegistry.default()
 SKILLS = {n: REGISTRY[n] for n in REGISTRY}
 CATALOGUE = [SKILLS[n].catalogue_entry() for n in sorted(SKILLS)]

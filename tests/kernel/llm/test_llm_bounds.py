@@ -3,8 +3,6 @@ local grammar (code is not cut at 200 or 1,000 characters; prose stays bounded).
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 
 import pytest
@@ -38,10 +36,7 @@ def test_grammar_modes_drop_bounds_llama_cpp_cannot_take() -> None:
     )
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None and not os.environ.get("CI"),
-    reason="llama_cpp is not installed (a failure under CI=true)",
-)
+@pytest.mark.local_model
 def test_local_grammar_gives_code_room_and_flat_repetition() -> None:
     from llama_cpp.llama_grammar import LlamaGrammar
 

@@ -7,27 +7,18 @@ missing local model is a failure (``make test`` installs it).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from sgr_kernel.llm.base import LLMRequest, Message
 from sgr_kernel.llm.config import LLMSettings, make_client
+from sgr_kernel.llm.local import LocalLLM
 from sgr_kernel.llm.planner import planner_messages, planner_output_model
 from sgr_kernel.llm.schema_guided import json_schema_for, parse_output
 from sgr_kernel.testing.planner_eval import EVAL_CATALOGUE, EVAL_TASKS
 
-if importlib.util.find_spec("llama_cpp") is None and not os.environ.get("CI"):
-    pytest.skip(
-        "llama_cpp is not installed (scripts/install-local-model.sh .venv installs it)",
-        allow_module_level=True,
-    )
-
-from sgr_kernel.llm.local import LocalLLM
-
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.local_model]
 OUTPUT = planner_output_model(EVAL_CATALOGUE)
 SCHEMA = json_schema_for(OUTPUT)
 

@@ -8,9 +8,7 @@ field, and none of them comes out.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
 from typing import Any
 
@@ -59,13 +57,7 @@ def test_each_position_may_name_only_earlier_steps_and_real_fields() -> None:
     assert plain == json_schema_for(planner_output_model(EVAL_CATALOGUE))
 
 
-llama = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None and not os.environ.get("CI"),
-    reason="llama_cpp is not installed (a failure under CI=true)",
-)
-
-
-@llama
+@pytest.mark.local_model
 def test_the_local_grammar_has_no_rule_for_forward_self_or_unknown_refs() -> None:
     from sgr_kernel.llm._gbnf import grammar_for_schema
 
@@ -83,7 +75,7 @@ def test_the_local_grammar_has_no_rule_for_forward_self_or_unknown_refs() -> Non
         assert "nope" not in body and '"$" [^{' in body  # a bare "$" cannot start "${"
 
 
-@llama
+@pytest.mark.local_model
 @pytest.mark.slow
 def test_the_model_cannot_write_a_forbidden_reference_under_the_grammar() -> None:
     import asyncio

@@ -9,9 +9,7 @@ own plan validation are the real ones.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import os
 from typing import Annotated, Any, Literal
 
 import pytest
@@ -238,13 +236,7 @@ def test_a_bad_required_input_is_refused_at_planning_and_the_planner_asks_again(
         asyncio.run(plan_task(llm.complete, task, CATALOGUE, validate=_validate, max_replans=2))
 
 
-llama = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None and not os.environ.get("CI"),
-    reason="llama_cpp is not installed (a failure under CI=true)",
-)
-
-
-@llama
+@pytest.mark.local_model
 def test_the_local_grammar_admits_only_the_skill_shape_and_its_inputs() -> None:
     from sgr_kernel.llm._gbnf import grammar_for_schema
 

@@ -8,9 +8,7 @@ missing local model is a failure (``make test`` installs it).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -23,13 +21,7 @@ from sgr_kernel.models.status import RunStatus
 from sgr_skills.answer import AnswerSkill
 from sgr_skills.backtest import BacktestSweepSkill
 
-if importlib.util.find_spec("llama_cpp") is None and not os.environ.get("CI"):
-    pytest.skip(
-        "llama_cpp is not installed (scripts/install-local-model.sh .venv installs it)",
-        allow_module_level=True,
-    )
-
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.local_model]
 TASK = (
     "Backtest a momentum strategy on synthetic prices and tell me which parameters have the "
     "best Sharpe ratio."
