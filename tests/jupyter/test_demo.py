@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from pathlib import Path
 
 import pytest
@@ -34,16 +32,12 @@ def test_demo_writes_an_html_report(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 @pytest.mark.slow
+@pytest.mark.local_model
 def test_demo_on_the_embedded_defaults(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """What `make demo` runs: nothing configured, so the embedded local model plans and
     answers, offline."""
-    if importlib.util.find_spec("llama_cpp") is None:
-        why = "llama_cpp is not installed (`make` installs the local extra)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(why)
-        pytest.skip(why)
     for name in ("SGR_PROVIDER", "SGR_MODEL", "SGR_BASE_URL", "SGR_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.sgr/config.toml either
