@@ -278,6 +278,8 @@ def test_a_real_run_shows_its_answer(lab_server: LabServer, browser: Browser) ->
     text = answer.inner_text()
     assert "Paris" in text, text
     assert answer.locator("pre").count() == 0 or "markdown" not in text.lower()
+    # The planned step drawn (Mermaid renders after the answer can land): the picture shows it.
+    page.locator(".sgr-rv .dag[data-sgr-rendered='1'] svg g.node").first.wait_for(timeout=30_000)
     doc_shot(page.locator(".sgr-rv").first, "widget-small-plan")
     print(f"FIGURE widget_real_answer chars={len(text)} external_requests={len(browser.external)}")
     assert browser.external == [], browser.external
