@@ -7,7 +7,7 @@ asyncio scheduler pays, with no log, no policies, no validation), and LangGraph 
 equivalent ``StateGraph`` with ``SqliteSaver`` and ``durability="sync"`` (comparable durability)
 and with no checkpointer. Figure: wall time / steps, median of ROUNDS, the runs interleaved so
 load on a shared machine hits all alike; ratios are taken within the run. Each sample runs in
-a fresh interpreter that loads only the engine it measures (one warm-up run, then the median
+a fresh interpreter that runs only the engine it measures (one warm-up run, then the median
 of three timed ones), as a user's process would: measured in one shared process, every engine
 paid for the heap and caches the others left behind (LangGraph's graphs, the `sync` runs'
 buffers), and which one came after which moved the figures by up to 20 %.
