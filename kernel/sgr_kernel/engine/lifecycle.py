@@ -73,8 +73,8 @@ class LifecycleEngine:
         # Tasks report back through these lists and one wake-up: a turn is O(completions).
         self._running: dict[str, asyncio.Task[None]] = {}
         """Step id -> the task running its attempt."""
-        self._caps: dict[str, frozenset[str]] = {}
-        """Step id -> the capabilities its attempts get (computed at its first launch)."""
+        self._caps: dict[tuple[str, tuple[str, ...]], frozenset[str]] = {}
+        """(skill, the step's own grants) -> what its attempts may use (computed once)."""
         self._timers: dict[asyncio.Task[None], str] = {}
         self._finished: list[Outcome] = []
         self._expired: list[str] = []
@@ -301,13 +301,15 @@ class LifecycleEngine:
 
     async def _attempt(self, spec: StepSpec, attempt: int) -> None:
         steps = self.state.steps
-        outputs = {p: steps[p].output for p in self.dag.parents[spec.id]}
+        # What the step's references can name (a step without inputs names none).
+        outputs = {p: steps[p].output for p in self.dag.parents[spec.id]} if spec.inputs else {}
         skill = self.skills[spec.skill]
         carry = self._carry.pop(spec.id, None) if self._carry else None
-        caps = self._caps.get(spec.id)
+        key = (spec.skill, spec.capabilities)
+        caps = self._caps.get(key)
         if caps is None:
             # What the skill declares, narrowed to what the run and the step grant: never more.
-            caps = self._caps[spec.id] = effective_capabilities(skill, spec, self.rt.config.grants)
+            caps = self._caps[key] = effective_capabilities(skill, spec, self.rt.config.grants)
         outcome = await execute_attempt(
             self.rt, spec, skill, attempt, outputs, capabilities=caps, carry=carry
         )
