@@ -1,15 +1,18 @@
-"""Resuming a stopped run's schedule: which pending steps are dead, and what to do with a step
-that was RUNNING when the process died (an attempt in doubt)."""
+"""Resuming a stopped run's schedule: which steps are ready, waiting or dead, and what to do
+with a step that was RUNNING when the process died (an attempt in doubt)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
+from sgr_kernel.engine._steering import Decision
 from sgr_kernel.engine.journal import RunJournal
+from sgr_kernel.graph.dag import Dag
 from sgr_kernel.models.status import StepStatus
 from sgr_kernel.trace.state import RecordedCall, StepState
 
-__all__ = ["failed_parent", "has_side_effect", "recover_in_doubt"]
+__all__ = ["Schedule", "failed_parent", "has_side_effect", "rebuild_schedule", "recover_in_doubt"]
 
 S = StepStatus
 
@@ -63,3 +66,61 @@ def recover_in_doubt(journal: RunJournal, sid: str, st: StepState, *, idempotent
         "repeated), deny to fail the step",
     )
     return False
+
+
+@dataclass
+class Schedule:
+    """What :func:`rebuild_schedule` found, beside the steps it made ready."""
+
+    missing: dict[str, int]
+    """Parents of each step not yet committed (a step is ready at zero)."""
+    carry: dict[str, dict[int, RecordedCall]] = field(default_factory=dict)
+    """Steps cut short: the calls their interrupted attempt finished, served from the log."""
+    waiting: list[str] = field(default_factory=list)
+    """Steps waiting for a human decision."""
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    """Decisions logged but not applied (the process died in between)."""
+
+
+def rebuild_schedule(
+    journal: RunJournal,
+    dag: Dag,
+    steps: Mapping[str, StepState],
+    *,
+    live: bool,
+    idempotent: Callable[[str], bool],
+    ready: Callable[[str], None],
+) -> Schedule:
+    """The schedule of a run from its state, in plan order: ``ready`` is called for each step
+    that may launch; dead steps are SKIPPED, steps cut short are recovered (see
+    :func:`recover_in_doubt`). ``live``: carry interrupted attempts' finished calls over."""
+    got = Schedule({sid: len(ps) for sid, ps in dag.parents.items()})
+    for sid in dag.order:
+        if steps[sid].status is S.COMMITTED:
+            for child in dag.children[sid]:
+                got.missing[child] -= 1
+    for sid in dag.order:
+        st = steps[sid]
+        if st.calls and live and not st.status.terminal:
+            got.carry[sid] = dict(st.calls)
+        if st.status is S.PENDING:
+            bad = failed_parent(dag.parents[sid], steps)
+            if bad is not None:
+                journal.step_status(sid, S.SKIPPED, reason=f"upstream step {bad!r} failed")
+            elif got.missing[sid] == 0:
+                ready(sid)
+        elif st.status is S.READY:
+            ready(sid)
+        elif st.status is S.RETRY_WAIT:
+            journal.step_status(sid, S.READY, attempt=st.attempt)
+            ready(sid)
+        elif st.status is S.RUNNING:
+            if recover_in_doubt(journal, sid, st, idempotent=idempotent(sid)):
+                ready(sid)
+            else:
+                got.waiting.append(sid)
+        elif st.status is S.WAITING_APPROVAL:
+            got.waiting.append(sid)
+            if st.approval is not None:  # decided, then crashed before it was applied
+                got.decisions[sid] = (st.approval, st.approval_by, st.approval_reason)
+    return got

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from sgr_kernel.engine.journal import RunJournal
@@ -15,17 +16,40 @@ class TurnGate:
     journal held for the scheduler's turn: what the turn appended is written with one write
     just before the scheduler yields, so before any task it started runs (ADR 027)."""
 
-    __slots__ = ("_journal", "_waiter")
+    __slots__ = ("_error", "_journal", "_waiter")
 
     def __init__(self, journal: RunJournal) -> None:
         self._journal = journal
         self._waiter: asyncio.Future[None] | None = None
+        self._error: Exception | None = None
+        """What a turn taken by :meth:`take` raised: :meth:`sleep` raises it."""
 
     def wake(self) -> None:
         """Something for the scheduler to handle: an outcome, a timer, a decision, a cancel."""
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def take(self, turn: Callable[[], bool]) -> None:
+        """Take the sleeping scheduler's turn here, instead of waking it for one (saves a loop
+        iteration): ``turn`` runs with the journal held, and what it appended is written
+        before this returns. The scheduler is woken when ``turn`` says so (True) or raises;
+        it raises the error itself. When the scheduler is not asleep, this only wakes it."""
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            self.wake()
+            return
+        try:
+            self._journal.hold()
+            try:
+                wake = turn()
+            finally:
+                self._journal.release()
+        except Exception as e:  # this task's errors are nobody's to await: hand it over
+            self._error = e
+            wake = True
+        if wake:
+            self.wake()
 
     async def sleep(self) -> None:
         """Until :meth:`wake` (a wake before this call is not kept: check, then sleep)."""
@@ -36,6 +60,9 @@ class TurnGate:
         finally:
             self._waiter = None
             self._journal.hold()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
     async def gather(self, *tasks: asyncio.Future[Any]) -> None:
         """Wait for ``tasks`` to end (cancelled ones included) outside the held turn."""

@@ -14,8 +14,10 @@ carries the human input (approve/deny, cancel, the inbox of other processes).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from sgr_kernel.engine import _resume, _verdicts
 from sgr_kernel.engine._approvals import ApprovalGate
@@ -38,6 +40,9 @@ from sgr_kernel.trace.state import RecordedCall, RunState
 __all__ = ["INBOX_POLL_S", "LifecycleEngine"]
 
 S = StepStatus
+_Ending = Literal["stop", "pause", "finish", "ended"]
+"""How a run's scheduling ends: stopped (divergence, cancel, abort), paused for approvals,
+finished (every step ended), or the replayed recording ended."""
 
 
 class LifecycleEngine:
@@ -66,7 +71,7 @@ class LifecycleEngine:
         self._turns = TurnGate(rt.journal)
         self.steering = Steering(self._turns.wake, inbox if self.source.live else None)
         self._specs = {s.id: s for s in plan.steps}
-        self._missing = {sid: len(ps) for sid, ps in dag.parents.items()}
+        self._missing: dict[str, int] = {}
         """Parents of each step not yet committed (a step is ready at zero)."""
         self._pos = {sid: i for i, sid in enumerate(dag.order)}
         self._ready = ReadyQueue(self._pos)
@@ -88,6 +93,8 @@ class LifecycleEngine:
         self._waiting = self._approvals.waiting
         self._abort: BudgetExceeded | None = None
         self._divergence: ReplayDivergenceError | None = None
+        self._context = contextvars.Context()
+        """The scheduler's context (at :meth:`run`): every task it starts runs in a copy."""
         self._carry: dict[str, dict[int, RecordedCall]] = {}
         """Resumed steps: the calls their interrupted attempt finished, served from the log."""
 
@@ -116,6 +123,7 @@ class LifecycleEngine:
 
     async def run(self) -> RunStatus:
         journal = self.rt.journal
+        self._context = contextvars.copy_context()
         if self.state.status in (RunStatus.PLANNED, RunStatus.PAUSED, RunStatus.INTERRUPTED):
             journal.run_status(RunStatus.RUNNING)
         self._init_from_state()
@@ -135,77 +143,68 @@ class LifecycleEngine:
 
     def _init_from_state(self) -> None:
         """Rebuild the schedule from the state (a fresh run, or one resumed after a stop)."""
-        steps = self.state.steps
-        for sid in self.dag.order:
-            if steps[sid].status is S.COMMITTED:
-                for child in self.dag.children[sid]:
-                    self._missing[child] -= 1
-        for sid in self.dag.order:
-            st = steps[sid]
-            if st.calls and self.source.live and not st.status.terminal:
-                self._carry[sid] = dict(st.calls)
-            if st.status is S.PENDING:
-                bad = _resume.failed_parent(self.dag.parents[sid], steps)
-                if bad is not None:
-                    self.rt.journal.step_status(
-                        sid, S.SKIPPED, reason=f"upstream step {bad!r} failed"
-                    )
-                elif self._missing[sid] == 0:
-                    self._push_ready(sid)
-            elif st.status is S.READY:
-                self._push_ready(sid)
-            elif st.status is S.RETRY_WAIT:
-                self.rt.journal.step_status(sid, S.READY, attempt=st.attempt)
-                self._push_ready(sid)
-            elif st.status is S.RUNNING:
-                if _resume.recover_in_doubt(
-                    self.rt.journal, sid, st, idempotent=self._idempotent(sid)
-                ):
-                    self._push_ready(sid)
-                else:
-                    self._waiting.add(sid)
-            elif st.status is S.WAITING_APPROVAL:
-                self._waiting.add(sid)
-                if st.approval is not None:  # decided, then crashed before it was applied
-                    self.steering.decisions[sid] = (st.approval, st.approval_by, st.approval_reason)
+        got = _resume.rebuild_schedule(
+            self.rt.journal,
+            self.dag,
+            self.state.steps,
+            live=self.source.live,
+            idempotent=self._idempotent,
+            ready=self._push_ready,
+        )
+        self._missing, self._carry = got.missing, got.carry
+        self._waiting.update(got.waiting)
+        self.steering.decisions.update(got.decisions)
 
     async def _loop(self) -> None:
+        while (ending := self._turn()) is None:
+            if not self._finished and not self._expired:
+                await self._turns.sleep()
+            self._handle_turn()
+        await self._end(ending)
+
+    def _turn(self) -> _Ending | None:
+        """Apply what steering brought, launch what may launch; how the run ends, or None to
+        wait for the next outcome. Ends nothing itself: that is :meth:`_end`'s, the loop's."""
         steering = self.steering
         while True:
             if steering.inbox_due:
                 steering.read_inbox(self._decide_posted)
-            if self._divergence is not None:
-                await self._stop(RunStatus.FAILED, f"replay diverged: {self._divergence}")
-                return
-            if steering.cancel_reason is not None:
-                await self._stop(RunStatus.CANCELLED, steering.cancel_reason)
-                return
-            if self._abort is not None:
-                await self._stop(RunStatus.ABORTED, str(self._abort))
-                return
+            if self._divergence or steering.cancel_reason is not None or self._abort:
+                return "stop"
             if steering.decisions:
                 self._apply_decisions()
             if self._ready:
                 self._launch()
                 if self._abort is not None or self._divergence is not None:
-                    continue  # the next turn stops the run
-            busy = self._running or self._timers or self._finished or self._expired
-            if not busy:
-                if self.source.ended:
-                    return
-                if self._waiting and not steering.decisions:
-                    if self.pause_when_waiting:
-                        self.rt.journal.run_status(
-                            RunStatus.PAUSED,
-                            _verdicts.paused_reason(self.waiting(), self.state.steps),
-                        )
-                        return
-                elif not self._ready and not steering.decisions:
-                    self._finish()
-                    return
-            if not self._finished and not self._expired:
-                await self._turns.sleep()
-            self._handle_turn()
+                    continue  # the next pass stops the run
+            if self._running or self._timers or self._finished or self._expired:
+                return None
+            if self.source.ended:
+                return "ended"
+            if self._waiting and not steering.decisions:
+                return "pause" if self.pause_when_waiting else None
+            if not self._ready and not steering.decisions:
+                return "finish"
+            return None
+
+    def _turn_taken(self) -> bool:
+        """The turn as an ending attempt takes it (see ``_attempt``); True: wake the loop."""
+        self._handle_turn()
+        return self._turn() is not None
+
+    async def _end(self, ending: _Ending) -> None:
+        if ending == "stop":
+            if self._divergence is not None:
+                await self._stop(RunStatus.FAILED, f"replay diverged: {self._divergence}")
+            elif self.steering.cancel_reason is not None:
+                await self._stop(RunStatus.CANCELLED, self.steering.cancel_reason)
+            else:
+                await self._stop(RunStatus.ABORTED, str(self._abort))
+        elif ending == "pause":
+            reason = _verdicts.paused_reason(self.waiting(), self.state.steps)
+            self.rt.journal.run_status(RunStatus.PAUSED, reason)
+        elif ending == "finish":
+            self._finish()
 
     def _handle_turn(self) -> None:
         """What woke the scheduler: finished attempts, expired retry timers; then the commit
@@ -289,7 +288,11 @@ class LifecycleEngine:
                 attempt=attempt,
                 elapsed_s=int(elapsed * 1e6) / 1e6,  # whole µs: round() costs 6x more
             )
-            self._running[sid] = create_task(self._attempt(spec, attempt))
+            # Each attempt in a copy of the scheduler's context, wherever the turn runs: a turn
+            # taken by an ending attempt must not hand its skill's context variables on.
+            self._running[sid] = create_task(
+                self._attempt(spec, attempt), context=self._context.copy()
+            )
 
     def _attempt_of(self, sid: str) -> int:
         return self.state.steps[sid].attempt
@@ -315,7 +318,10 @@ class LifecycleEngine:
         )
         self._running.pop(spec.id, None)
         self._finished.append(outcome)
-        self._turns.wake()
+        if self._running:
+            self._turns.wake()
+        else:  # ended alone: no other outcome could share its commit, so it takes the turn
+            self._turns.take(self._turn_taken)
 
     # ------------------------------------------------------------ outcomes
 
@@ -352,7 +358,9 @@ class LifecycleEngine:
                 failure=verdict.failure,
                 delay_s=verdict.delay_s,
             )
-            timer = asyncio.ensure_future(self._sleep(oc.step, verdict.delay_s))
+            timer = asyncio.get_running_loop().create_task(
+                self._sleep(oc.step, verdict.delay_s), context=self._context.copy()
+            )
             self._timers[timer] = oc.step
             return
         journal.step_status(
