@@ -46,7 +46,7 @@ class RunStore:
             raise RunNotFoundError(run_id, str(self.store.root))
 
     def journal(self, run_id: str, writer: TraceWriter, state: RunState) -> RunJournal:
-        hook = functools.partial(self.checkpoints.after_append, run_id)
+        hook = functools.partial(self.checkpoints.after_seq, run_id)
         return RunJournal(writer, state, self._clock, checkpoint=hook)
 
     def create(

@@ -21,14 +21,15 @@ from sgr_kernel.models.status import (
     check_run_transition,
     check_step_transition,
 )
-from sgr_kernel.trace.base import Durability, Record, RecordType, TraceWriter
+from sgr_kernel.trace.base import Durability, Record, RecordType, TraceWriter, logged_record
 from sgr_kernel.trace.state import RunState
 
 __all__ = ["CheckpointHook", "MemoryWriter", "RunJournal"]
 
 log = logging.getLogger(__name__)
 
-CheckpointHook = Callable[[RunState, Record], object]
+CheckpointHook = Callable[[RunState, int, "int | None"], object]
+"""Called after each append with the folded state and the record's seq and crc."""
 
 
 class MemoryWriter(TraceWriter):
@@ -104,22 +105,24 @@ class RunJournal:
         step: str | None = None,
         durable: bool = False,
         deferred: bool = False,
-    ) -> Record:
+    ) -> None:
         """Append a record. ``deferred``: listeners hear of it only after the next :meth:`sync`
         (a commit is shown only once it is durable)."""
         writer = self.writer
-        rec = writer.append(type, data, step=step, ts=self.clock.now(), durable=durable)
+        ts = self.clock.now()
+        seq, crc, logged = writer.append_values(type, data, step=step, ts=ts, durable=durable)
         if not self._flush_due and writer.pending:
             self._flush_at_turn_end()
-        self.state.apply(rec)
+        self.state.fold(type, step, logged, ts, seq)
         if self._checkpoint is not None:
-            self._checkpoint(self.state, rec)
-        if deferred:
-            self._deferred.append(rec)
-        elif self._listeners:
-            self.flush()
-            self.publish(rec)
-        return rec
+            self._checkpoint(self.state, seq, crc)
+        if self._listeners:  # a Record only for those who are shown one
+            rec = logged_record(seq, ts, type, step, logged, crc)
+            if deferred:
+                self._deferred.append(rec)
+            else:
+                self.flush()
+                self.publish(rec)
 
     def _flush_at_turn_end(self) -> None:
         """A writer without durability buffers. Outside a held turn (a skill's records) the
@@ -178,12 +181,10 @@ class RunJournal:
                 for rec in deferred:
                     self.publish(rec)
 
-    def run_status(self, target: RunStatus, reason: str | None = None) -> Record:
+    def run_status(self, target: RunStatus, reason: str | None = None) -> None:
         """Move the run to ``target`` (checked against the table), durably."""
         check_run_transition(self.state.status, target, f"(run {self.run_id})")
-        return self.append(
-            RecordType.RUN_STATUS, {"status": target.value, "reason": reason}, durable=True
-        )
+        self.append(RecordType.RUN_STATUS, {"status": target.value, "reason": reason}, durable=True)
 
     def step_status(
         self,
@@ -194,7 +195,7 @@ class RunJournal:
         durable: bool = False,
         deferred: bool = False,
         **data: Any,
-    ) -> Record:
+    ) -> None:
         """Move a step to ``target``, through the states in ``via`` (each hop checked)."""
         st = self.state.steps.get(step_id)
         current = StepStatus.PENDING if st is None else st.status
@@ -204,6 +205,4 @@ class RunJournal:
             current = hop
         # ``_value_``: the plain string, without the enum's ``value`` descriptor (hot path).
         payload = {"status": target._value_, **data}
-        return self.append(
-            RecordType.STEP, payload, step=step_id, durable=durable, deferred=deferred
-        )
+        self.append(RecordType.STEP, payload, step=step_id, durable=durable, deferred=deferred)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sgr_kernel.trace.base import TRACE_VERSION, Record, RecordType
+from sgr_kernel.trace.base import TRACE_VERSION, Record, RecordType, logged_record
 
 __all__ = [
     "WAL_FORMAT",
@@ -31,6 +31,7 @@ __all__ = [
     "canonical",
     "chain_seed",
     "encode_header",
+    "encode_line",
     "encode_record",
     "scan",
     "seal",
@@ -110,65 +111,6 @@ def encode_header(run_id: str, salt: str, created_ns: int) -> bytes:
     return _seal(body)[1]
 
 
-_new = object.__new__
-_set = object.__setattr__
-_FIELDS_SET = set(Record.model_fields)
-
-
-def _fast_record(  # noqa: PLR0917 (positional: the hot path's cheapest call)
-    seq: int, ts: float, type: RecordType, step: str | None, data: dict[str, Any], crc: int
-) -> Record:
-    """A :class:`Record` without validation, set up the way ``model_construct`` sets it up
-    (about 5x cheaper: the write and read paths make one per record, and their values are
-    valid by construction). ``_construct`` checks at import that both still agree."""
-    rec = _new(Record)
-    _set(
-        rec,
-        "__dict__",
-        {
-            "v": TRACE_VERSION,
-            "seq": seq,
-            "ts": ts,
-            "type": type,
-            "step": step,
-            "data": data,
-            "crc": crc,
-        },
-    )
-    _set(rec, "__pydantic_fields_set__", _FIELDS_SET.copy())  # model_copy updates it
-    _set(rec, "__pydantic_extra__", None)
-    _set(rec, "__pydantic_private__", None)
-    return rec
-
-
-def _slow_record(  # noqa: PLR0917 (the same signature as _fast_record)
-    seq: int, ts: float, type: RecordType, step: str | None, data: dict[str, Any], crc: int
-) -> Record:
-    return Record.model_construct(
-        v=TRACE_VERSION, seq=seq, ts=ts, type=type, step=step, data=data, crc=crc
-    )
-
-
-def _pick_constructor() -> Callable[..., Record]:
-    """The fast constructor when it builds exactly what pydantic builds, else pydantic's."""
-    args = (3, 1.5, RecordType.STEP, "s", {"k": 1}, 7)
-    fast, slow = _fast_record(*args), _slow_record(*args)
-    same = all(
-        type(getattr(fast, a, None)) is type(getattr(slow, a, None))
-        and getattr(fast, a, None) == getattr(slow, a, None)
-        for a in (
-            "__dict__",
-            "__pydantic_fields_set__",
-            "__pydantic_extra__",
-            "__pydantic_private__",
-        )
-    )
-    return _fast_record if same and fast == slow else _slow_record
-
-
-_construct = _pick_constructor()
-
-
 def encode_record(
     *,
     seq: int,
@@ -179,6 +121,14 @@ def encode_record(
     prev: int,
 ) -> tuple[Record, bytes]:
     """Encode one record; returns the :class:`Record` (with its ``crc``) and its line."""
+    crc, payload, line = encode_line(seq, ts, type, step, data, prev)
+    return logged_record(seq, ts, type, step, payload, crc), line
+
+
+def encode_line(  # noqa: PLR0917 (positional: the write path's cheapest call)
+    seq: int, ts: float, type: RecordType, step: str | None, data: Mapping[str, Any], prev: int
+) -> tuple[int, dict[str, Any], bytes]:
+    """Encode one record without building a :class:`Record`: ``(crc, data as logged, line)``."""
     payload = dict(data)
     if ts.__class__ is float and _isfinite(ts) and (step is None or step.__class__ is str):
         # The envelope's keys are fixed and already in sorted order: only ``data`` needs the
@@ -204,7 +154,7 @@ def encode_record(
         }
         body = canonical(obj)
     crc, line = _seal(body)
-    return _construct(seq, ts, type, step, payload, crc), line
+    return crc, payload, line
 
 
 _TYPE_BYTES = {t: t.value.encode() for t in RecordType}
@@ -295,7 +245,7 @@ def _parse_record(line: bytes, seq: int, prev: int) -> tuple[Record, int] | str:
         or len(obj) != 8
     ):
         return "fields malformed"
-    rec = _construct(seq, float(ts), _TYPE_OF[typ], step, data, crc)
+    rec = logged_record(seq, float(ts), _TYPE_OF[typ], step, data, crc)
     return rec, crc
 
 

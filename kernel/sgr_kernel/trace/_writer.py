@@ -18,7 +18,7 @@ from sgr_kernel.errors import TraceError, TraceWriteError
 from sgr_kernel.trace import _format
 from sgr_kernel.trace._crash import crashpoint
 from sgr_kernel.trace._fileio import FileIO
-from sgr_kernel.trace.base import Durability, Record, RecordType, TraceWriter
+from sgr_kernel.trace.base import Durability, Record, RecordType, TraceWriter, logged_record
 
 __all__ = ["FileTraceWriter"]
 
@@ -91,38 +91,43 @@ class FileTraceWriter(TraceWriter):
         ts: float,
         durable: bool = False,
     ) -> Record:
+        rtype = _TYPE_OF.get(type) or RecordType(type)
+        seq, crc, logged = self.append_values(rtype, data, step=step, ts=ts, durable=durable)
+        return logged_record(seq, ts, rtype, step, logged, crc)
+
+    def append_values(
+        self,
+        type: RecordType,
+        data: Mapping[str, Any],
+        *,
+        step: str | None = None,
+        ts: float,
+        durable: bool = False,
+    ) -> tuple[int, int, dict[str, Any]]:
         if self._failed is not None or self._closed:
             self._check_usable()
         # Encoding errors (non-JSON data) raise here, before any byte is written.
-        rec, line = _format.encode_record(
-            seq=self._seq,
-            ts=ts,
-            type=_TYPE_OF.get(type) or RecordType(type),
-            step=step,
-            data=data,
-            prev=self._prev,
+        seq = self._seq
+        crc, logged, line = _format.encode_line(
+            seq, ts, _TYPE_OF.get(type) or RecordType(type), step, data, self._prev
         )
         if self._buffered:
             if not self._buf:
-                self._buf_seq = self._seq
+                self._buf_seq = seq
             self._buf.append(line)
-            self._seq, self._prev, self._offset = (
-                self._seq + 1,
-                rec.crc or 0,
-                self._offset + len(line),
-            )
+            self._seq, self._prev, self._offset = seq + 1, crc, self._offset + len(line)
             if durable:
                 self.flush()
-            return rec
-        self._write(line, self._seq)
-        self._seq, self._prev, self._offset = self._seq + 1, rec.crc or 0, self._offset + len(line)
+            return seq, crc, logged
+        self._write(line, seq)
+        self._seq, self._prev, self._offset = seq + 1, crc, self._offset + len(line)
         if self._unsynced == 0:
             self._first_unsynced = time.monotonic()
         self._unsynced += 1
         if self._needs_fsync(durable):
             self._fsync()
             crashpoint("after_fsync")
-        return rec
+        return seq, crc, logged
 
     def flush(self) -> None:
         """Write every buffered record with one ``write`` (no fsync)."""

@@ -187,34 +187,41 @@ class CheckpointManager(Generic[S]):
 
     def after_append(self, run_id: str, state: S, record: Record) -> bool:
         """Call after folding ``record`` into ``state``; snapshots when one is due."""
+        return self.after_seq(run_id, state, record.seq, record.crc)
+
+    def after_seq(self, run_id: str, state: S, seq: int, crc: int | None) -> bool:
+        """:meth:`after_append` for the record ``seq`` with its ``crc`` (no Record needed)."""
         tracked = self._runs[run_id]
-        if record.seq - tracked.last_snap_seq < self.every:
+        if seq - tracked.last_snap_seq < self.every:
             return False
-        self.snapshot(run_id, state, record)
+        self._snapshot(run_id, state, seq, crc)
         return True
 
     def snapshot(self, run_id: str, state: S, record: Record) -> None:
         """Write a snapshot of ``state`` (which includes ``record``, the last appended)."""
+        self._snapshot(run_id, state, record.seq, record.crc)
+
+    def _snapshot(self, run_id: str, state: S, seq: int, crc: int | None) -> None:
         tracked = self._runs[run_id]
         writer = tracked.writer
         # The snapshot must never get ahead of the durable log, or power loss could leave a
         # snapshot naming records that are gone (it would be refused, but wasted).
         writer.sync()
-        offset = getattr(writer, "offset", None) if writer.next_seq == record.seq + 1 else None
-        if record.crc is None:
+        offset = getattr(writer, "offset", None) if writer.next_seq == seq + 1 else None
+        if crc is None:
             raise ValueError("snapshot needs a record as returned by the writer (with crc)")
         body = _format.seal(
             {
                 "offset": offset,
                 "run_id": run_id,
-                "seq": record.seq,
+                "seq": seq,
                 "snap": _SNAP_FORMAT,
                 "state": self.codec.dump(state),
-                "wal_crc": record.crc,
+                "wal_crc": crc,
             }
         )
         self._write_atomic(self.store.run_dir(run_id), body)
-        tracked.last_snap_seq = record.seq
+        tracked.last_snap_seq = seq
 
     def load(self, run_id: str) -> S:
         """The run's current state, read-only (no lock; a torn tail is ignored, not cut)."""

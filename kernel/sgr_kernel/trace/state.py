@@ -117,17 +117,21 @@ class RunState:
 
     def apply(self, rec: Record) -> RunState:
         """Fold one record in. Records are trusted here: the writer enforced the rules."""
-        d = rec.data
-        t = rec.type
-        if t is RecordType.STEP and rec.step is not None:  # the most frequent, first
-            self._apply_step(rec)
+        return self.fold(rec.type, rec.step, rec.data, rec.ts, rec.seq)
+
+    def fold(
+        self, t: RecordType, step: str | None, d: dict[str, Any], ts: float, seq: int
+    ) -> RunState:
+        """:meth:`apply` for a record given by its fields (the journal has no Record)."""
+        if t is RecordType.STEP and step is not None:  # the most frequent, first
+            self._apply_step(step, d, ts)
         elif t is RecordType.RUN_CREATED:
             self.run_id = d["run_id"]
             self.name = d.get("name", "")
             self.task = d.get("task")
             self.config = d.get("config", {})
             self.parent = d.get("parent")
-            self.created_ts = rec.ts
+            self.created_ts = ts
             if d.get("plan") is not None:
                 self._set_plan(d)
         elif t is RecordType.PLAN:
@@ -136,34 +140,34 @@ class RunState:
             self.status = RunStatus(d["status"])
             self.reason = d.get("reason")
             if self.status.terminal:
-                self.ended_ts = rec.ts
-        elif t is RecordType.INTENT and rec.step is not None:
-            st = self.step(rec.step)
+                self.ended_ts = ts
+        elif t is RecordType.INTENT and step is not None:
+            st = self.step(step)
             st.open_intents.add(d["key"])
             st.calls[d["n"]] = RecordedCall(d["n"], d["kind"], d["key"], d.get("request"))
-        elif t is RecordType.RESULT and rec.step is not None:
-            st = self.step(rec.step)
+        elif t is RecordType.RESULT and step is not None:
+            st = self.step(step)
             st.open_intents.discard(d["key"])
             call = st.calls.get(d["n"])
             if call is None:
                 call = st.calls[d["n"]] = RecordedCall(d["n"], d["kind"], d["key"])
             call.result = d
-        elif t is RecordType.VALUE and rec.step is not None:
-            self.step(rec.step).calls[d["n"]] = RecordedCall(
+        elif t is RecordType.VALUE and step is not None:
+            self.step(step).calls[d["n"]] = RecordedCall(
                 d["n"], d["kind"], value=d.get("value"), is_value=True
             )
-        elif t is RecordType.APPROVAL and rec.step is not None:
-            st = self.step(rec.step)
+        elif t is RecordType.APPROVAL and step is not None:
+            st = self.step(step)
             st.approval = bool(d["approved"])
             st.approval_by = d.get("by")
             st.approval_reason = d.get("reason")
         elif t is RecordType.USAGE:
-            for u in (self.usage, self.step(rec.step).usage if rec.step else None):
+            for u in (self.usage, self.step(step).usage if step else None):
                 if u is not None:
                     u.tokens += int(d.get("tokens", 0))
                     u.cost_usd += float(d.get("cost_usd", 0.0))
                     u.llm_calls += int(d.get("llm_calls", 0))
-        self.last_seq = rec.seq
+        self.last_seq = seq
         return self
 
     def _set_plan(self, data: dict[str, Any]) -> None:
@@ -175,36 +179,33 @@ class RunState:
         for s in self.plan.steps:
             self.step(s.id)
 
-    def _apply_step(self, rec: Record) -> None:
-        sid = rec.step
-        assert sid is not None
-        d = rec.data
+    def _apply_step(self, sid: str, d: dict[str, Any], ts: float) -> None:
         st = self.steps.get(sid) or self.step(sid)
-        st.status = _STEP_STATUS[d["status"]]
+        status = st.status = _STEP_STATUS[d["status"]]
         st.attempt = int(d.get("attempt", st.attempt))
         st.reason = d.get("reason", st.reason)
-        if st.status is StepStatus.WAITING_APPROVAL:
-            st.approval = None  # a decision is asked for afresh; it is recorded next
-        elif st.status is StepStatus.RUNNING:
-            st.started_ts = rec.ts
+        if status is StepStatus.RUNNING:
+            st.started_ts = ts
             st.open_intents.clear()
             if sid != PLAN_STEP:  # planning is not a step of the plan's budget
                 self.usage.steps_launched += 1
                 st.usage.steps_launched += 1
-        elif st.status is StepStatus.COMMITTED:
+        elif status is StepStatus.COMMITTED:
             st.output = d.get("output")
-            st.ended_ts = rec.ts
+            st.ended_ts = ts
             st.calls = {}
-        elif st.status in (StepStatus.FAILED, StepStatus.RETRY_WAIT):
+        elif status is StepStatus.WAITING_APPROVAL:
+            st.approval = None  # a decision is asked for afresh; it is recorded next
+        elif status in (StepStatus.FAILED, StepStatus.RETRY_WAIT):
             if d.get("failure") is not None:
                 st.failure = FailureRecord.model_validate(d["failure"])
                 st.failures.append(st.failure)
                 st.calls = {}  # the attempt ended with an outcome: the next starts afresh
-            if st.status is StepStatus.FAILED:
-                st.ended_ts = rec.ts
+            if status is StepStatus.FAILED:
+                st.ended_ts = ts
                 st.calls = {}
-        elif st.status in (StepStatus.SKIPPED, StepStatus.CANCELLED):
-            st.ended_ts = rec.ts
+        elif status in (StepStatus.SKIPPED, StepStatus.CANCELLED):
+            st.ended_ts = ts
             st.calls = {}
 
     # ------------------------------------------------------------ snapshots

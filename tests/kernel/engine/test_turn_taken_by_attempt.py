@@ -50,9 +50,10 @@ class TagSkill(Skill):
 
 
 def _chain(n: int, skill: str = "noop") -> Any:
-    return plan_of(
-        *({"id": f"s{i}", "skill": skill, "depends_on": [f"s{i - 1}"] if i else []} for i in range(n))
+    steps = (
+        {"id": f"s{i}", "skill": skill, "depends_on": [f"s{i - 1}"] * bool(i)} for i in range(n)
     )
+    return plan_of(*steps)
 
 
 def _fanout(width: int) -> Any:
@@ -105,9 +106,7 @@ def test_group_commit_and_record_order_are_kept(tmp_path: Path, durability: Dura
     k = _kernel(tmp_path / "chain", durability)
     assert asyncio.run(k.run(plan=_chain(20), run_id="run")).ok
     steps = [
-        (r.step, r.data["status"])
-        for r in k.store.read("run").records
-        if r.type is RecordType.STEP
+        (r.step, r.data["status"]) for r in k.store.read("run").records if r.type is RecordType.STEP
     ]
     expected = [(f"s{i}", s) for i in range(20) for s in ("RUNNING", "COMMITTED")]
     assert steps == expected

@@ -21,6 +21,7 @@ from sgr_kernel.engine.journal import RunJournal
 from sgr_kernel.errors import TraceWriteError
 from sgr_kernel.testing.simdisk import FaultyFileIO
 from sgr_kernel.trace import Durability, FileTraceStore, OsFileIO, Record, RecordType, _format
+from sgr_kernel.trace import base as trace_base
 from sgr_kernel.trace.state import RunState
 
 WAL = ("runs", "r1", "wal.jsonl")
@@ -276,7 +277,7 @@ def test_canonical_is_byte_identical_to_json_dumps(value: Any) -> None:
 
 
 def test_records_are_built_the_cheap_way_and_behave_like_pydantic_ones() -> None:
-    assert _format._construct is _format._fast_record  # the fast path is live here
+    assert trace_base.logged_record is trace_base._fast_record  # the fast path is live here
     rec, _ = _format.encode_record(
         seq=3, ts=1.5, type=RecordType.STEP, step="s", data={"k": 1}, prev=0
     )
@@ -341,12 +342,12 @@ def test_the_fast_record_constructor_steps_aside_when_pydantic_changes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def different(*args: Any) -> Record:
-        rec = _format._slow_record(*args)
+        rec = trace_base._slow_record(*args)
         object.__setattr__(rec, "__pydantic_extra__", {})  # not what model_construct builds
         return rec
 
-    monkeypatch.setattr(_format, "_fast_record", different)
-    assert _format._pick_constructor() is _format._slow_record
+    monkeypatch.setattr(trace_base, "_fast_record", different)
+    assert trace_base._pick_constructor() is trace_base._slow_record
 
 
 def test_the_encoder_without_the_c_accelerator_writes_the_same_bytes(
