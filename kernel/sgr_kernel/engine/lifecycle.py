@@ -169,7 +169,11 @@ class LifecycleEngine:
         while True:
             if steering.inbox_due:
                 steering.read_inbox(self._decide_posted)
-            if self._divergence or steering.cancel_reason is not None or self._abort:
+            if (
+                self._divergence is not None
+                or self._abort is not None
+                or steering.cancel_reason is not None
+            ):
                 return "stop"
             if steering.decisions:
                 self._apply_decisions()
@@ -193,18 +197,18 @@ class LifecycleEngine:
         return self._turn() is not None
 
     async def _end(self, ending: _Ending) -> None:
-        if ending == "stop":
+        journal, steps = self.rt.journal, self.state.steps
+        if ending == "finish":  # never silently COMPLETED: see final_status
+            journal.run_status(*_verdicts.final_status(self.dag.order, steps))
+        elif ending == "pause":
+            journal.run_status(RunStatus.PAUSED, _verdicts.paused_reason(self.waiting(), steps))
+        elif ending == "stop":
             if self._divergence is not None:
                 await self._stop(RunStatus.FAILED, f"replay diverged: {self._divergence}")
             elif self.steering.cancel_reason is not None:
                 await self._stop(RunStatus.CANCELLED, self.steering.cancel_reason)
             else:
                 await self._stop(RunStatus.ABORTED, str(self._abort))
-        elif ending == "pause":
-            reason = _verdicts.paused_reason(self.waiting(), self.state.steps)
-            self.rt.journal.run_status(RunStatus.PAUSED, reason)
-        elif ending == "finish":
-            self._finish()
 
     def _handle_turn(self) -> None:
         """What woke the scheduler: finished attempts, expired retry timers; then the commit
@@ -404,7 +408,3 @@ class LifecycleEngine:
                 journal.step_status(sid, S.CANCELLED, attempt=st.attempt, reason=reason)
         journal.run_status(status, reason)
         self.steering.stopped()
-
-    def _finish(self) -> None:
-        status, reason = _verdicts.final_status(self.dag.order, self.state.steps)
-        self.rt.journal.run_status(status, reason)
