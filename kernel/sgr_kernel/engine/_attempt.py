@@ -25,7 +25,7 @@ MAX_INPUT_BYTES = 8 * 1024 * 1024
 """Resolved inputs larger than this (as JSON) fail the step instead of being handed on."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """How an attempt ended: an output, or an error (and whether an effect is in doubt)."""
 

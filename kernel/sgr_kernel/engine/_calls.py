@@ -60,6 +60,18 @@ def rebuild_error(failure: FailureRecord) -> StepError:
 class CallLog:
     """Numbers, records, replays and carries over the calls of one attempt of one step."""
 
+    __slots__ = (
+        "_attempt",
+        "_caps",
+        "_carry",
+        "_n",
+        "_recorded",
+        "_rt",
+        "_step",
+        "_went_live",
+        "in_doubt",
+    )
+
     def __init__(
         self,
         rt: RunRuntime,

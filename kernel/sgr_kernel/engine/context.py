@@ -49,6 +49,8 @@ class RunContext(CallLog):
     doors: time, randomness and ids, models, the sandbox, HTTP, remote jobs, artifacts, events.
     """
 
+    __slots__ = ()
+
     # ------------------------------------------------------------ values
 
     def now(self) -> float:

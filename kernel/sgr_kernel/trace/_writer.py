@@ -133,7 +133,8 @@ class FileTraceWriter(TraceWriter):
         """Write every buffered record with one ``write`` (no fsync)."""
         if not self._buf:
             return
-        self._check_usable()
+        if self._failed is not None or self._closed:
+            self._check_usable()
         lines, self._buf = self._buf, []
         self._write(b"".join(lines), self._buf_seq)
 

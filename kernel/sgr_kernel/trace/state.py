@@ -20,6 +20,8 @@ __all__ = ["PLAN_STEP", "RecordedCall", "RunState", "RunStateCodec", "StepState"
 
 _STEP_STATUS = {s.value: s for s in StepStatus}
 """Faster than ``StepStatus(value)`` on the fold's hot path."""
+# Read per record: as globals (an enum member read off its class costs ~100 ns on Python 3.11).
+_STEP, _RUNNING, _COMMITTED = RecordType.STEP, StepStatus.RUNNING, StepStatus.COMMITTED
 
 PLAN_STEP = "__plan__"
 """The pseudo-step under which the planner's model calls are recorded."""
@@ -123,7 +125,7 @@ class RunState:
         self, t: RecordType, step: str | None, d: dict[str, Any], ts: float, seq: int
     ) -> RunState:
         """:meth:`apply` for a record given by its fields (the journal has no Record)."""
-        if t is RecordType.STEP and step is not None:  # the most frequent, first
+        if t is _STEP and step is not None:  # the most frequent, first
             self._apply_step(step, d, ts)
         elif t is RecordType.RUN_CREATED:
             self.run_id = d["run_id"]
@@ -184,13 +186,13 @@ class RunState:
         status = st.status = _STEP_STATUS[d["status"]]
         st.attempt = int(d.get("attempt", st.attempt))
         st.reason = d.get("reason", st.reason)
-        if status is StepStatus.RUNNING:
+        if status is _RUNNING:
             st.started_ts = ts
             st.open_intents.clear()
             if sid != PLAN_STEP:  # planning is not a step of the plan's budget
                 self.usage.steps_launched += 1
                 st.usage.steps_launched += 1
-        elif status is StepStatus.COMMITTED:
+        elif status is _COMMITTED:
             st.output = d.get("output")
             st.ended_ts = ts
             st.calls = {}
