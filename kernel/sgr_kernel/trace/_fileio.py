@@ -99,7 +99,12 @@ class OsFileIO:
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
 
     def write(self, fd: int, data: bytes) -> None:
-        view = memoryview(data)
+        n = os.write(fd, data)
+        if n == len(data):  # the usual case: all of it at once
+            return
+        if n <= 0:  # never seen on regular files, but a zero write must not spin
+            raise OSError(errno.EIO, "write returned 0")
+        view = memoryview(data)[n:]
         while view:
             n = os.write(fd, view)
             if n <= 0:  # never seen on regular files, but a zero write must not spin

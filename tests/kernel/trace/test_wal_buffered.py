@@ -360,3 +360,30 @@ def test_the_encoder_without_the_c_accelerator_writes_the_same_bytes(
         assert plain(value) == fast(value)
     with pytest.raises(ValueError):
         plain({"x": float("nan")})
+
+
+def test_the_file_layer_finishes_a_write_the_os_cut_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``os.write`` may write less than asked (a signal, a full pipe): the rest follows, in
+    order; a write of nothing is an error, never a spin."""
+    from sgr_kernel.trace import _fileio
+
+    real = os.write
+    sizes: list[int] = []
+
+    def short(fd: int, data: Any) -> int:
+        sizes.append(len(data))
+        return real(fd, bytes(data)[:3])  # at most 3 bytes a call
+
+    io = OsFileIO()
+    path = tmp_path / "f"
+    fd = io.open_append(path)
+    monkeypatch.setattr(_fileio.os, "write", short)
+    io.write(fd, b"0123456789")
+    monkeypatch.setattr(_fileio.os, "write", lambda fd, data: 0)
+    with pytest.raises(OSError, match="write returned 0"):
+        io.write(fd, b"x")
+    monkeypatch.undo()
+    io.close(fd)
+    assert path.read_bytes() == b"0123456789" and sizes == [10, 7, 4, 1]
