@@ -68,8 +68,9 @@ class RunHandle:
 
 def result_of(state: RunState) -> RunResult:
     """The result a run's state amounts to (outputs of its committed steps)."""
-    committed = StepStatus.COMMITTED  # read once, not once a step
     outputs = {
-        k: v.output for k, v in state.steps.items() if v.status is committed and k != PLAN_STEP
+        k: v.output
+        for k, v in state.steps.items()
+        if v.status is StepStatus.COMMITTED and k != PLAN_STEP
     }
     return RunResult(run_id=state.run_id, status=state.status, reason=state.reason, outputs=outputs)

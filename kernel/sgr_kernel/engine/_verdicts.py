@@ -61,8 +61,7 @@ def final_status(
     open_steps = [s for s in order if not steps[s].status.terminal]
     if open_steps:
         return RunStatus.FAILED, f"scheduler stalled with steps {open_steps} not finished"
-    failed_ = StepStatus.FAILED  # read once, not once a step
-    failed = [s for s in order if steps[s].status is failed_]
+    failed = [s for s in order if steps[s].status is StepStatus.FAILED]
     if failed:
         f = steps[failed[0]].failure
         why = f"{f.type}: {f.message}" if f else "failed"

@@ -70,8 +70,6 @@ class RunRuntime:
         self.config = config
         self.services = services
         self.mode = mode
-        self.replaying = mode is Mode.REPLAY
-        """Strict replay: outcomes come from the recording (fixed for the run's life)."""
         self.recorded = recorded
         self.reliability = ReliabilityEngine(services.clock, services.entropy)
         self.budget = BudgetGuard(config.budget, journal.state.usage)
@@ -87,6 +85,10 @@ class RunRuntime:
     @property
     def run_id(self) -> str:
         return self.journal.run_id
+
+    @property
+    def replaying(self) -> bool:
+        return self.mode is Mode.REPLAY
 
     def elapsed_s(self) -> float:
         return self.services.clock.monotonic() - self._started

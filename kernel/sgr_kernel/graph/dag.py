@@ -49,8 +49,6 @@ class Dag:
 def _step_refs(step: StepSpec) -> tuple[list[Ref], list[str]]:
     refs: list[Ref] = []
     errors: list[str] = []
-    if not step.inputs:
-        return refs, errors
     for name, value in step.inputs.items():
         for r in find_refs(value):
             if isinstance(r, RefError):
@@ -62,10 +60,9 @@ def _step_refs(step: StepSpec) -> tuple[list[Ref], list[str]]:
 
 def _step_parents(step: StepSpec, refs: list[Ref], ids: AbstractSet[str]) -> frozenset[str]:
     """The steps ``step`` waits for: its ``depends_on`` and the steps its references name."""
-    named = frozenset([*step.depends_on, *[r.step for r in refs]] if refs else step.depends_on)
     # ``named & ids`` walks the smaller side: never the whole id set for every step (O(n^2)).
-    named = named & ids
-    return named - {step.id} if step.id in named else named
+    named = frozenset(step.depends_on).union(r.step for r in refs) & ids
+    return named - {step.id}
 
 
 def _parents(plan: Plan) -> dict[str, frozenset[str]]:
