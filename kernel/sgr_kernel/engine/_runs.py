@@ -8,7 +8,6 @@ another process holds it live (that process records and applies it).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -46,7 +45,12 @@ class RunStore:
             raise RunNotFoundError(run_id, str(self.store.root))
 
     def journal(self, run_id: str, writer: TraceWriter, state: RunState) -> RunJournal:
-        hook = functools.partial(self.checkpoints.after_seq, run_id)
+        checkpoints = self.checkpoints
+
+        def hook(state: RunState, seq: int, crc: int | None) -> int:
+            checkpoints.after_seq(run_id, state, seq, crc)
+            return checkpoints.due_seq(run_id)
+
         return RunJournal(writer, state, self._clock, checkpoint=hook)
 
     def create(

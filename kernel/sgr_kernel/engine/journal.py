@@ -31,8 +31,10 @@ log = logging.getLogger(__name__)
 # Read per record: as globals (an enum member read off its class costs ~100 ns on Python 3.11).
 _STEP, _SYNC = RecordType.STEP, Durability.SYNC
 
-CheckpointHook = Callable[[RunState, int, "int | None"], object]
-"""Called after each append with the folded state and the record's seq and crc."""
+CheckpointHook = Callable[[RunState, int, "int | None"], int]
+"""Called after an append with the folded state and the record's seq and crc; returns the seq
+of the next record it must be called for (it is not called for those before)."""
+_NEVER = 1 << 62
 
 
 class MemoryWriter(TraceWriter):
@@ -82,6 +84,8 @@ class RunJournal:
         self.state = state
         self.clock = clock
         self._checkpoint = checkpoint
+        self._checkpoint_due = 0 if checkpoint is not None else _NEVER
+        """The seq from which the checkpoint hook is called again (it says which)."""
         self._listeners: list[RecordListener] = []
         self._deferred: list[Record] = []
         self._flush_due = False
@@ -117,8 +121,8 @@ class RunJournal:
         if not self._flush_due and writer.pending:
             self._flush_at_turn_end()
         self.state.fold(type, step, logged, ts, seq)
-        if self._checkpoint is not None:
-            self._checkpoint(self.state, seq, crc)
+        if seq >= self._checkpoint_due and self._checkpoint is not None:
+            self._checkpoint_due = self._checkpoint(self.state, seq, crc)
         if self._listeners:  # a Record only for those who are shown one
             rec = logged_record(seq, ts, type, step, logged, crc)
             if deferred:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -46,6 +46,10 @@ _PENDING, _READY, _RUNNING, _COMMITTED = S.PENDING, S.READY, S.RUNNING, S.COMMIT
 _Ending = Literal["stop", "pause", "finish", "ended"]
 """How a run's scheduling ends: stopped (divergence, cancel, abort), paused for approvals,
 finished (every step ended), or the replayed recording ended."""
+
+
+def _not_running(*args: object, **kwargs: object) -> asyncio.Task[None]:
+    raise RuntimeError("the engine starts tasks only while it runs")
 
 
 class LifecycleEngine:
@@ -98,6 +102,8 @@ class LifecycleEngine:
         self._divergence: ReplayDivergenceError | None = None
         self._context = contextvars.Context()
         """The scheduler's context (at :meth:`run`): every task it starts runs in a copy."""
+        self._create_task: Callable[..., asyncio.Task[None]] = _not_running
+        """The running loop's ``create_task`` (from :meth:`run`)."""
         self._carry: dict[str, dict[int, RecordedCall]] = {}
         """Resumed steps: the calls their interrupted attempt finished, served from the log."""
 
@@ -127,6 +133,7 @@ class LifecycleEngine:
     async def run(self) -> RunStatus:
         journal = self.rt.journal
         self._context = contextvars.copy_context()
+        self._create_task = asyncio.get_running_loop().create_task
         if self.state.status in (RunStatus.PLANNED, RunStatus.PAUSED, RunStatus.INTERRUPTED):
             journal.run_status(RunStatus.RUNNING)
         self._init_from_state()
@@ -259,8 +266,7 @@ class LifecycleEngine:
 
     def _launch(self) -> None:
         source, journal, steps = self.source, self.rt.journal, self.state.steps
-        limit = source.limit
-        create_task = asyncio.get_running_loop().create_task
+        limit, create_task = source.limit, self._create_task
         while self._ready and len(self._running) < limit and self._abort is None:
             idle = not self._running and not self._timers and not self.steering.decisions
             try:
@@ -365,7 +371,7 @@ class LifecycleEngine:
                 failure=verdict.failure,
                 delay_s=verdict.delay_s,
             )
-            timer = asyncio.get_running_loop().create_task(
+            timer = self._create_task(
                 self._sleep(oc.step, verdict.delay_s), context=self._context.copy()
             )
             self._timers[timer] = oc.step

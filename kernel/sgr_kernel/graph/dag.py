@@ -49,6 +49,8 @@ class Dag:
 def _step_refs(step: StepSpec) -> tuple[list[Ref], list[str]]:
     refs: list[Ref] = []
     errors: list[str] = []
+    if not step.inputs:
+        return refs, errors
     for name, value in step.inputs.items():
         for r in find_refs(value):
             if isinstance(r, RefError):
@@ -60,9 +62,13 @@ def _step_refs(step: StepSpec) -> tuple[list[Ref], list[str]]:
 
 def _step_parents(step: StepSpec, refs: list[Ref], ids: AbstractSet[str]) -> frozenset[str]:
     """The steps ``step`` waits for: its ``depends_on`` and the steps its references name."""
-    # ``named & ids`` walks the smaller side: never the whole id set for every step (O(n^2)).
-    named = frozenset(step.depends_on).union(r.step for r in refs) & ids
-    return named - {step.id}
+    named = frozenset(step.depends_on)
+    if refs:
+        named = named.union(r.step for r in refs)
+    if step.id in named or not named <= ids:  # a plan with errors (reported by the caller)
+        # ``named & ids`` walks the smaller side: never the whole id set for every step.
+        named = (named & ids) - {step.id}
+    return named
 
 
 def _parents(plan: Plan) -> dict[str, frozenset[str]]:

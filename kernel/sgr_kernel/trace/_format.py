@@ -49,29 +49,34 @@ def _refuse(obj: Any) -> Any:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
-def _make_encoder() -> Callable[[Any], bytes]:
-    """The canonical encoder, built once: ``json.dumps`` with these options builds a new
-    encoder object on every call, which costs more than encoding a small record."""
+def _make_encoder() -> Callable[[Any], str]:
+    """The canonical encoder (to text), built once: ``json.dumps`` with these options builds a
+    new encoder object on every call, which costs more than encoding a small record."""
     c_make = getattr(json.encoder, "c_make_encoder", None)
     if c_make is None:  # an interpreter without the C accelerator: the plain, slower path
         return lambda obj: json.dumps(
             obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        ).encode()
+        )
     # No circular-reference markers (None): a cycle hits the recursion limit instead, which
     # encode() reports as ValueError, as json.dumps would. allow_nan=False as above.
     enc = c_make(None, _refuse, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+    join = "".join
 
-    def encode(obj: Any) -> bytes:
+    def encode(obj: Any) -> str:
         try:
-            return "".join(enc(obj, 0)).encode()
+            return join(enc(obj, 0))
         except RecursionError:
             raise ValueError("nested too deep or circular: not JSON data") from None
 
     return encode
 
 
-canonical: Callable[[Any], bytes] = _make_encoder()
-"""Canonical JSON: sorted keys, no spaces, UTF-8, no NaN (so every reader agrees)."""
+_canonical_text = _make_encoder()
+
+
+def canonical(obj: Any) -> bytes:
+    """Canonical JSON: sorted keys, no spaces, UTF-8, no NaN (so every reader agrees)."""
+    return _canonical_text(obj).encode()
 
 
 def _seal(body: bytes) -> tuple[int, bytes]:
@@ -133,15 +138,19 @@ def encode_line(  # noqa: PLR0917 (positional: the write path's cheapest call)
     if ts.__class__ is float and _isfinite(ts) and (step is None or step.__class__ is str):
         # The envelope's keys are fixed and already in sorted order: only ``data`` needs the
         # encoder. Byte for byte what canonical() gives for the whole object (a test pins it).
-        body = _ENVELOPE % (
-            canonical(payload),
-            prev,
-            seq,
-            b"null" if step is None else _quote(step).encode(),
-            _float_repr(ts).encode(),
-            _TYPE_BYTES[type],
-            TRACE_VERSION,
-        )
+        # ``rest`` is the body without its opening brace, whose CRC is folded in as a seed.
+        rest = (
+            _ENVELOPE
+            % (
+                _canonical_text(payload),
+                prev,
+                seq,
+                "null" if step is None else _quote(step),
+                _float_repr(ts),
+                _TYPE_TEXT[type],
+                TRACE_VERSION,
+            )
+        ).encode()
     else:
         obj = {
             "data": payload,
@@ -152,13 +161,14 @@ def encode_line(  # noqa: PLR0917 (positional: the write path's cheapest call)
             "type": type._value_,
             "v": TRACE_VERSION,
         }
-        body = canonical(obj)
-    crc, line = _seal(body)
-    return crc, payload, line
+        rest = canonical(obj)[1:]
+    crc = zlib.crc32(rest, _OPEN_BRACE_CRC)
+    return crc, payload, b'{"crc":%d,%b\n' % (crc, rest)
 
 
-_TYPE_BYTES = {t: t.value.encode() for t in RecordType}
-_ENVELOPE = b'{"data":%b,"prev":%d,"seq":%d,"step":%b,"ts":%b,"type":"%b","v":%d}'
+_TYPE_TEXT = {t: t.value for t in RecordType}
+_ENVELOPE = '"data":%s,"prev":%d,"seq":%d,"step":%s,"ts":%s,"type":"%s","v":%d}'
+_OPEN_BRACE_CRC = zlib.crc32(b"{")
 _quote = json.encoder.encode_basestring
 _float_repr = float.__repr__
 _isfinite = math.isfinite

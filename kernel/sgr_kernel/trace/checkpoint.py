@@ -197,6 +197,12 @@ class CheckpointManager(Generic[S]):
         self._snapshot(run_id, state, seq, crc)
         return True
 
+    def due_seq(self, run_id: str) -> int:
+        """The seq of the first record after which a snapshot of ``run_id`` is due: a caller
+        may skip :meth:`after_seq` for every record before it (a snapshot taken meanwhile only
+        moves it later)."""
+        return self._runs[run_id].last_snap_seq + self.every
+
     def snapshot(self, run_id: str, state: S, record: Record) -> None:
         """Write a snapshot of ``state`` (which includes ``record``, the last appended)."""
         self._snapshot(run_id, state, record.seq, record.crc)

@@ -62,22 +62,26 @@ class RecordedCall:
         return cls(**d)
 
 
-@dataclass
+@dataclass(slots=True)
 class StepState:
-    """What the log says about one step."""
+    """What the log says about one step.
+
+    A run holds one per step from its creation: the collections a step rarely needs (past
+    failures, open intents) start as shared immutable empties and are replaced, not mutated.
+    """
 
     status: StepStatus = StepStatus.PENDING
     attempt: int = 0
     output: dict[str, Any] | None = None
     failure: FailureRecord | None = None
-    failures: list[FailureRecord] = field(default_factory=list)
+    failures: tuple[FailureRecord, ...] = ()
     reason: str | None = None
     approval: bool | None = None
     approval_by: str | None = None
     approval_reason: str | None = None
     started_ts: float | None = None
     ended_ts: float | None = None
-    open_intents: set[str] = field(default_factory=set)
+    open_intents: frozenset[str] = frozenset()
     usage: Usage = field(default_factory=Usage)
     calls: dict[int, RecordedCall] = field(default_factory=dict)
     """The calls of the latest attempt that has not ended with an outcome: what a resumed
@@ -145,11 +149,11 @@ class RunState:
                 self.ended_ts = ts
         elif t is RecordType.INTENT and step is not None:
             st = self.step(step)
-            st.open_intents.add(d["key"])
+            st.open_intents |= {d["key"]}
             st.calls[d["n"]] = RecordedCall(d["n"], d["kind"], d["key"], d.get("request"))
         elif t is RecordType.RESULT and step is not None:
             st = self.step(step)
-            st.open_intents.discard(d["key"])
+            st.open_intents -= {d["key"]}
             call = st.calls.get(d["n"])
             if call is None:
                 call = st.calls[d["n"]] = RecordedCall(d["n"], d["kind"], d["key"])
@@ -178,8 +182,10 @@ class RunState:
             self.plan = expected[0]
         else:
             self.plan = plan_from_record(data)
+        steps = self.steps
         for s in self.plan.steps:
-            self.step(s.id)
+            if s.id not in steps:
+                steps[s.id] = StepState()
 
     def _apply_step(self, sid: str, d: dict[str, Any], ts: float) -> None:
         st = self.steps.get(sid) or self.step(sid)
@@ -188,20 +194,22 @@ class RunState:
         st.reason = d.get("reason", st.reason)
         if status is _RUNNING:
             st.started_ts = ts
-            st.open_intents.clear()
+            if st.open_intents:
+                st.open_intents = frozenset()
             if sid != PLAN_STEP:  # planning is not a step of the plan's budget
                 self.usage.steps_launched += 1
                 st.usage.steps_launched += 1
         elif status is _COMMITTED:
             st.output = d.get("output")
             st.ended_ts = ts
-            st.calls = {}
+            if st.calls:
+                st.calls = {}
         elif status is StepStatus.WAITING_APPROVAL:
             st.approval = None  # a decision is asked for afresh; it is recorded next
         elif status in (StepStatus.FAILED, StepStatus.RETRY_WAIT):
             if d.get("failure") is not None:
                 st.failure = FailureRecord.model_validate(d["failure"])
-                st.failures.append(st.failure)
+                st.failures += (st.failure,)
                 st.calls = {}  # the attempt ended with an outcome: the next starts afresh
             if status is StepStatus.FAILED:
                 st.ended_ts = ts
@@ -255,14 +263,14 @@ class RunState:
                 attempt=d["attempt"],
                 output=d["output"],
                 failure=FailureRecord.model_validate(d["failure"]) if d["failure"] else None,
-                failures=[FailureRecord.model_validate(f) for f in d["failures"]],
+                failures=tuple(FailureRecord.model_validate(f) for f in d["failures"]),
                 reason=d["reason"],
                 approval=d["approval"],
                 approval_by=d["approval_by"],
                 approval_reason=d.get("approval_reason"),
                 started_ts=d["started_ts"],
                 ended_ts=d["ended_ts"],
-                open_intents=set(d["open_intents"]),
+                open_intents=frozenset(d["open_intents"]),
                 usage=Usage(**d["usage"]),
                 calls={c["n"]: RecordedCall.load(c) for c in d.get("calls", ())},
             )
