@@ -21,6 +21,7 @@ from sgr_kernel.models.status import (
     check_run_transition,
     check_step_transition,
 )
+from sgr_kernel.trace._format import commit_json, launch_json
 from sgr_kernel.trace.base import Durability, Record, RecordType, TraceWriter, logged_record
 from sgr_kernel.trace.state import RunState
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 # Read per record: as globals (an enum member read off its class costs ~100 ns on Python 3.11).
 _STEP, _SYNC = RecordType.STEP, Durability.SYNC
+_RUNNING, _COMMITTED = StepStatus.RUNNING, StepStatus.COMMITTED
 
 CheckpointHook = Callable[[RunState, int, "int | None"], int]
 """Called after an append with the folded state and the record's seq and crc; returns the seq
@@ -112,12 +114,16 @@ class RunJournal:
         step: str | None = None,
         durable: bool = False,
         deferred: bool = False,
+        data_json: str | None = None,
     ) -> None:
         """Append a record. ``deferred``: listeners hear of it only after the next :meth:`sync`
-        (a commit is shown only once it is durable)."""
+        (a commit is shown only once it is durable). ``data_json``: see
+        :meth:`TraceWriter.append_values`."""
         writer = self.writer
         ts = self.clock.now()
-        seq, crc, logged = writer.append_values(type, data, step=step, ts=ts, durable=durable)
+        seq, crc, logged = writer.append_values(
+            type, data, step=step, ts=ts, durable=durable, data_json=data_json
+        )
         if not self._flush_due and writer.pending:
             self._flush_at_turn_end()
         self.state.fold(type, step, logged, ts, seq)
@@ -203,12 +209,34 @@ class RunJournal:
         **data: Any,
     ) -> None:
         """Move a step to ``target``, through the states in ``via`` (each hop checked)."""
+        self._check_hops(step_id, target, via)
+        # ``_value_``: the plain string, without the enum's ``value`` descriptor (hot path).
+        payload = {"status": target._value_, **data}
+        self.append(_STEP, payload, step=step_id, durable=durable, deferred=deferred)
+
+    def step_launched(
+        self, step_id: str, attempt: int, elapsed_s: float, *, via: tuple[StepStatus, ...] = ()
+    ) -> None:
+        """``step_status(step_id, RUNNING, via=via, attempt=attempt, elapsed_s=elapsed_s)``,
+        the record encoded from a template (the scheduler's launch: a hot path)."""
+        self._check_hops(step_id, _RUNNING, via)
+        payload = {"status": "RUNNING", "attempt": attempt, "elapsed_s": elapsed_s}
+        self.append(_STEP, payload, step=step_id, data_json=launch_json(attempt, elapsed_s))
+
+    def step_committed(
+        self, step_id: str, attempt: int, output: Any, *, deferred: bool = False
+    ) -> None:
+        """``step_status(step_id, COMMITTED, attempt=attempt, output=output)``, the record
+        encoded from a template (the scheduler's commit: a hot path)."""
+        self._check_hops(step_id, _COMMITTED, ())
+        payload = {"status": "COMMITTED", "attempt": attempt, "output": output}
+        json = commit_json(attempt, output)
+        self.append(_STEP, payload, step=step_id, deferred=deferred, data_json=json)
+
+    def _check_hops(self, step_id: str, target: StepStatus, via: tuple[StepStatus, ...]) -> None:
         st = self.state.steps.get(step_id)
         current = StepStatus.PENDING if st is None else st.status
         for hop in (*via, target) if via else (target,):
             if hop not in STEP_TRANSITIONS[current]:  # the table's check, inline: a hot path
                 check_step_transition(current, hop, f"(step {step_id!r})")
             current = hop
-        # ``_value_``: the plain string, without the enum's ``value`` descriptor (hot path).
-        payload = {"status": target._value_, **data}
-        self.append(_STEP, payload, step=step_id, durable=durable, deferred=deferred)

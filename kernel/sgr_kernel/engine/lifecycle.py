@@ -42,7 +42,7 @@ __all__ = ["INBOX_POLL_S", "LifecycleEngine"]
 S = StepStatus
 # The members a step's path reads, as module globals: on Python 3.11 reading an enum member
 # off its class costs ~100 ns more than reading a global, and the path reads several a step.
-_PENDING, _READY, _RUNNING, _COMMITTED = S.PENDING, S.READY, S.RUNNING, S.COMMITTED
+_PENDING, _READY = S.PENDING, S.READY
 _Ending = Literal["stop", "pause", "finish", "ended"]
 """How a run's scheduling ends: stopped (divergence, cancel, abort), paused for approvals,
 finished (every step ended), or the replayed recording ended."""
@@ -294,12 +294,11 @@ class LifecycleEngine:
                 self._abort = e
                 self._push_ready(sid)
                 return
-            journal.step_status(
+            journal.step_launched(
                 sid,
-                _RUNNING,
+                attempt,
+                int(elapsed * 1e6) / 1e6,  # whole µs: round() costs 6x more
                 via=(_READY,) if st.status is _PENDING else (),
-                attempt=attempt,
-                elapsed_s=int(elapsed * 1e6) / 1e6,  # whole µs: round() costs 6x more
             )
             # Each attempt in a copy of the scheduler's context, wherever the turn runs: a turn
             # taken by an ending attempt must not hand its skill's context variables on.
@@ -348,9 +347,7 @@ class LifecycleEngine:
             self._divergence = divergence
             return
         if oc.error is None:
-            journal.step_status(
-                oc.step, _COMMITTED, attempt=oc.attempt, output=oc.output, deferred=True
-            )
+            journal.step_committed(oc.step, oc.attempt, oc.output, deferred=True)
             committed.append(oc.step)
             return
         if isinstance(oc.error, ReplayDivergenceError):

@@ -131,9 +131,16 @@ def encode_record(
 
 
 def encode_line(  # noqa: PLR0917 (positional: the write path's cheapest call)
-    seq: int, ts: float, type: RecordType, step: str | None, data: Mapping[str, Any], prev: int
+    seq: int,
+    ts: float,
+    type: RecordType,
+    step: str | None,
+    data: Mapping[str, Any],
+    prev: int,
+    data_json: str | None = None,
 ) -> tuple[int, dict[str, Any], bytes]:
-    """Encode one record without building a :class:`Record`: ``(crc, data as logged, line)``."""
+    """Encode one record without building a :class:`Record`: ``(crc, data as logged, line)``.
+    ``data_json``: ``data``'s canonical JSON, when the caller built it from a template."""
     payload = dict(data)
     if ts.__class__ is float and _isfinite(ts) and (step is None or step.__class__ is str):
         # The envelope's keys are fixed and already in sorted order: only ``data`` needs the
@@ -142,7 +149,7 @@ def encode_line(  # noqa: PLR0917 (positional: the write path's cheapest call)
         rest = (
             _ENVELOPE
             % (
-                _canonical_text(payload),
+                _canonical_text(payload) if data_json is None else data_json,
                 prev,
                 seq,
                 "null" if step is None else _quote(step),
@@ -166,6 +173,28 @@ def encode_line(  # noqa: PLR0917 (positional: the write path's cheapest call)
     return crc, payload, b'{"crc":%d,%b\n' % (crc, rest)
 
 
+def launch_json(attempt: int, elapsed_s: float) -> str | None:
+    """The canonical JSON of a launch's data, ``{"status": "RUNNING", "attempt": attempt,
+    "elapsed_s": elapsed_s}``, from a template: the generic encoder sorts and dispatches on
+    every key, and launches and commits are nearly every record a run writes. None unless
+    ``attempt`` is an int and ``elapsed_s`` a finite float (a test pins the templates to
+    :func:`canonical`)."""
+    if attempt.__class__ is int and elapsed_s.__class__ is float and _isfinite(elapsed_s):
+        return _LAUNCH % (attempt, _float_repr(elapsed_s))
+    return None
+
+
+def commit_json(attempt: int, output: Any) -> str | None:
+    """The canonical JSON of a commit's data, ``{"status": "COMMITTED", "attempt": attempt,
+    "output": output}`` (``output`` encoded as any data is); None unless ``attempt`` is an
+    int. Raises as :func:`canonical` does for an output that is not JSON data."""
+    if attempt.__class__ is int:
+        return _COMMIT % (attempt, _canonical_text(output))
+    return None
+
+
+_LAUNCH = '{"attempt":%d,"elapsed_s":%s,"status":"RUNNING"}'
+_COMMIT = '{"attempt":%d,"output":%s,"status":"COMMITTED"}'
 _TYPE_TEXT = {t: t.value for t in RecordType}
 _ENVELOPE = '"data":%s,"prev":%d,"seq":%d,"step":%s,"ts":%s,"type":"%s","v":%d}'
 _OPEN_BRACE_CRC = zlib.crc32(b"{")

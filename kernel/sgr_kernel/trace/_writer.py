@@ -103,13 +103,14 @@ class FileTraceWriter(TraceWriter):
         step: str | None = None,
         ts: float,
         durable: bool = False,
+        data_json: str | None = None,
     ) -> tuple[int, int, dict[str, Any]]:
         if self._failed is not None or self._closed:
             self._check_usable()
         # Encoding errors (non-JSON data) raise here, before any byte is written.
         seq = self._seq
         crc, logged, line = _format.encode_line(
-            seq, ts, _TYPE_OF.get(type) or RecordType(type), step, data, self._prev
+            seq, ts, _TYPE_OF.get(type) or RecordType(type), step, data, self._prev, data_json
         )
         if self._buffered:
             if not self._buf:

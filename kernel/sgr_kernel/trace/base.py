@@ -232,10 +232,16 @@ class TraceWriter(ABC):
         step: str | None = None,
         ts: float,
         durable: bool = False,
+        data_json: str | None = None,
     ) -> tuple[int, int | None, dict[str, Any]]:
         """Append as :meth:`append` does, returning ``(seq, crc, data as logged)`` instead of
         a Record: what the run journal needs of a record it folds (its hot path builds a
-        Record only for listeners). A writer that can skip building one overrides this."""
+        Record only for listeners). A writer that can skip building one overrides this.
+
+        ``data_json``: the canonical JSON of ``data`` when the caller has it already (the
+        journal writes its two most frequent records from templates,
+        ``trace._format.launch_json`` and ``commit_json``); a writer may use it instead of
+        encoding ``data`` again, or ignore it."""
         rec = self.append(type, data, step=step, ts=ts, durable=durable)
         return rec.seq, rec.crc, rec.data
 
