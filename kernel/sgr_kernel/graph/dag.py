@@ -46,11 +46,13 @@ class Dag:
         return seen
 
 
+_NO_REFS: tuple[list[Ref], list[str]] = ([], [])
+"""What :func:`_step_refs` finds in a step without inputs (read only)."""
+
+
 def _step_refs(step: StepSpec) -> tuple[list[Ref], list[str]]:
     refs: list[Ref] = []
     errors: list[str] = []
-    if not step.inputs:
-        return refs, errors
     for name, value in step.inputs.items():
         for r in find_refs(value):
             if isinstance(r, RefError):
@@ -235,7 +237,7 @@ def _validate(
                 problems.append(f"step {s.id!r} depends on itself")
             elif dep not in known:
                 problems.append(f"step {s.id!r}: depends_on names unknown step {dep!r}")
-        refs, ref_errors = _step_refs(s)
+        refs, ref_errors = _step_refs(s) if s.inputs else _NO_REFS
         problems.extend(ref_errors)
         parents[s.id] = _step_parents(s, refs, known)
         for r in refs:
