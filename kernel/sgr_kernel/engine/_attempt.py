@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,13 +13,14 @@ from sgr_kernel.engine.context import RunContext, rebuild_error
 from sgr_kernel.engine.reliability import run_in_process
 from sgr_kernel.engine.runtime import RunRuntime
 from sgr_kernel.errors import StepContractError
+from sgr_kernel.graph.dag import Dag
 from sgr_kernel.models.plan import StepSpec
 from sgr_kernel.models.refs import RefError, resolve_inputs
 from sgr_kernel.models.status import StepStatus
 from sgr_kernel.skills.base import Skill, effective_capabilities
 from sgr_kernel.trace.state import RecordedCall
 
-__all__ = ["MAX_INPUT_BYTES", "Outcome", "execute_attempt"]
+__all__ = ["MAX_INPUT_BYTES", "Attempts", "Outcome", "execute_attempt"]
 
 MAX_INPUT_BYTES = 8 * 1024 * 1024
 """Resolved inputs larger than this (as JSON) fail the step instead of being handed on."""
@@ -117,3 +118,33 @@ async def execute_attempt(
         return Outcome(spec.id, attempt, output=_output(skill_cls, out))
     except Exception as e:
         return Outcome(spec.id, attempt, error=e, in_doubt=ctx.in_doubt)
+
+
+class Attempts:
+    """Starts the attempts of one run's steps with what each needs from the run: its parents'
+    outputs, its skill, what it may use, and what an interrupted attempt carries over."""
+
+    __slots__ = ("_caps", "_dag", "_rt", "_skills", "carry")
+
+    def __init__(self, rt: RunRuntime, dag: Dag, skills: Mapping[str, type[Skill]]) -> None:
+        self._rt, self._dag, self._skills = rt, dag, skills
+        self._caps: dict[tuple[str, tuple[str, ...]], frozenset[str]] = {}
+        """(skill, the step's own grants) -> what its attempts may use (computed once)."""
+        self.carry: dict[str, dict[int, RecordedCall]] = {}
+        """Resumed steps: the calls their interrupted attempt finished, served from the log."""
+
+    def start(self, spec: StepSpec, attempt: int) -> Coroutine[Any, Any, Outcome]:
+        """The attempt, to await (a plain call: no coroutine frame of its own)."""
+        rt = self._rt
+        steps = rt.journal.state.steps
+        # What the step's references can name (a step without inputs names none).
+        parents = self._dag.parents[spec.id]
+        outputs = {p: steps[p].output for p in parents} if spec.inputs else {}
+        skill = self._skills[spec.skill]
+        carry = self.carry.pop(spec.id, None) if self.carry else None
+        key = (spec.skill, spec.capabilities)
+        caps = self._caps.get(key)
+        if caps is None:
+            # What the skill declares, narrowed to what the run and the step grant: never more.
+            caps = self._caps[key] = effective_capabilities(skill, spec, rt.config.grants)
+        return execute_attempt(rt, spec, skill, attempt, outputs, capabilities=caps, carry=carry)

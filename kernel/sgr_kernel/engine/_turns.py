@@ -30,15 +30,16 @@ class TurnGate:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def take(self, turn: Callable[[], bool]) -> None:
+    def take(self, turn: Callable[[], bool]) -> bool:
         """Take the sleeping scheduler's turn here, instead of waking it for one (saves a loop
         iteration): ``turn`` runs with the journal held, and what it appended is written
         before this returns. The scheduler is woken when ``turn`` says so (True) or raises;
-        it raises the error itself. When the scheduler is not asleep, this only wakes it."""
+        it raises the error itself. When the scheduler is not asleep, this only wakes it.
+        Returns whether the turn ran here and the scheduler sleeps on."""
         waiter = self._waiter
         if waiter is None or waiter.done():
             self.wake()
-            return
+            return False
         try:
             self._journal.hold()
             try:
@@ -50,6 +51,7 @@ class TurnGate:
             wake = True
         if wake:
             self.wake()
+        return not wake
 
     async def sleep(self) -> None:
         """Until :meth:`wake` (a wake before this call is not kept: check, then sleep)."""

@@ -21,7 +21,7 @@ from typing import Literal
 
 from sgr_kernel.engine import _resume, _verdicts
 from sgr_kernel.engine._approvals import ApprovalGate
-from sgr_kernel.engine._attempt import Outcome, execute_attempt
+from sgr_kernel.engine._attempt import Attempts, Outcome
 from sgr_kernel.engine._launch import LaunchSource, ReadyQueue
 from sgr_kernel.engine._steering import INBOX_POLL_S, Steering
 from sgr_kernel.engine._turns import TurnGate
@@ -33,9 +33,9 @@ from sgr_kernel.errors import (
 from sgr_kernel.graph.dag import Dag
 from sgr_kernel.models.plan import Plan, StepSpec
 from sgr_kernel.models.status import RunStatus, StepStatus
-from sgr_kernel.skills.base import Skill, effective_capabilities
+from sgr_kernel.skills.base import Skill
 from sgr_kernel.trace._crash import crashpoint
-from sgr_kernel.trace.state import RecordedCall, RunState
+from sgr_kernel.trace.state import RunState
 
 __all__ = ["INBOX_POLL_S", "LifecycleEngine"]
 
@@ -43,6 +43,8 @@ S = StepStatus
 # The members a step's path reads, as module globals: on Python 3.11 reading an enum member
 # off its class costs ~100 ns more than reading a global, and the path reads several a step.
 _PENDING, _READY = S.PENDING, S.READY
+_INLINE_RUN = 32
+"""Attempts one task runs after its own before it gives the loop an iteration (ADR 034)."""
 _Ending = Literal["stop", "pause", "finish", "ended"]
 """How a run's scheduling ends: stopped (divergence, cancel, abort), paused for approvals,
 finished (every step ended), or the replayed recording ended."""
@@ -85,8 +87,7 @@ class LifecycleEngine:
         # Tasks report back through these lists and one wake-up: a turn is O(completions).
         self._running: dict[str, asyncio.Task[None]] = {}
         """Step id -> the task running its attempt."""
-        self._caps: dict[tuple[str, tuple[str, ...]], frozenset[str]] = {}
-        """(skill, the step's own grants) -> what its attempts may use (computed once)."""
+        self._attempts = Attempts(rt, dag, skills)
         self._timers: dict[asyncio.Task[None], str] = {}
         self._finished: list[Outcome] = []
         self._expired: list[str] = []
@@ -104,8 +105,10 @@ class LifecycleEngine:
         """The scheduler's context (at :meth:`run`): every task it starts runs in a copy."""
         self._create_task: Callable[..., asyncio.Task[None]] = _not_running
         """The running loop's ``create_task`` (from :meth:`run`)."""
-        self._carry: dict[str, dict[int, RecordedCall]] = {}
-        """Resumed steps: the calls their interrupted attempt finished, served from the log."""
+        self._inline = False
+        """In a turn an ending attempt took: its task may run the first attempt launched."""
+        self._next: tuple[StepSpec, int] | None = None
+        """That attempt, handed to the ending attempt's task."""
 
     # ------------------------------------------------------------ steering
 
@@ -161,7 +164,7 @@ class LifecycleEngine:
             idempotent=self._idempotent,
             ready=self._push_ready,
         )
-        self._missing, self._carry = got.missing, got.carry
+        self._missing, self._attempts.carry = got.missing, got.carry
         self._waiting.update(got.waiting)
         self.steering.decisions.update(got.decisions)
 
@@ -300,6 +303,10 @@ class LifecycleEngine:
                 int(elapsed * 1e6) / 1e6,  # whole µs: round() costs 6x more
                 via=(_READY,) if st.status is _PENDING else (),
             )
+            if self._inline:  # the ending attempt's task runs this one next (see _attempt)
+                self._inline, self._next = False, (spec, attempt)
+                self._running[sid] = asyncio.current_task()  # type: ignore[assignment]
+                continue
             # Each attempt in a copy of the scheduler's context, wherever the turn runs: a turn
             # taken by an ending attempt must not hand its skill's context variables on.
             self._running[sid] = create_task(
@@ -315,25 +322,28 @@ class LifecycleEngine:
     # ------------------------------------------------------------ executing
 
     async def _attempt(self, spec: StepSpec, attempt: int) -> None:
-        steps = self.state.steps
-        # What the step's references can name (a step without inputs names none).
-        outputs = {p: steps[p].output for p in self.dag.parents[spec.id]} if spec.inputs else {}
-        skill = self.skills[spec.skill]
-        carry = self._carry.pop(spec.id, None) if self._carry else None
-        key = (spec.skill, spec.capabilities)
-        caps = self._caps.get(key)
-        if caps is None:
-            # What the skill declares, narrowed to what the run and the step grant: never more.
-            caps = self._caps[key] = effective_capabilities(skill, spec, self.rt.config.grants)
-        outcome = await execute_attempt(
-            self.rt, spec, skill, attempt, outputs, capabilities=caps, carry=carry
-        )
-        self._running.pop(spec.id, None)
-        self._finished.append(outcome)
-        if self._running:
-            self._turns.wake()
-        else:  # ended alone: no other outcome could share its commit, so it takes the turn
-            self._turns.take(self._turn_taken)
+        """Run an attempt in this task; then, when it ended alone and took the turn, maybe the
+        attempt that turn launched, and so on (ADR 034): a chain of steps that never wait
+        runs in one task instead of a task and a loop iteration each."""
+        inline = _INLINE_RUN
+        while True:
+            outcome = await self._attempts.start(spec, attempt)
+            self._running.pop(spec.id, None)
+            self._finished.append(outcome)
+            if self._running:
+                self._turns.wake()
+                return
+            # Ended alone: no other outcome could share its commit, so it takes the turn. The
+            # first attempt that turn launches may run here next, unless the loop is owed an
+            # iteration or this task's context is no longer a fresh copy of the scheduler's
+            # (a skill set a context variable: the next attempt must not see it).
+            self._inline = inline > 0 and contextvars.copy_context() == self._context
+            ran = self._turns.take(self._turn_taken)
+            nxt, self._inline, self._next = self._next, False, None
+            if not ran or nxt is None:
+                return
+            spec, attempt = nxt
+            inline -= 1
 
     # ------------------------------------------------------------ outcomes
 
