@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from services_for_tests import TickClock
 from skills_for_tests import make_kernel, plan_of
 
 from sgr_kernel.engine import RunConfig
@@ -19,17 +20,6 @@ from sgr_kernel.trace.checkpoint import CheckpointManager
 from sgr_kernel.trace.state import RunState
 
 
-class _Clock:
-    def now(self) -> float:
-        return 1.0
-
-    def monotonic(self) -> float:
-        return 1.0
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(0)
-
-
 def test_the_hook_is_called_from_the_seq_it_returns() -> None:
     seen: list[int] = []
 
@@ -37,7 +27,7 @@ def test_the_hook_is_called_from_the_seq_it_returns() -> None:
         seen.append(seq)
         return seq + 3
 
-    journal = RunJournal(MemoryWriter("r1"), RunState(), _Clock(), checkpoint=hook)
+    journal = RunJournal(MemoryWriter("r1"), RunState(), TickClock(), checkpoint=hook)
     for i in range(10):
         journal.append(RecordType.USAGE, {"tokens": i})
     assert seen == [0, 3, 6, 9]
