@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 
 # Read per record: as globals (an enum member read off its class costs ~100 ns on Python 3.11).
 _STEP, _SYNC = RecordType.STEP, Durability.SYNC
+_PENDING, _READY = StepStatus.PENDING, StepStatus.READY
 _RUNNING, _COMMITTED = StepStatus.RUNNING, StepStatus.COMMITTED
+_VIA_READY = (_READY,)
 
 CheckpointHook = Callable[[RunState, int, "int | None"], int]
 """Called after an append with the folded state and the record's seq and crc; returns the seq
@@ -91,6 +93,9 @@ class RunJournal:
         self._listeners: list[RecordListener] = []
         self._deferred: list[Record] = []
         self._flush_due = False
+        self._held = False
+        self._turn_ts: float | None = None
+        """The wall time of the held turn's records (one clock read, one ``repr`` a turn)."""
 
     @property
     def run_id(self) -> str:
@@ -120,7 +125,11 @@ class RunJournal:
         (a commit is shown only once it is durable). ``data_json``: see
         :meth:`TraceWriter.append_values`."""
         writer = self.writer
-        ts = self.clock.now()
+        ts = self._turn_ts
+        if ts is None:
+            ts = self.clock.now()
+            if self._held:  # a held turn: its records carry the time it began writing
+                self._turn_ts = ts
         seq, crc, logged = writer.append_values(
             type, data, step=step, ts=ts, durable=durable, data_json=data_json
         )
@@ -160,12 +169,15 @@ class RunJournal:
 
     def hold(self) -> None:
         """The caller runs until it calls :meth:`release` without yielding to the loop (the
-        scheduler, during its turn): appends need not queue a flush, ``release`` writes."""
-        self._flush_due = True
+        scheduler, during its turn): appends need not queue a flush, ``release`` writes. The
+        records of a held turn carry one timestamp, the wall time of its first record."""
+        self._flush_due = self._held = True
+        self._turn_ts = None
 
     def release(self) -> None:
         """Write what the held turn appended; appends queue their flush again from here."""
-        self._flush_due = False
+        self._flush_due = self._held = False
+        self._turn_ts = None
         self.flush()
 
     def flush(self) -> None:
@@ -219,7 +231,11 @@ class RunJournal:
     ) -> None:
         """``step_status(step_id, RUNNING, via=via, attempt=attempt, elapsed_s=elapsed_s)``,
         the record encoded from a template (the scheduler's launch: a hot path)."""
-        self._check_hops(step_id, _RUNNING, via)
+        st = self.state.steps.get(step_id)
+        status = None if st is None else st.status
+        # The scheduler's two ways to a launch, checked inline; any other goes to the table.
+        if not ((status is _READY and not via) or (status is _PENDING and via == _VIA_READY)):
+            self._check_hops(step_id, _RUNNING, via)
         payload = {"status": "RUNNING", "attempt": attempt, "elapsed_s": elapsed_s}
         self.append(_STEP, payload, step=step_id, data_json=launch_json(attempt, elapsed_s))
 
@@ -228,7 +244,9 @@ class RunJournal:
     ) -> None:
         """``step_status(step_id, COMMITTED, attempt=attempt, output=output)``, the record
         encoded from a template (the scheduler's commit: a hot path)."""
-        self._check_hops(step_id, _COMMITTED, ())
+        st = self.state.steps.get(step_id)
+        if st is None or st.status is not _RUNNING:  # RUNNING -> COMMITTED needs no table
+            self._check_hops(step_id, _COMMITTED, ())
         payload = {"status": "COMMITTED", "attempt": attempt, "output": output}
         json = commit_json(attempt, output)
         self.append(_STEP, payload, step=step_id, deferred=deferred, data_json=json)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,46 @@ def test_step_journal_accepts_exactly_the_table(targets: list[StepStatus]) -> No
             with pytest.raises(IllegalTransitionError):
                 journal.step_status("s", target)
             # A refused transition writes nothing and changes nothing.
+            assert journal.state.step("s").status is before
+            assert len(journal.writer.records) == n  # type: ignore[attr-defined]
+
+
+_MOVES = st.sampled_from(
+    [("status", t) for t in StepStatus]
+    + [("launch", ()), ("launch", (StepStatus.READY,)), ("commit", ())]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_MOVES, max_size=12))
+def test_launches_and_commits_accept_exactly_the_table(
+    moves: list[tuple[str, Any]],
+) -> None:
+    """The scheduler's launch and commit (templated records, inline checks) obey the same
+    table as any other move, hop by hop."""
+    journal = _journal()
+    for kind, arg in moves:
+        before = journal.state.step("s").status
+        n = len(journal.writer.records)  # type: ignore[attr-defined]
+        if kind == "status":
+            hops: tuple[StepStatus, ...] = (arg,)
+            move: Any = functools.partial(journal.step_status, "s", arg)
+        elif kind == "launch":
+            hops = (*arg, StepStatus.RUNNING)
+            move = functools.partial(journal.step_launched, "s", 1, 0.5, via=arg)
+        else:
+            hops = (StepStatus.COMMITTED,)
+            move = functools.partial(journal.step_committed, "s", 1, {"v": 1})
+        legal, at = True, before
+        for hop in hops:
+            legal = legal and hop in STEP_TRANSITIONS[at]
+            at = hop
+        if legal:
+            move()
+            assert journal.state.step("s").status is hops[-1]
+        else:
+            with pytest.raises(IllegalTransitionError):
+                move()
             assert journal.state.step("s").status is before
             assert len(journal.writer.records) == n  # type: ignore[attr-defined]
 

@@ -170,3 +170,29 @@ def test_an_error_in_such_a_turn_is_raised_by_the_scheduler(
     assert result.status is RunStatus.FAILED
     assert state.reason is not None and "the turn broke on s3" in state.reason
     assert [state.steps[f"s{i}"].status.value for i in range(6)][:3] == ["COMMITTED"] * 3
+
+
+def test_the_records_of_one_turn_share_its_time(tmp_path: Path) -> None:
+    """One clock read a turn: a commit and the launch its turn made carry the same time; a
+    step's launch and its commit (turns 20 ms apart) do not. The real clock, a real log."""
+    k = _kernel(tmp_path, Durability.NONE)
+    plan = plan_of(
+        *(
+            {
+                "id": f"s{i}",
+                "skill": "slow",
+                "inputs": {"seconds": 0.02},
+                "depends_on": [f"s{i - 1}"] * bool(i),
+            }
+            for i in range(4)
+        )
+    )
+    assert asyncio.run(k.run(plan=plan, run_id="run")).ok
+    ts = {
+        (r.step, r.data["status"]): r.ts
+        for r in k.store.read("run").records
+        if r.type is RecordType.STEP
+    }
+    for i in range(3):
+        assert ts[(f"s{i}", "COMMITTED")] == ts[(f"s{i + 1}", "RUNNING")]
+        assert ts[(f"s{i}", "COMMITTED")] - ts[(f"s{i}", "RUNNING")] >= 0.015

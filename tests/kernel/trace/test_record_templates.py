@@ -71,3 +71,11 @@ def test_a_line_written_from_a_template_is_the_line_the_generic_encoder_writes()
     templated = _format.encode_line(5, 1796157793.8864956, RecordType.STEP, "n1", data, 9, text)
     generic = _format.encode_line(5, 1796157793.8864956, RecordType.STEP, "n1", data, 9, None)
     assert templated == generic
+
+
+def test_a_timestamp_is_written_as_its_own_value_whatever_came_before() -> None:
+    """The encoder keeps the last timestamp's text (a turn's records share one): a different
+    float object of equal value (0.0 and -0.0) is written as itself."""
+    for ts in (0.0, -0.0, 0.0, 1.5, 1.5, -0.0):
+        _, _, line = _format.encode_line(0, ts, RecordType.EVENT, None, {}, 7)
+        assert b'"ts":%b,' % repr(ts).encode() in line
