@@ -248,8 +248,8 @@ class RunJournal:
         if st is None or st.status is not _RUNNING:  # RUNNING -> COMMITTED needs no table
             self._check_hops(step_id, _COMMITTED, ())
         payload = {"status": "COMMITTED", "attempt": attempt, "output": output}
-        json = commit_json(attempt, output)
-        self.append(_STEP, payload, step=step_id, deferred=deferred, data_json=json)
+        text = commit_json(attempt, output)
+        self.append(_STEP, payload, step=step_id, deferred=deferred, data_json=text)
 
     def _check_hops(self, step_id: str, target: StepStatus, via: tuple[StepStatus, ...]) -> None:
         st = self.state.steps.get(step_id)
