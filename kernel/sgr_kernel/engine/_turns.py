@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from typing import Any
 
+from sgr_kernel.engine.base import Clock
 from sgr_kernel.engine.journal import RunJournal
 
-__all__ = ["TurnGate"]
+__all__ = ["RetryTimers", "TurnGate"]
 
 
 class TurnGate:
@@ -73,3 +75,43 @@ class TurnGate:
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             self._journal.hold()
+
+
+class RetryTimers:
+    """Steps waiting out a retry delay: a task each, which hands its step back (``expired``)
+    and wakes the scheduler when the delay is over."""
+
+    __slots__ = ("_clock", "_wake", "expired", "tasks")
+
+    def __init__(self, clock: Clock, wake: Callable[[], None]) -> None:
+        self._clock, self._wake = clock, wake
+        self.tasks: dict[asyncio.Task[None], str] = {}
+        self.expired: list[str] = []
+        """Steps whose delay is over, for the scheduler's next turn."""
+
+    def __bool__(self) -> bool:
+        """Whether a step still waits here or was handed back and not yet taken."""
+        return bool(self.tasks or self.expired)
+
+    def start(self, sid: str, delay: float, context: contextvars.Context) -> None:
+        task = asyncio.get_running_loop().create_task(self._wait(sid, delay), context=context)
+        self.tasks[task] = sid
+
+    def take_expired(self) -> list[str]:
+        expired, self.expired = self.expired, []
+        return expired
+
+    def cancel(self) -> list[asyncio.Task[None]]:
+        """Cancel every wait and forget every step; returns the tasks, to await their end."""
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        self.tasks.clear()
+        self.expired.clear()
+        return tasks
+
+    async def _wait(self, sid: str, delay: float) -> None:
+        await self._clock.sleep(delay)
+        self.tasks.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+        self.expired.append(sid)
+        self._wake()

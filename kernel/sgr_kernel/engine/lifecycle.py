@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -24,7 +24,7 @@ from sgr_kernel.engine._approvals import ApprovalGate
 from sgr_kernel.engine._attempt import Attempts, Outcome
 from sgr_kernel.engine._launch import LaunchSource, ReadyQueue
 from sgr_kernel.engine._steering import INBOX_POLL_S, Steering
-from sgr_kernel.engine._turns import TurnGate
+from sgr_kernel.engine._turns import RetryTimers, TurnGate
 from sgr_kernel.engine.runtime import RunRuntime
 from sgr_kernel.errors import (
     BudgetExceeded,
@@ -48,10 +48,6 @@ _INLINE_RUN = 32
 _Ending = Literal["stop", "pause", "finish", "ended"]
 """How a run's scheduling ends: stopped (divergence, cancel, abort), paused for approvals,
 finished (every step ended), or the replayed recording ended."""
-
-
-def _not_running(*args: object, **kwargs: object) -> asyncio.Task[None]:
-    raise RuntimeError("the engine starts tasks only while it runs")
 
 
 class LifecycleEngine:
@@ -88,9 +84,8 @@ class LifecycleEngine:
         self._running: dict[str, asyncio.Task[None]] = {}
         """Step id -> the task running its attempt."""
         self._attempts = Attempts(rt, dag, skills)
-        self._timers: dict[asyncio.Task[None], str] = {}
+        self._retries = RetryTimers(rt.services.clock, self._turns.wake)
         self._finished: list[Outcome] = []
-        self._expired: list[str] = []
         self._approvals = ApprovalGate(
             rt.journal,
             self.steering,
@@ -103,8 +98,6 @@ class LifecycleEngine:
         self._divergence: ReplayDivergenceError | None = None
         self._context = contextvars.Context()
         """The scheduler's context (at :meth:`run`): every task it starts runs in a copy."""
-        self._create_task: Callable[..., asyncio.Task[None]] = _not_running
-        """The running loop's ``create_task`` (from :meth:`run`)."""
         self._inline = False
         """In a turn an ending attempt took: its task may run the first attempt launched."""
         self._next: tuple[StepSpec, int] | None = None
@@ -136,7 +129,6 @@ class LifecycleEngine:
     async def run(self) -> RunStatus:
         journal = self.rt.journal
         self._context = contextvars.copy_context()
-        self._create_task = asyncio.get_running_loop().create_task
         if self.state.status in (RunStatus.PLANNED, RunStatus.PAUSED, RunStatus.INTERRUPTED):
             journal.run_status(RunStatus.RUNNING)
         self._init_from_state()
@@ -147,8 +139,9 @@ class LifecycleEngine:
         finally:
             journal.release()
             self.steering.stop()
-            for task in (*self._running.values(), *self._timers):
+            for task in self._running.values():
                 task.cancel()
+            self._retries.cancel()
             journal.sync()
         if self._divergence is not None:
             raise self._divergence
@@ -170,7 +163,7 @@ class LifecycleEngine:
 
     async def _loop(self) -> None:
         while (ending := self._turn()) is None:
-            if not self._finished and not self._expired:
+            if not self._finished and not self._retries.expired:
                 await self._turns.sleep()
             self._handle_turn()
         await self._end(ending)
@@ -194,7 +187,7 @@ class LifecycleEngine:
                 self._launch()
                 if self._abort is not None or self._divergence is not None:
                     continue  # the next pass stops the run
-            if self._running or self._timers or self._finished or self._expired:
+            if self._running or self._retries or self._finished:
                 return None
             if self.source.ended:
                 return "ended"
@@ -234,9 +227,8 @@ class LifecycleEngine:
                 finished.sort(key=lambda oc: self._pos[oc.step])
             for oc in finished:
                 self._handle(oc, committed)
-        if self._expired:
-            expired, self._expired = self._expired, []
-            for sid in expired:
+        if self._retries.expired:
+            for sid in self._retries.take_expired():
                 journal.step_status(sid, S.READY, attempt=self.state.steps[sid].attempt)
                 self._push_ready(sid)
         # Group commit: one sync makes every record above durable before anything is released.
@@ -269,9 +261,10 @@ class LifecycleEngine:
 
     def _launch(self) -> None:
         source, journal, steps = self.source, self.rt.journal, self.state.steps
-        limit, create_task = source.limit, self._create_task
+        limit = source.limit
+        create_task = asyncio.get_running_loop().create_task
         while self._ready and len(self._running) < limit and self._abort is None:
-            idle = not self._running and not self._timers and not self.steering.decisions
+            idle = not self._running and not self._retries.tasks and not self.steering.decisions
             try:
                 sid = source.next(self._ready, idle=idle, attempt_of=self._attempt_of)
             except ReplayDivergenceError as e:
@@ -378,10 +371,7 @@ class LifecycleEngine:
                 failure=verdict.failure,
                 delay_s=verdict.delay_s,
             )
-            timer = self._create_task(
-                self._sleep(oc.step, verdict.delay_s), context=self._context.copy()
-            )
-            self._timers[timer] = oc.step
+            self._retries.start(oc.step, verdict.delay_s, self._context.copy())
             return
         journal.step_status(
             oc.step, S.FAILED, attempt=oc.attempt, failure=verdict.failure, durable=True
@@ -398,25 +388,17 @@ class LifecycleEngine:
             self.steering.decisions[oc.step] = verdict
             self._waiting.add(oc.step)
 
-    async def _sleep(self, sid: str, delay: float) -> None:
-        await self.rt.services.clock.sleep(delay)
-        self._timers.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
-        self._expired.append(sid)
-        self._turns.wake()
-
     def _skip_descendants(self, sid: str) -> None:
         for d in sorted(self.dag.descendants(sid), key=self._pos.__getitem__):
             if self.state.steps[d].status is S.PENDING:
                 self.rt.journal.step_status(d, S.SKIPPED, reason=f"upstream step {sid!r} failed")
 
     async def _stop(self, status: RunStatus, reason: str) -> None:
-        for task in (*self._running.values(), *self._timers):
+        for task in self._running.values():
             task.cancel()
-        await self._turns.gather(*self._running.values(), *self._timers)
+        await self._turns.gather(*self._running.values(), *self._retries.cancel())
         self._running.clear()
-        self._timers.clear()
         self._finished.clear()
-        self._expired.clear()
         journal = self.rt.journal
         for sid in self.dag.order:
             st = self.state.steps[sid]

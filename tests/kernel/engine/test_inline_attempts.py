@@ -169,3 +169,34 @@ def test_cancelling_a_run_stops_the_attempt_running_in_a_shared_task(tmp_path: P
     assert state.steps["s1"].status is StepStatus.CANCELLED
     assert state.steps["s2"].status is StepStatus.CANCELLED
     assert Where.tasks[0][2] == Where.tasks[1][2]  # s1 was running in s0's task
+
+
+def test_cancelling_a_run_ends_a_retry_wait_at_once(tmp_path: Path) -> None:
+    """A step waiting out a 30 s retry delay: the cancel ends the wait (its timer task) and
+    the run, without waiting for the delay."""
+    k = _kernel(tmp_path)
+    plan = plan_of(
+        {"id": "a", "skill": "where"},
+        {
+            "id": "b",
+            "skill": "flaky",
+            "depends_on": ["a"],
+            "inputs": {"fail_times": 1},
+            "retry": {"max_attempts": 2, "backoff_s": 30, "jitter": 0},
+        },
+    )
+
+    async def main() -> tuple[Any, int]:
+        handle = await k.start(plan=plan)
+        while handle.state.steps["b"].status is not StepStatus.RETRY_WAIT:
+            await asyncio.sleep(0.01)
+        result = await asyncio.wait_for(k.cancel(handle.run_id), 5)
+        await asyncio.sleep(0)
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        return result, len(pending)
+
+    result, pending = asyncio.run(main())
+    assert result.status is RunStatus.CANCELLED
+    state = k.load(result.run_id)
+    assert state.steps["b"].status is StepStatus.CANCELLED and state.steps["b"].attempt == 1
+    assert pending == 0  # no timer task left behind
