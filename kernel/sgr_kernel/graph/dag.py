@@ -46,11 +46,11 @@ class Dag:
         return seen
 
 
-_NO_REFS: tuple[list[Ref], list[str]] = ([], [])
-"""What :func:`_step_refs` finds in a step without inputs (read only)."""
+_NO_REFS: tuple[tuple[Ref, ...], tuple[str, ...]] = ((), ())
+"""What :func:`_step_refs` finds in a step without inputs."""
 
 
-def _step_refs(step: StepSpec) -> tuple[list[Ref], list[str]]:
+def _step_refs(step: StepSpec) -> tuple[Sequence[Ref], Sequence[str]]:
     refs: list[Ref] = []
     errors: list[str] = []
     for name, value in step.inputs.items():
@@ -62,7 +62,7 @@ def _step_refs(step: StepSpec) -> tuple[list[Ref], list[str]]:
     return refs, errors
 
 
-def _step_parents(step: StepSpec, refs: list[Ref], ids: AbstractSet[str]) -> frozenset[str]:
+def _step_parents(step: StepSpec, refs: Sequence[Ref], ids: AbstractSet[str]) -> frozenset[str]:
     """The steps ``step`` waits for: its ``depends_on`` and the steps its references name."""
     named = frozenset(step.depends_on)
     if refs:

@@ -129,8 +129,11 @@ def test_an_attempt_never_runs_where_a_skill_set_a_context_variable(tmp_path: Pa
         s1={"set": True},
         s2={"set_and_reset": True},  # leaves the context as it found it: may be shared
     )
-    VAR.set("before the run")
-    result = asyncio.run(k.run(plan=plan))
+    token = VAR.set("before the run")
+    try:
+        result = asyncio.run(k.run(plan=plan))
+    finally:
+        VAR.reset(token)  # the next test starts from the default again
     assert result.ok
     seen = {sid: out["seen"] for sid, out in result.outputs.items()}
     assert set(seen.values()) == {"before the run"}  # s1's value reached no one
